@@ -1,0 +1,85 @@
+"""foxnb: extend videos with FoxAPI's veo-3.1 models from Jupyter or a script.
+
+    import foxnb
+    fx = foxnb.connect()     # FOXAPI_API_KEY set: the real service; otherwise the simulator
+    job = fx.extend("The camera continues to pan", video="clip.mp4", seed=42)
+    job.wait().video_path    # the extended MP4, saved locally
+    fx.runs()                # every run as a pandas DataFrame
+
+Importing foxnb has no side effects: nothing is started until ``connect()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .client import AsyncClient, Client
+from .errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    DownloadError,
+    FoxError,
+    InsufficientCreditsError,
+    JobError,
+    JobTimeoutError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    SubmissionUnknownError,
+    TaskFailedError,
+    TransportError,
+    ValidationError,
+    VideoInputError,
+)
+from .jobs import Job
+from .models import ExtendRequest, Task, UploadedFile
+from .sample import make_sample_clip
+from .session import Session, connect
+
+if TYPE_CHECKING:
+    from .sim import Simulator
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "DownloadError",
+    "ExtendRequest",
+    "FoxError",
+    "InsufficientCreditsError",
+    "Job",
+    "JobError",
+    "JobTimeoutError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "Session",
+    "Simulator",
+    "SubmissionUnknownError",
+    "Task",
+    "TaskFailedError",
+    "TransportError",
+    "UploadedFile",
+    "ValidationError",
+    "VideoInputError",
+    "connect",
+    "make_sample_clip",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The simulator pulls in a web server; load it only when asked for.
+    if name == "Simulator":
+        from .sim import Simulator
+
+        return Simulator
+    raise AttributeError(f"module 'foxnb' has no attribute {name!r}")

@@ -1,0 +1,89 @@
+"""One background thread that owns an asyncio event loop and runs every job.
+
+Why a thread of our own instead of the notebook's loop: a task on the kernel's loop freezes
+while any cell blocks (``time.sleep``, ``job.wait()``), and patching the loop to nest
+(``nest_asyncio``) is unsafe on ipykernel 7. A private loop on a daemon thread keeps cells
+non-blocking, lets ``wait()`` block safely, and works the same in scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Engine:
+    """A daemon thread running one asyncio loop; ``submit`` schedules coroutines on it."""
+
+    def __init__(self, name: str = "foxnb-engine"):
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None
+        return self._loop
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run ``coro`` on the engine loop; returns a thread-safe future at once."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
+        """Run ``coro`` on the engine loop and block until it returns (not from the loop)."""
+        if self.in_engine_thread():
+            coro.close()
+            raise RuntimeError("Engine.call() would deadlock when called from the engine loop")
+        return self.submit(coro).result(timeout_s)
+
+    def in_engine_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def stop(self) -> None:
+        """Stop the loop after cancelling what still runs (used at interpreter exit)."""
+        if not self._thread.is_alive():
+            return
+
+        async def _cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+            self.submit(_cancel_all()).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    """The process-wide engine, started on first use."""
+    global _engine
+    with _engine_lock:
+        if _engine is None or not _engine._thread.is_alive():
+            _engine = Engine()
+            atexit.register(_engine.stop)
+        return _engine

@@ -1,0 +1,154 @@
+"""The ``foxnb`` command: run the simulator, extend a clip, list and resume runs.
+
+foxnb demo                         # make a sample clip and extend it on the simulator
+foxnb extend "Keep panning" --video clip.mp4 --seed 7
+foxnb runs                         # the run ledger of ./foxnb-runs as a table
+foxnb resume                       # finish runs a crash or restart left behind
+foxnb sim --port 8765 --speed 10   # a standalone simulator (see ``foxnb sim --help``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import FoxError
+from .jobs import Job
+from .models import ASPECT_RATIOS, MODELS
+from .sample import make_sample_clip
+from .session import Session, connect
+
+
+def _progress_printer(job: Job) -> None:
+    """Print one line per status change or 10 % of progress (plain text, any terminal)."""
+    last: dict[str, object] = {}
+    lock = threading.Lock()
+
+    def show(j: Job) -> None:
+        key = (j.status, j.progress // 10)
+        with lock:
+            if last.get("key") == key:
+                return
+            last["key"] = key
+        eta = f", ~{j.eta_s:.0f} s left" if j.eta_s is not None else ""
+        print(f"  {j.run_id}: {j.status} {j.progress}%{eta}", flush=True)
+
+    job.on_update(show)
+
+
+def _finish(jobs: Sequence[Job]) -> int:
+    failures = 0
+    for job in jobs:
+        try:
+            job.wait()
+            print(f"{job.run_id}: video saved to {job.video_path}")
+        except FoxError as exc:
+            failures += 1
+            print(f"{job.run_id}: {job.status}: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _extend(fx: Session, args: argparse.Namespace) -> int:
+    job = fx.extend(
+        args.prompt,
+        args.video,
+        model=args.model,
+        aspect_ratio=args.aspect_ratio,
+        generate_audio=not args.no_audio,
+        seed=args.seed,
+        negative_prompt=args.negative_prompt,
+        safety_tolerance=args.safety_tolerance,
+        tags=args.tag or None,
+    )
+    _progress_printer(job)
+    return _finish([job])
+
+
+def _demo(args: argparse.Namespace) -> int:
+    workdir = Path(args.workdir)
+    clip = workdir / "samples" / "sample-720p.mp4"
+    if not clip.exists():
+        clip.parent.mkdir(parents=True, exist_ok=True)
+        make_sample_clip(clip, duration_s=2.0)
+        print(f"made a 2 s 1280x720 sample clip: {clip}")
+    from .sim import Simulator
+
+    with Simulator(speed=args.speed, state_dir=workdir.resolve() / ".sim") as sim:
+        fx = connect(simulator=sim, workdir=workdir)
+        job = fx.extend(args.prompt, clip, seed=args.seed)
+        _progress_printer(job)
+        return _finish([job])
+
+
+def _runs(fx: Session, args: argparse.Namespace) -> int:
+    df = fx.runs()
+    if args.status:
+        df = df[df["status"] == args.status]
+    columns = ["run_id", "status", "model", "seed", "prompt", "duration_s", "video_path"]
+    if df.empty:
+        print(f"no runs in {fx.workdir}")
+    else:
+        print(df[columns].to_string(index=False, max_colwidth=40))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="foxnb", description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", default="foxnb-runs", help="run ledger folder")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ext = sub.add_parser("extend", help="extend a video by 7 s (real service if a key is set)")
+    ext.add_argument("prompt")
+    ext.add_argument("--video", required=True, help="local file or http(s) URL")
+    ext.add_argument("--model", default=MODELS[0], choices=MODELS)
+    ext.add_argument("--aspect-ratio", choices=ASPECT_RATIOS, default=None)
+    ext.add_argument("--seed", type=int, default=None)
+    ext.add_argument("--negative-prompt", default=None)
+    ext.add_argument("--safety-tolerance", type=int, default=None)
+    ext.add_argument("--no-audio", action="store_true")
+    ext.add_argument("--tag", action="append", default=[])
+
+    demo = sub.add_parser("demo", help="extend a generated sample clip on the simulator")
+    demo.add_argument("--prompt", default="The camera keeps drifting over the hills at dusk")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--speed", type=float, default=10.0, help="simulator speed factor")
+
+    runs = sub.add_parser("runs", help="list recorded runs")
+    runs.add_argument("--status", default=None)
+
+    sub.add_parser("resume", help="re-attach unfinished runs and wait for them")
+    sub.add_parser("sim", help="run a standalone FoxAPI simulator", add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``foxnb`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "sim" in argv[:1]:
+        from .sim import main as sim_main
+
+        return sim_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        fx = connect(workdir=args.workdir)
+        if args.command == "extend":
+            return _extend(fx, args)
+        if args.command == "runs":
+            return _runs(fx, args)
+        jobs = fx.resume()
+        print(f"resumed {len(jobs)} run(s)")
+        for job in jobs:
+            _progress_printer(job)
+        return _finish(jobs)
+    except FoxError as exc:
+        print(f"foxnb: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Every error foxnb raises, in one tree.
+
+Catch ``FoxError`` to catch them all; catch a branch to handle one kind::
+
+    FoxError
+    ├── ValidationError (also ValueError)   bad input found locally, before any network call
+    │   └── VideoInputError                 a local video breaks the documented input constraints
+    ├── APIError                            the server answered with an error status
+    │   ├── BadRequestError                 400 / 422: the server rejected the request's fields
+    │   ├── AuthenticationError             401: key missing, wrong or expired
+    │   ├── InsufficientCreditsError        402: balance too low; top up
+    │   ├── PermissionDeniedError           403: storage full, or an edge proxy blocked the call
+    │   ├── NotFoundError                   404: no such task
+    │   ├── PayloadTooLargeError            413: the upload is too big for the edge proxy
+    │   ├── RateLimitError                  429: too many requests (carries ``retry_after_s``)
+    │   └── ServerError                     5xx: the service failed; reads are retried
+    ├── TransportError                      no usable answer (connect, timeout, dropped, garbled)
+    ├── SubmissionUnknownError              the create request may or may not have made a paid task
+    ├── JobError                            a tracked job did not produce a video (carries ``job``)
+    │   ├── TaskFailedError                 the service reported ``failed`` or ``cancelled``
+    │   └── DownloadError                   the result could not be saved (expired URL, disk full)
+    └── JobTimeoutError (also TimeoutError) ``wait(timeout=...)`` ran out; the job keeps running
+
+No message built here ever contains an API key: the client masks it before text reaches an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class FoxError(Exception):
+    """Root of every foxnb error."""
+
+
+class ValidationError(FoxError, ValueError):
+    """A request field is invalid; raised locally, before anything is sent or paid for.
+
+    ``field`` names the offending field, ``allowed`` describes what would be accepted.
+    """
+
+    def __init__(self, field: str, message: str, allowed: str | Sequence[str] | None = None):
+        self.field = field
+        self.allowed = allowed
+        if allowed is not None and not isinstance(allowed, str):
+            allowed = ", ".join(repr(a) for a in allowed)
+        text = f"{field}: {message}"
+        if allowed:
+            text += f" (allowed: {allowed})"
+        super().__init__(text)
+
+
+class VideoInputError(ValidationError):
+    """A local input video does not meet veo-3.1-extend's documented input constraints."""
+
+
+class APIError(FoxError):
+    """The FoxAPI server (or an edge proxy in front of it) answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        error_type: str | None = None,
+        param: str | None = None,
+        body_excerpt: str | None = None,
+    ):
+        self.status_code = status_code
+        self.code = code
+        self.error_type = error_type
+        self.param = param
+        self.body_excerpt = body_excerpt
+        self.message = message
+        super().__init__(message)
+
+
+class BadRequestError(APIError):
+    """400 or 422: the server refused the request's content; no task was created."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing, wrong or expired."""
+
+
+class InsufficientCreditsError(APIError):
+    """402: the account balance cannot pay for this task."""
+
+
+class PermissionDeniedError(APIError):
+    """403: upload storage is full (auto_cleanup off) or an edge proxy blocked the request."""
+
+
+class NotFoundError(APIError):
+    """404: the task id is unknown to the server."""
+
+
+class PayloadTooLargeError(APIError):
+    """413: the body was rejected by the edge proxy for its size."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests. ``retry_after_s`` is the server's hint, if it sent one."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after_s = retry_after_s
+
+
+class ServerError(APIError):
+    """5xx: the service or its upstream failed."""
+
+
+class TransportError(FoxError):
+    """No usable HTTP answer: connection refused or reset, timeout, or an unreadable body.
+
+    ``request_sent`` is False only when the request provably never reached the server
+    (the connection could not be opened), which is what makes a create safe to resend.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool):
+        self.request_sent = request_sent
+        super().__init__(message)
+
+
+class SubmissionUnknownError(FoxError):
+    """The create request may have made a paid task, but no answer says so.
+
+    foxnb never resends such a request: it records the run as ``submission_unknown`` with
+    ``evidence`` (what was sent, when, and what went wrong) so you can check your FoxAPI
+    dashboard before deciding to submit again.
+    """
+
+    def __init__(self, message: str, *, evidence: str):
+        self.evidence = evidence
+        super().__init__(f"{message}\n{evidence}")
+
+
+class JobError(FoxError):
+    """A tracked job ended without a local video. ``job`` is the job itself."""
+
+    def __init__(self, message: str, *, job: Any = None, code: str | None = None):
+        self.job = job
+        self.code = code
+        super().__init__(message)
+
+
+class TaskFailedError(JobError):
+    """The service reported the task ``failed`` or ``cancelled`` (``code`` says why)."""
+
+
+class DownloadError(JobError):
+    """The task completed but its video could not be saved (URL expired, disk full, ...)."""
+
+
+class JobTimeoutError(FoxError, TimeoutError):
+    """``wait()`` gave up; the job itself keeps running in the background."""

@@ -1,0 +1,145 @@
+"""The run ledger: an append-only record of every run, on disk next to your notebook.
+
+Each line of ``<workdir>/runs.jsonl`` is one JSON event ``{"run_id": ..., "at": ..., ...}``
+carrying the fields that changed; a run is the merge of its events, later ones winning.
+The first event of a run is written *before* its create request leaves the machine, so a
+paid task can never go unrecorded, and every status change follows. Each append is
+flushed and fsynced under a file lock (several kernels may share one folder). A line torn
+by a crash mid-write is skipped on read and fenced off by the next append.
+
+``Ledger.dataframe()`` turns the runs into a pandas DataFrame with analysis-friendly dtypes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+LEDGER_NAME = "runs.jsonl"
+
+# Column order and dtypes of the DataFrame, one line each.
+COLUMNS: dict[str, str] = {
+    "run_id": "string",
+    "task_id": "string",
+    "status": "category",
+    "progress": "Int64",
+    "backend": "category",
+    "host": "string",
+    "model": "category",
+    "prompt": "string",
+    "video": "string",
+    "video_url": "string",
+    "aspect_ratio": "category",
+    "generate_audio": "boolean",
+    "auto_fix": "boolean",
+    "safety_tolerance": "Int64",
+    "negative_prompt": "string",
+    "seed": "Int64",
+    "tags": "object",
+    "error_code": "string",
+    "error_message": "string",
+    "submitted_at": "datetime",
+    "completed_at": "datetime",
+    "duration_s": "float64",
+    "estimated_time_s": "float64",
+    "credits": "float64",
+    "result_url": "string",
+    "result_expires_at": "datetime",
+    "video_path": "string",
+    "sha256": "string",
+    "size_bytes": "Int64",
+    "input_sha256": "string",
+}
+
+
+class Ledger:
+    """Append-only run records in ``folder/runs.jsonl``; safe across threads and processes."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / LEDGER_NAME
+        self.path.touch(exist_ok=True)
+        self._lock = threading.Lock()
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._offset = 0
+
+    def append(self, run_id: str, at: float, **fields: Any) -> None:
+        """Durably record ``fields`` for ``run_id`` (one line, flushed and fsynced)."""
+        line = json.dumps({"run_id": run_id, "at": at, **fields}, separators=(",", ":"))
+        data = (line + "\n").encode()
+        with self._lock, open(self.path, "ab+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fh.seek(0, os.SEEK_END)
+                if fh.tell() > 0:
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        data = b"\n" + data  # fence off a line torn by an earlier crash
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        """Every run as a dict of its latest fields, in order of first appearance.
+
+        Only the bytes appended since the last call are read.
+        """
+        with self._lock:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+            end = chunk.rfind(b"\n") + 1  # a line still being written waits for next time
+            for event in _events(chunk[:end]):
+                run = self._runs.setdefault(event["run_id"], {})
+                run.update(event)
+            self._offset += end
+            return {k: dict(v) for k, v in self._runs.items()}
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        """The latest fields of one run, or None."""
+        return self.runs().get(run_id)
+
+    def dataframe(self) -> pd.DataFrame:
+        """One row per run with typed columns (see ``COLUMNS``); extra fields follow."""
+        return to_dataframe(list(self.runs().values()))
+
+
+def _events(data: bytes) -> Iterator[dict[str, Any]]:
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue  # a torn line from a crash mid-write
+        if isinstance(event, dict) and isinstance(event.get("run_id"), str):
+            yield event
+
+
+def to_dataframe(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Build the runs DataFrame from run dicts, with the dtypes in ``COLUMNS``."""
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+    for column in COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    extra = [c for c in frame.columns if c not in COLUMNS and c != "at"]
+    frame = frame[list(COLUMNS) + extra]
+    for column, dtype in COLUMNS.items():
+        if dtype == "datetime":
+            frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+        elif dtype == "object":
+            frame[column] = frame[column].astype(object)
+        else:
+            frame[column] = frame[column].astype(dtype)
+    result: pd.DataFrame = frame.reset_index(drop=True)
+    return result

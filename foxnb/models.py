@@ -1,0 +1,282 @@
+"""The request you send and the task you get back, as plain frozen values.
+
+``ExtendRequest`` checks every field when it is built, so a bad value fails here, locally,
+before anything is uploaded or paid for::
+
+    >>> ExtendRequest(prompt="The camera keeps panning", video="https://example.com/in.mp4",
+    ...               safety_tolerance=9)
+    Traceback (most recent call last):
+    foxnb.errors.ValidationError: safety_tolerance: must be an integer from 1 to 6, got 9 ...
+
+``Task.from_json`` reads every task shape FoxAPI's docs have shown (``results`` as objects or
+plain strings, the older ``output`` object, numeric or string error codes).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ValidationError
+
+MODELS = ("veo-3.1-extend", "veo-3.1-extend-fast")
+ASPECT_RATIOS = ("16:9", "9:16")
+SAFETY_RANGE = (1, 6)
+EXTENSION_S = 7.0
+"""Seconds of new video the service generates after the input (documented, fixed)."""
+
+TERMINAL_TASK_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_url(value: str) -> bool:
+    """True when ``value`` is an absolute http(s) URL with a host."""
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def closest_name(name: str, choices: tuple[str, ...] | list[str]) -> str | None:
+    """The most similar of ``choices`` to a misspelt ``name``, if any is close."""
+    found = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtendRequest:
+    """One veo-3.1 extension request, validated on construction.
+
+    ``video`` is what you gave: an http(s) URL sent as ``video_url`` as is, or a local file
+    that foxnb uploads first. Optional fields left as ``None`` are not sent (FoxAPI asks
+    callers not to send the advanced ones unless needed).
+    """
+
+    prompt: str
+    video: str
+    model: str = "veo-3.1-extend"
+    aspect_ratio: str = "16:9"
+    generate_audio: bool = True
+    auto_fix: bool | None = None
+    safety_tolerance: int | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise ValidationError("prompt", "must be a non-empty text describing the continuation")
+        if self.model not in MODELS:
+            hint = closest_name(str(self.model), list(MODELS))
+            more = f"; did you mean {hint!r}?" if hint else ""
+            raise ValidationError("model", f"unknown model {self.model!r}{more}", MODELS)
+        if self.aspect_ratio not in ASPECT_RATIOS:
+            raise ValidationError(
+                "aspect_ratio", f"{self.aspect_ratio!r} is not supported", ASPECT_RATIOS
+            )
+        if not isinstance(self.generate_audio, bool):
+            raise ValidationError(
+                "generate_audio", f"must be True or False, got {self.generate_audio!r}"
+            )
+        if self.auto_fix is not None and not isinstance(self.auto_fix, bool):
+            raise ValidationError("auto_fix", f"must be True, False or None, got {self.auto_fix!r}")
+        lo, hi = SAFETY_RANGE
+        st = self.safety_tolerance
+        if st is not None and (not _is_int(st) or not lo <= st <= hi):
+            raise ValidationError(
+                "safety_tolerance",
+                f"must be an integer from {lo} (strictest) to {hi} (most lenient), got {st!r}",
+                f"{lo}..{hi} or None",
+            )
+        if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
+            raise ValidationError(
+                "negative_prompt", "must be text, e.g. 'blurry, low quality, watermark'"
+            )
+        if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
+            raise ValidationError(
+                "seed", f"must be a non-negative integer, got {self.seed!r}", "0, 1, 2, … or None"
+            )
+        self._check_video()
+
+    def _check_video(self) -> None:
+        video = self.video
+        if not isinstance(video, str) or not video.strip():
+            raise ValidationError("video", "is empty", "an http(s) URL or a local video file")
+        scheme = urlsplit(video).scheme
+        if scheme and len(scheme) > 1 and not Path(video).exists():  # a URL, not a path
+            if not is_url(video):
+                raise ValidationError(
+                    "video", f"URL scheme {scheme!r} is not supported", ("http", "https")
+                )
+            return
+        path = Path(video).expanduser()
+        if path.is_dir():
+            raise ValidationError("video", f"{video!r} is a folder, not a video file")
+        if not path.is_file():
+            raise ValidationError(
+                "video", f"no file at {video!r}", "an http(s) URL or an existing local video file"
+            )
+
+    @property
+    def is_local(self) -> bool:
+        """True when ``video`` is a local file that must be uploaded first."""
+        return not is_url(self.video)
+
+    def to_json(self, video_url: str | None = None) -> dict[str, Any]:
+        """The JSON body of ``POST /v1/videos/generations``.
+
+        ``video_url`` replaces a local ``video`` with the URL its upload returned.
+        """
+        url = video_url if video_url is not None else self.video
+        if not is_url(url):
+            raise ValidationError("video", "a local file must be uploaded before sending")
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": self.prompt,
+            "video_url": url,
+            "aspect_ratio": self.aspect_ratio,
+            "generate_audio": self.generate_audio,
+        }
+        optional = {
+            "auto_fix": self.auto_fix,
+            "safety_tolerance": self.safety_tolerance,
+            "negative_prompt": self.negative_prompt,
+            "seed": self.seed,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return body
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskError:
+    """Why a task failed: ``code`` (e.g. ``content_policy_violation``) and a message."""
+
+    code: str | None
+    message: str
+    type: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> TaskError | None:
+        if data is None or data == {} or data == "":
+            return None
+        if isinstance(data, str):
+            return cls(code=None, message=data)
+        if not isinstance(data, dict):
+            return cls(code=None, message=str(data))
+        code = data.get("code")
+        return cls(
+            code=None if code is None else str(code),
+            message=str(data.get("message") or code or "unknown error"),
+            type=None if data.get("type") is None else str(data.get("type")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """A FoxAPI task as last seen. Unknown fields are kept in ``raw``."""
+
+    id: str
+    status: str
+    progress: int = 0
+    model: str | None = None
+    created: int | None = None
+    estimated_time_s: float | None = None
+    result_urls: tuple[str, ...] = ()
+    error: TaskError | None = None
+    credits: float | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_TASK_STATUSES
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Task:
+        """Read a create or query response, whichever documented shape it has."""
+        task_id = data.get("id") or data.get("task_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise ValueError("task response has no id")
+        info = _obj(data.get("task_info"))
+        usage = _obj(data.get("usage"))
+        created = data.get("created")
+        return cls(
+            id=task_id,
+            status=str(data.get("status") or "pending").strip().lower(),
+            progress=_progress(data.get("progress")),
+            model=data.get("model") if isinstance(data.get("model"), str) else None,
+            created=created if _is_int(created) else None,
+            estimated_time_s=_number(info.get("estimated_time")),
+            result_urls=_result_urls(data),
+            error=TaskError.from_json(data.get("error")),
+            credits=_number(usage.get("credits_consumed", usage.get("credits_reserved"))),
+            raw=data,
+        )
+
+
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _progress(value: object) -> int:
+    number = _number(value)
+    return 0 if number is None else int(min(100.0, max(0.0, number)))
+
+
+def _result_urls(data: dict[str, Any]) -> tuple[str, ...]:
+    """URLs from ``results`` (objects or strings) or the older ``output`` object."""
+    urls: list[str] = []
+    results = data.get("results")
+    if isinstance(results, list):
+        for item in results:
+            if isinstance(item, str):
+                urls.append(item)
+            elif isinstance(item, dict) and isinstance(item.get("url"), str):
+                urls.append(item["url"])
+    output = data.get("output")
+    if not urls and isinstance(output, dict):
+        if isinstance(output.get("url"), str):
+            urls.append(output["url"])
+        urls.extend(u for u in output.get("urls") or [] if isinstance(u, str) and u not in urls)
+    return tuple(u for u in urls if u)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadedFile:
+    """A file stored by ``/v1/files/upload/*``; ``url`` is what to send as ``video_url``."""
+
+    id: str
+    url: str
+    size: int | None = None
+    filename: str | None = None
+    created: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UploadedFile:
+        """Read the upload response; the URL may sit at the top level or under ``data``."""
+        body = _obj(data.get("data")) or data
+        url = body.get("url") or body.get("file_url")
+        if not isinstance(url, str) or not is_url(url):
+            raise ValueError("upload response has no usable url")
+        size = body.get("size")
+        created = body.get("created")
+        return cls(
+            id=str(body.get("id") or body.get("file_id") or ""),
+            url=url,
+            size=size if _is_int(size) else None,
+            filename=body.get("filename") if isinstance(body.get("filename"), str) else None,
+            created=created if _is_int(created) else None,
+        )

@@ -1,0 +1,287 @@
+"""The life of one run on the engine loop: upload, create, poll, download — each step recorded.
+
+``Runner.run(job)`` never raises: whatever happens ends up in the job's state and in the
+ledger, so a notebook never loses track of a paid task. Its order of work is the guarantee:
+the ledger learns that a create request is about to be sent *before* it is sent, and learns
+the task id as soon as it is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .client import AsyncClient
+from .errors import (
+    APIError,
+    DownloadError,
+    FoxError,
+    NotFoundError,
+    SubmissionUnknownError,
+    TaskFailedError,
+    TransportError,
+)
+from .jobs import Job
+from .ledger import Ledger
+from .models import Task
+
+log = logging.getLogger("foxnb")
+
+RESULT_TTL_S = 24 * 3600  # documented lifetime of result links
+UPLOAD_REUSE_S = 48 * 3600  # uploads are kept ~72 h (third-party reports); stay well inside
+
+
+class UploadCache:
+    """Uploads each local file content once; concurrent runs of one clip share the upload."""
+
+    def __init__(self, client: AsyncClient, ledger: Ledger, clock: Callable[[], float]):
+        self._client = client
+        self._ledger = ledger
+        self._clock = clock
+        self._urls: dict[str, tuple[str, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def url_for(self, path: Path, sha256: str) -> tuple[str, float]:
+        """The public URL of this content, uploading it if no recent upload exists."""
+        lock = self._locks.setdefault(sha256, asyncio.Lock())
+        async with lock:
+            known = self._urls.get(sha256) or self._from_ledger(sha256)
+            if known and self._clock() - known[1] < UPLOAD_REUSE_S:
+                return known
+            uploaded = await self._client.upload(path)
+            self._urls[sha256] = (uploaded.url, self._clock())
+            return self._urls[sha256]
+
+    def _from_ledger(self, sha256: str) -> tuple[str, float] | None:
+        best: tuple[str, float] | None = None
+        for run in self._ledger.runs().values():
+            usable = run.get("input_sha256") == sha256 and run.get("uploaded_at")
+            if usable and run.get("video_url") and (best is None or run["uploaded_at"] > best[1]):
+                best = (run["video_url"], run["uploaded_at"])
+        return best
+
+
+def _expiry(url: str, seen_at: float) -> float:
+    """When a result link stops working: its own ``expires`` parameter, else seen + 24 h."""
+    for key, values in parse_qs(urlsplit(url).query).items():
+        if key.lower() in ("expires", "exp") and values and values[0].isdigit():
+            return float(values[0])
+    return seen_at + RESULT_TTL_S
+
+
+class Runner:
+    """Runs jobs against one connection, recording every step in the ledger."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        ledger: Ledger,
+        videos_dir: Path,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.client = client
+        self.ledger = ledger
+        self.videos_dir = videos_dir
+        self.clock = clock
+        self.uploads = UploadCache(client, ledger, clock)
+
+    def record(self, job: Job, **fields: Any) -> None:
+        """Update the job and append the same fields to the ledger."""
+        job._update(**{k: v for k, v in fields.items() if hasattr(job._state, k)})
+        stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
+        stored.pop("error", None)
+        self.ledger.append(job.run_id, self.clock(), **stored)
+
+    async def run(self, job: Job, input_sha256: str | None = None) -> None:
+        """Take ``job`` as far as it can go. Never raises; see the module docstring."""
+        job._atask = asyncio.current_task()
+        try:
+            task = await self._submit(job, input_sha256) if job.task_id is None else None
+            if job.task_id is None:
+                return
+            if job._detach_requested:
+                self._detached(job)
+                return
+            if task is None:
+                task = await self.client.get_task(job.task_id)
+                self._observe(job, task)
+            if not task.is_terminal:
+                task = await self.client.wait(
+                    task,
+                    on_update=lambda t: self._observe(job, t),
+                    created_s=job._state.submitted_at,
+                )
+            self._observe(job, task)
+            if task.status == "completed":
+                await self._download(job, task)
+        except asyncio.CancelledError:
+            if not job._detach_requested:
+                raise  # the engine is shutting down: leave the run resumable as recorded
+            self._detached(job)
+        except NotFoundError as exc:
+            self.record(
+                job, status="failed", error=exc, error_code="task_not_found", error_message=str(exc)
+            )
+        except FoxError as exc:  # e.g. 401 mid-poll: stop tracking, keep the run resumable
+            self.record(job, error=exc, error_code=type(exc).__name__, error_message=str(exc))
+        except Exception as exc:
+            log.exception("foxnb: unexpected error in %s", job.run_id)
+            wrapped = FoxError(f"internal error while tracking {job.run_id}: {exc!r}")
+            self.record(job, error=wrapped, error_code="internal", error_message=str(wrapped))
+        finally:
+            job._finish()
+
+    async def _submit(self, job: Job, input_sha256: str | None) -> Task | None:
+        req = job.request
+        video_url: str | None = None
+        try:
+            if req.is_local:
+                assert input_sha256 is not None
+                video_url, uploaded_at = await self.uploads.url_for(Path(req.video), input_sha256)
+                self.ledger.append(
+                    job.run_id, self.clock(), video_url=video_url, uploaded_at=uploaded_at
+                )
+        except (APIError, TransportError) as exc:
+            self.record(
+                job,
+                status="not_submitted",
+                error=exc,
+                error_code="upload_failed",
+                error_message=f"uploading the input failed; nothing was created. {exc}",
+            )
+            return None
+        now = self.clock()
+        self.record(
+            job,
+            status="submitting",
+            submitted_at=now,
+            create_sent_at=now,
+            video_url=video_url or req.video,
+        )
+        try:
+            task = await self.client.create_task(req, video_url)
+        except SubmissionUnknownError as exc:
+            exc.job = job  # type: ignore[attr-defined]
+            self.record(
+                job,
+                status="submission_unknown",
+                error=exc,
+                error_code="submission_unknown",
+                error_message=str(exc),
+                evidence=exc.evidence,
+            )
+            return None
+        except (APIError, TransportError) as exc:
+            code = getattr(exc, "code", None) or type(exc).__name__
+            self.record(
+                job, status="not_submitted", error=exc, error_code=code, error_message=str(exc)
+            )
+            return None
+        self.record(job, task_id=task.id)
+        self._observe(job, task)
+        return task
+
+    def _observe(self, job: Job, task: Task) -> None:
+        state = job._state
+        if task.status in ("pending", "processing") and job.elapsed_s is not None:
+            state.history.append((job.elapsed_s, task.progress))
+        status = {"completed": "downloading"}.get(task.status, task.status)
+        changes: dict[str, Any] = {}
+        if status != state.status:
+            changes["status"] = status
+        if task.progress != state.progress and status != "downloading":
+            changes["progress"] = task.progress
+        if task.estimated_time_s is not None and task.estimated_time_s != state.estimated_time_s:
+            changes["estimated_time_s"] = task.estimated_time_s
+        if task.credits is not None and task.credits != state.credits:
+            changes["credits"] = task.credits
+        if task.status == "completed" and state.completed_at is None:
+            now = self.clock()
+            changes["completed_at"] = now
+            if state.submitted_at is not None:
+                changes["duration_s"] = now - state.submitted_at
+        if task.status in ("failed", "cancelled") and state.error is None:
+            err = task.error
+            code = (err.code if err else None) or task.status
+            message = err.message if err else f"the task was {task.status}"
+            changes.update(
+                error=TaskFailedError(
+                    f"{task.id} {task.status}: {code}: {message}", job=job, code=code
+                ),
+                error_code=code,
+                error_message=message,
+            )
+        if changes:
+            self.record(job, **changes)
+
+    async def _download(self, job: Job, task: Task) -> None:
+        if not task.result_urls:
+            exc = DownloadError(
+                f"{task.id} completed without a result URL", job=job, code="no_result"
+            )
+            self.record(
+                job,
+                status="download_failed",
+                error=exc,
+                error_code="no_result",
+                error_message=str(exc),
+            )
+            return
+        url = task.result_urls[0]
+        self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
+        dest = self.videos_dir / f"{job.run_id}.mp4"
+        try:
+            try:
+                saved = await self.client.download(url, dest)
+            except DownloadError as exc:
+                if exc.code != "result_expired":
+                    raise
+                # The link may have expired before we got to it: ask the task for a fresh one.
+                fresh = await self.client.get_task(task.id, sync_upstream=False)
+                if not fresh.result_urls:
+                    raise
+                url = fresh.result_urls[0]
+                self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
+                saved = await self.client.download(url, dest)
+        except DownloadError as exc:
+            exc.job = job
+            self.record(
+                job,
+                status="download_failed",
+                error=exc,
+                error_code=exc.code,
+                error_message=str(exc),
+            )
+            return
+        self.record(
+            job,
+            status="completed",
+            progress=100,
+            video_path=saved.path,
+            sha256=saved.sha256,
+            size_bytes=saved.size,
+            error=None,
+            error_code=None,
+            error_message=None,
+        )
+
+    def _detached(self, job: Job) -> None:
+        if job.task_id is None:
+            self.record(
+                job,
+                status="not_submitted",
+                error_code="stopped",
+                error_message="stopped before submission; nothing was sent or billed",
+            )
+        else:
+            self.record(
+                job,
+                status="detached",
+                error_message=f"foxnb stopped tracking {job.task_id}; FoxAPI has no "
+                "cancel endpoint, so the task may still run and be billed",
+            )

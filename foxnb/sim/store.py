@@ -1,0 +1,217 @@
+"""The simulator's account state as records, and where they live on disk.
+
+With a ``state_dir``, everything a restarted simulator needs is kept there::
+
+    state_dir/
+      state.json          account (key, URL-signing secret, balance), tasks, uploads
+      uploads/<file-id>/<file name>
+      renders/<sha256>.mp4   rendered results, keyed by (input, prompt, seed, audio)
+      inputs/             scratch space for inputs fetched from foreign URLs
+
+``state.json`` is rewritten atomically (write a temporary file, then rename) on every change,
+so a crash never leaves a half-written file. Without a ``state_dir`` the same layout lives in a
+temporary directory that is removed on :meth:`StateStore.close`, and nothing is saved.
+
+Only one simulator may use a ``state_dir`` at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .states import Status, Timeline
+from .validate import ExtendParams
+
+__all__ = ["AccountState", "Outcome", "StateStore", "TaskRecord", "UploadRecord", "write_atomic"]
+
+_STATE_FILE = "state.json"
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a task ended: status, wall-clock instant, and the result file or the error."""
+
+    status: Status
+    at: float
+    output: str | None = None  # path relative to the store root
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """Everything known about one task, planned at creation and completed by the worker.
+
+    ``fail_with`` is a fault-injected failure code planned at creation (``None`` normally);
+    ``seed`` is the seed actually used (drawn by the simulator when the request had none).
+    """
+
+    id: str
+    params: ExtendParams
+    seed: int
+    created: int
+    timeline: Timeline
+    estimated_time_s: int
+    credits: int
+    fail_with: str | None = None
+    outcome: Outcome | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict for the state file."""
+        outcome = None
+        if self.outcome is not None:
+            outcome = {**asdict(self.outcome), "status": self.outcome.status.value}
+        return {
+            "id": self.id,
+            "params": self.params.to_json(),
+            "seed": self.seed,
+            "created": self.created,
+            "timeline": asdict(self.timeline),
+            "estimated_time_s": self.estimated_time_s,
+            "credits": self.credits,
+            "fail_with": self.fail_with,
+            "outcome": outcome,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskRecord:
+        """Inverse of :meth:`to_json`."""
+        outcome = data["outcome"]
+        return cls(
+            id=data["id"],
+            params=ExtendParams.from_json(data["params"]),
+            seed=data["seed"],
+            created=data["created"],
+            timeline=Timeline(**data["timeline"]),
+            estimated_time_s=data["estimated_time_s"],
+            credits=data["credits"],
+            fail_with=data["fail_with"],
+            outcome=None
+            if outcome is None
+            else Outcome(**{**outcome, "status": Status(outcome["status"])}),
+        )
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """One uploaded file; its bytes are at ``uploads/<id>/<filename>`` under the store root."""
+
+    id: str
+    filename: str
+    size: int
+    created_at: float
+    day: str  # yyyymmdd, part of the public URL path
+    auto_cleanup: bool
+
+
+@dataclass
+class AccountState:
+    """The whole persisted state of one simulated account."""
+
+    api_key: str
+    secret_hex: str
+    balance_credits: int
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    uploads: dict[str, UploadRecord] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict for the state file."""
+        return {
+            "version": _FORMAT_VERSION,
+            "api_key": self.api_key,
+            "secret_hex": self.secret_hex,
+            "balance_credits": self.balance_credits,
+            "tasks": [task.to_json() for task in self.tasks.values()],
+            "uploads": [asdict(upload) for upload in self.uploads.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AccountState:
+        """Inverse of :meth:`to_json`."""
+        if data.get("version") != _FORMAT_VERSION:
+            raise ValueError(f"unsupported simulator state version {data.get('version')!r}")
+        tasks = (TaskRecord.from_json(item) for item in data["tasks"])
+        uploads = (UploadRecord(**item) for item in data["uploads"])
+        return cls(
+            api_key=data["api_key"],
+            secret_hex=data["secret_hex"],
+            balance_credits=data["balance_credits"],
+            tasks={task.id: task for task in tasks},
+            uploads={upload.id: upload for upload in uploads},
+        )
+
+
+class StateStore:
+    """The directory behind one simulator: the state file (if persistent) and its files."""
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self._temp: tempfile.TemporaryDirectory[str] | None = None
+        if state_dir is None:
+            self._temp = tempfile.TemporaryDirectory(prefix="foxnb-sim-")
+            self.root = Path(self._temp.name)
+        else:
+            self.root = Path(state_dir)
+        for sub in ("uploads", "renders", "inputs"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def persistent(self) -> bool:
+        """Whether state survives this process (a ``state_dir`` was given)."""
+        return self._temp is None
+
+    def load(self) -> AccountState | None:
+        """The saved state, or ``None`` if there is none (or the store is not persistent)."""
+        path = self.root / _STATE_FILE
+        if not self.persistent or not path.exists():
+            return None
+        return AccountState.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+    def save(self, state: AccountState) -> None:
+        """Atomically replace the state file (a no-op for a temporary store)."""
+        if self.persistent:
+            text = json.dumps(state.to_json(), indent=1, sort_keys=True)
+            write_atomic(self.root / _STATE_FILE, text.encode("utf-8"))
+
+    def upload_path(self, upload: UploadRecord) -> Path:
+        """Where an upload's bytes are stored."""
+        return self.root / "uploads" / upload.id / upload.filename
+
+    def render_path(self, key: str) -> Path:
+        """Where the render with cache key ``key`` is stored."""
+        return self.root / "renders" / f"{key}.mp4"
+
+    def input_path(self, task_id: str) -> Path:
+        """Scratch path for a task's input fetched from a foreign URL."""
+        return self.root / "inputs" / f"{task_id}.mp4"
+
+    def resolve(self, relative: str) -> Path:
+        """A path stored relative to the root (as in :attr:`Outcome.output`), made absolute."""
+        return self.root / relative
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the root, for storing in records."""
+        return path.relative_to(self.root).as_posix()
+
+    def close(self) -> None:
+        """Delete the temporary directory, if this store made one."""
+        if self._temp is not None:
+            self._temp.cleanup()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary sibling and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,243 @@
+"""The sans-I/O core: retry rules, backoff, rate limiting and the polling schedule."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from foxnb import _wire as W
+from foxnb import errors as E
+from foxnb.models import ExtendRequest, Task
+
+KEY = "sk-test-0123456789abcdef"
+REQ = ExtendRequest(prompt="pan", video="https://example.com/in.mp4")
+NO_WAIT = W.RetryPolicy(sleep_scale=0.0)
+
+
+def ok(data: dict[str, Any], status: int = 200) -> W.Response:
+    return W.Response(status, {}, json.dumps(data).encode())
+
+
+def err(status: int, body: bytes | dict[str, Any] = b"", **headers: str) -> W.Response:
+    raw = json.dumps(body).encode() if isinstance(body, dict) else body
+    return W.Response(status, headers, raw)
+
+
+def drive(
+    flow: Generator[W.Step, W.Outcome, Any], outcomes: list[W.Outcome]
+) -> tuple[Any, list[W.Step]]:
+    """Run a flow, answering each Send with the next scripted outcome."""
+    steps: list[W.Step] = []
+    reply: W.Outcome = None
+    script = iter(outcomes)
+    while True:
+        try:
+            step = flow.send(reply)
+        except StopIteration as done:
+            return done.value, steps
+        steps.append(step)
+        reply = next(script) if isinstance(step, W.Send | W.Fetch) else None
+
+
+def core(policy: W.RetryPolicy = NO_WAIT, clock: list[float] | None = None) -> W.Core:
+    now = clock or [1000.0]
+    return W.Core(
+        secret=KEY,
+        policy=policy,
+        clock=lambda: now[0],
+        throttle=W.Throttle(rate_per_s=1000, burst=1000),
+        rng=random.Random(0),
+    )
+
+
+CREATED = {
+    "id": "task-unified-1-abcdefgh",
+    "status": "pending",
+    "progress": 0,
+    "task_info": {"can_cancel": True, "estimated_time": 45},
+}
+
+
+def sends(steps: list[W.Step]) -> int:
+    return sum(isinstance(s, W.Send) for s in steps)
+
+
+def test_create_resent_after_connection_refused_and_429() -> None:
+    """Provably-not-created failures (refused, 429) are retried for the paid POST."""
+    refused = W.Failure("connect", "refused", request_sent=False)
+    task, steps = drive(core().create(REQ, None), [refused, err(429, retry_after="2"), ok(CREATED)])
+    assert task.id == CREATED["id"] and sends(steps) == 3
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        W.Failure("timeout", "read timed out", request_sent=True),
+        W.Failure("dropped", "peer closed connection", request_sent=True),
+        err(500, {"error": {"message": "oops", "type": "server_error"}}),
+        err(503, {"error": {"message": "no channel", "type": "service_unavailable_error"}}),
+        W.Response(200, {}, b'{"id": "task-unif'),
+    ],
+)
+def test_ambiguous_create_failure_is_never_resent(outcome: W.Outcome) -> None:
+    """After the request left, any failure ends in SubmissionUnknownError with evidence."""
+    with pytest.raises(E.SubmissionUnknownError) as info:
+        drive(core().create(REQ, None), [outcome, ok(CREATED)])
+    assert "POST /v1/videos/generations sent at" in info.value.evidence
+    assert "did not resend" in info.value.evidence
+
+
+def test_reads_retry_on_5xx_429_and_transport() -> None:
+    """Task reads are retried through 503, 429 and a reset, then succeed."""
+    outcomes: list[W.Outcome] = [
+        err(503),
+        err(429),
+        W.Failure("dropped", "reset", True),
+        ok(CREATED),
+    ]
+    task, steps = drive(core().task("t"), outcomes)
+    assert task.status == "pending" and sends(steps) == 4
+
+
+def test_reads_give_up_after_max_attempts() -> None:
+    """A persistent 500 ends in ServerError after max_attempts tries."""
+    policy = W.RetryPolicy(max_attempts=3, sleep_scale=0.0)
+    with pytest.raises(E.ServerError):
+        drive(core(policy).task("t"), [err(500)] * 3)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "needle"),
+    [
+        (401, E.AuthenticationError, "FOXAPI_API_KEY"),
+        (402, E.InsufficientCreditsError, "Top up"),
+        (404, E.NotFoundError, "task id"),
+        (422, E.BadRequestError, "field 'seed'"),
+    ],
+)
+def test_client_errors_are_final_and_explained(
+    status: int, cls: type[E.APIError], needle: str
+) -> None:
+    """4xx answers are not retried and say what to do."""
+    body = {
+        "error": {
+            "message": f"bad thing for {KEY}",
+            "type": "x",
+            "code": "invalid_parameter",
+            "param": "seed",
+        }
+    }
+    with pytest.raises(cls) as info:
+        drive(core().create(REQ, None), [err(status, body)])
+    assert needle in str(info.value)
+    assert KEY not in str(info.value) and KEY not in (info.value.body_excerpt or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"), [(403, E.PermissionDeniedError), (413, E.PayloadTooLargeError)]
+)
+def test_edge_html_pages_become_clear_errors(status: int, cls: type[E.APIError]) -> None:
+    """An HTML page from an edge proxy is named as such, with its title."""
+    page = (
+        b"<html><head><title>Attention Required! | Cloudflare</title></head><body>x</body></html>"
+    )
+    with pytest.raises(cls) as info:
+        drive(core().create(REQ, None), [err(status, page)])
+    assert "edge proxy" in str(info.value) and "Attention Required" in str(info.value)
+
+
+def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
+    """Delays grow, stay under the cap, and never undercut Retry-After."""
+    policy = W.RetryPolicy(base_delay_s=0.5, max_delay_s=8.0)
+    rng = random.Random(1)
+    delays = [W.backoff_s(a, policy, rng) for a in range(10)]
+    assert all(0 < d <= 8.0 for d in delays) and delays[-1] >= 4.0
+    assert W.backoff_s(0, policy, rng, retry_after_s=5.0) >= 5.0
+    assert W.parse_retry_after({"retry-after": "3"}, 0) == 3.0
+    assert W.parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 1445412470) == 10.0
+
+
+def test_throttle_spaces_requests_and_backs_off_on_429() -> None:
+    """A burst passes, then requests are spaced; a 429 pauses everyone and halves the rate."""
+    t = W.Throttle(rate_per_s=2, burst=2)
+    waits = [t.reserve(0.0) for _ in range(4)]
+    assert waits == [0.0, 0.0, 0.5, 1.0]
+    t.on_rate_limited(10.0, retry_after_s=3.0)
+    assert t.rate_per_s == 1.0 and t.reserve(10.0) == pytest.approx(3.0)
+
+
+def test_poll_schedule_is_sparse_then_dense_near_the_end() -> None:
+    """A 60 s estimate: first look at 30 s; past the predicted end, polls are 4 % apart."""
+    assert W.next_poll_delay_s(0.0, 60.0, []) == pytest.approx(30.0)
+    # progress says 50 % at 30 s and 70 % at 42 s: the predicted end is 60 s
+    assert W.next_poll_delay_s(42.0, 60.0, [(30.0, 50), (42.0, 70)]) == pytest.approx(18.6)
+    # past the predicted end: 4 % of the elapsed time
+    assert W.next_poll_delay_s(80.0, 60.0, [(30.0, 50), (40.0, 99)]) == pytest.approx(3.2)
+    assert W.next_poll_delay_s(5.0, None, []) == 2.5
+
+
+def simulate(duration_s: float, estimate_s: float) -> tuple[int, float]:
+    """Poll a task whose progress is linear after a 5 % queue; return (GETs, detection lag)."""
+    now = [0.0]
+
+    def state() -> dict[str, Any]:
+        t = now[0]
+        if t >= duration_s:
+            return {"id": "t", "status": "completed", "progress": 100, "results": [{"url": "u"}]}
+        start = 0.05 * duration_s
+        progress = 0 if t < start else int(100 * (t - start) / (duration_s - start))
+        return {
+            "id": "t",
+            "status": "processing" if t >= start else "pending",
+            "progress": progress,
+        }
+
+    c = core(W.RetryPolicy(), clock=now)
+    first = Task.from_json({**CREATED, "task_info": {"estimated_time": estimate_s}})
+    flow = c.wait(first, created_s=0.0)
+    gets = 0
+    reply: W.Outcome = None
+    while True:
+        try:
+            step = flow.send(reply)
+        except StopIteration:
+            return gets, now[0] - duration_s
+        reply = None
+        if isinstance(step, W.Sleep):
+            now[0] += step.seconds
+        if isinstance(step, W.Send):
+            gets += 1
+            reply = ok(state())
+
+
+def test_adaptive_polling_few_requests_low_latency() -> None:
+    """Tasks 0.5x-2x the estimate: at most 6 GETs, seen within 5 % of their duration."""
+    factors = (0.5, 0.7, 0.85, 1.0, 1.2, 1.4, 2.0)
+    results = [simulate(60 * f, 60) for f in factors]
+    gets = sorted(g for g, _ in results)
+    lags = [lag / (60 * f) for (_, lag), f in zip(results, factors, strict=True)]
+    assert max(lags) <= 0.05, lags
+    assert max(gets) <= 6 and gets[len(gets) // 2] <= 4, gets
+
+
+def test_completed_without_results_is_read_again_without_sync_upstream() -> None:
+    """completed + empty results triggers a re-read without sync_upstream."""
+    empty = {"id": "t", "status": "completed", "progress": 100, "results": []}
+    full = {**empty, "results": [{"url": "https://cdn/x.mp4"}]}
+    task, steps = drive(
+        core().wait(Task.from_json(CREATED), created_s=1000.0), [ok(empty), ok(full)]
+    )
+    requests = [s.request for s in steps if isinstance(s, W.Send)]
+    assert task.result_urls == ("https://cdn/x.mp4",)
+    assert requests[0].params == {"sync_upstream": "true"} and requests[1].params == {}
+
+
+def test_expired_download_is_final() -> None:
+    """A 403 on the result URL is reported as result_expired, not retried."""
+    with pytest.raises(E.DownloadError) as info:
+        drive(core().download("https://cdn/x.mp4", __import__("pathlib").Path("x"), 10), [err(403)])
+    assert info.value.code == "result_expired"
