@@ -110,12 +110,10 @@ class Runner:
             if task is None:
                 task = await self.client.get_task(job.task_id)
                 self._observe(job, task)
-            if not task.is_terminal:
-                task = await self.client.wait(
-                    task,
-                    on_update=lambda t: self._observe(job, t),
-                    created_s=job._state.submitted_at,
-                )
+            # Returns at once for a finished task (re-reading one that lacks its result URL).
+            task = await self.client.wait(
+                task, on_update=lambda t: self._observe(job, t), created_s=job._state.submitted_at
+            )
             self._observe(job, task)
             if task.status == "completed":
                 await self._download(job, task)

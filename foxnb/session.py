@@ -138,8 +138,8 @@ class Session:
                 OPTIONS,
             )
         source = str(video) if isinstance(video, Path) else video
-        if isinstance(source, str) and not is_url(source) and "://" not in source:
-            source = str(Path(source).expanduser())
+        if isinstance(source, str) and source and not is_url(source) and "://" not in source:
+            source = str(Path(source).expanduser().absolute())  # resume() may run elsewhere
         request = ExtendRequest(
             prompt=prompt,
             video=source,

@@ -8,9 +8,11 @@ instant of success, failure or cancellation). :func:`observe` turns those facts 
 a restarted simulator continues a task exactly where the previous one left it, and tests can
 walk a timeline without sleeping.
 
-Progress is 0 while pending, then follows an ease-out curve whose time axis is warped by a
-small seeded jitter (so two tasks do not advance in lock step), never decreases, and stays at
-99 or below until the render is done *and* the planned finish time has passed.
+Progress is 0 while pending, then grows with the elapsed share of the planned processing time
+(the way services that report an estimate-based percentage behave; FoxAPI does not document
+how its figure is made), its time axis warped by a small seeded jitter so two tasks do not
+advance in lock step. It never decreases, and stays at 99 or below until the render is done
+*and* the planned finish time has passed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ __all__ = ["TERMINAL", "Snapshot", "Status", "Timeline", "observe"]
 # Number of pieces in the monotone time warp that gives each task its own pace.
 _WARP_PIECES = 8
 # How unevenly the warp may stretch one piece against another (1.0 ± this).
-_WARP_SPREAD = 0.4
+_WARP_SPREAD = 0.25
 
 
 class Status(str, enum.Enum):
@@ -104,9 +106,8 @@ def _running_progress(timeline: Timeline, now: float) -> int:
         return 0
     span_s = timeline.finish_at - timeline.start_at
     fraction = 1.0 if span_s <= 0 else min(1.0, (now - timeline.start_at) / span_s)
-    eased: float = 1.0 - (1.0 - _warp(fraction, timeline.jitter_seed)) ** 1.6
     # 1..99 keeps 0 meaning "not started" and 100 meaning "result available".
-    return 1 + math.floor(98 * eased)
+    return 1 + math.floor(98 * _warp(fraction, timeline.jitter_seed))
 
 
 def _warp(fraction: float, seed: int) -> float:
