@@ -97,6 +97,15 @@ class Runner:
         stored.pop("error", None)
         self.ledger.append(job.run_id, self.clock(), **stored)
 
+    def fail(
+        self, job: Job, exc: FoxError, code: str | None, status: str | None = None, **extra: Any
+    ) -> None:
+        """Record why ``job`` stopped; without ``status`` the run stays resumable as it was."""
+        fields: dict[str, Any] = {"error": exc, "error_code": code, "error_message": str(exc)}
+        if status is not None:
+            fields["status"] = status
+        self.record(job, **fields, **extra)
+
     async def run(self, job: Job, input_sha256: str | None = None) -> None:
         """Take ``job`` as far as it can go. Never raises; see the module docstring."""
         job._atask = asyncio.current_task()
@@ -122,15 +131,13 @@ class Runner:
                 raise  # the engine is shutting down: leave the run resumable as recorded
             self._detached(job)
         except NotFoundError as exc:
-            self.record(
-                job, status="failed", error=exc, error_code="task_not_found", error_message=str(exc)
-            )
+            self.fail(job, exc, "task_not_found", status="failed")
         except FoxError as exc:  # e.g. 401 mid-poll: stop tracking, keep the run resumable
-            self.record(job, error=exc, error_code=type(exc).__name__, error_message=str(exc))
+            self.fail(job, exc, type(exc).__name__)
         except Exception as exc:
             log.exception("foxnb: unexpected error in %s", job.run_id)
             wrapped = FoxError(f"internal error while tracking {job.run_id}: {exc!r}")
-            self.record(job, error=wrapped, error_code="internal", error_message=str(wrapped))
+            self.fail(job, wrapped, "internal")
         finally:
             job._finish()
 
@@ -145,13 +152,7 @@ class Runner:
                     job.run_id, self.clock(), video_url=video_url, uploaded_at=uploaded_at
                 )
         except (APIError, TransportError) as exc:
-            self.record(
-                job,
-                status="not_submitted",
-                error=exc,
-                error_code="upload_failed",
-                error_message=f"uploading the input failed; nothing was created. {exc}",
-            )
+            self.fail(job, exc, "upload_failed", status="not_submitted")
             return None
         now = self.clock()
         self.record(
@@ -165,20 +166,13 @@ class Runner:
             task = await self.client.create_task(req, video_url)
         except SubmissionUnknownError as exc:
             exc.job = job  # type: ignore[attr-defined]
-            self.record(
-                job,
-                status="submission_unknown",
-                error=exc,
-                error_code="submission_unknown",
-                error_message=str(exc),
-                evidence=exc.evidence,
+            self.fail(
+                job, exc, "submission_unknown", status="submission_unknown", evidence=exc.evidence
             )
             return None
         except (APIError, TransportError) as exc:
             code = getattr(exc, "code", None) or type(exc).__name__
-            self.record(
-                job, status="not_submitted", error=exc, error_code=code, error_message=str(exc)
-            )
+            self.fail(job, exc, code, status="not_submitted")
             return None
         self.record(job, task_id=task.id)
         self._observe(job, task)
@@ -222,13 +216,7 @@ class Runner:
             exc = DownloadError(
                 f"{task.id} completed without a result URL", job=job, code="no_result"
             )
-            self.record(
-                job,
-                status="download_failed",
-                error=exc,
-                error_code="no_result",
-                error_message=str(exc),
-            )
+            self.fail(job, exc, "no_result", status="download_failed")
             return
         url = task.result_urls[0]
         self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
@@ -248,13 +236,7 @@ class Runner:
                 saved = await self.client.download(url, dest)
         except DownloadError as exc:
             exc.job = job
-            self.record(
-                job,
-                status="download_failed",
-                error=exc,
-                error_code=exc.code,
-                error_message=str(exc),
-            )
+            self.fail(job, exc, exc.code, status="download_failed")
             return
         self.record(
             job,
