@@ -37,10 +37,15 @@ UPLOAD_REUSE_S = 48 * 3600  # uploads are kept ~72 h (third-party reports); stay
 
 
 class UploadCache:
-    """Uploads each local file content once; concurrent runs of one clip share the upload."""
+    """Uploads each local file content once; concurrent runs of one clip share the upload.
+
+    Earlier uploads recorded in the ledger are reused only if they were made through the same
+    service address (a simulator restarted on another port serves none of them).
+    """
 
     def __init__(self, client: AsyncClient, ledger: Ledger, clock: Callable[[], float]):
         self._client = client
+        self._host = client.config.host
         self._ledger = ledger
         self._clock = clock
         self._urls: dict[str, tuple[str, float]] = {}
@@ -60,7 +65,8 @@ class UploadCache:
     def _from_ledger(self, sha256: str) -> tuple[str, float] | None:
         best: tuple[str, float] | None = None
         for run in self._ledger.runs().values():
-            usable = run.get("input_sha256") == sha256 and run.get("uploaded_at")
+            usable = run.get("input_sha256") == sha256 and run.get("host") == self._host
+            usable = usable and run.get("uploaded_at")
             if usable and run.get("video_url") and (best is None or run["uploaded_at"] > best[1]):
                 best = (run["video_url"], run["uploaded_at"])
         return best

@@ -232,3 +232,13 @@ def test_ledger_never_holds_the_key(sim: Simulator, tmp_path: Path, clips: dict[
     for path in (tmp_path / "runs").rglob("*.jsonl"):
         assert sim.api_key not in path.read_text()
     assert sim.api_key not in json.dumps(fx.runs().astype(str).to_dict())
+
+
+def test_uploads_from_another_service_address_are_not_reused(
+    tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    """A new simulator on another port gets its own upload instead of a dead URL."""
+    for _ in range(2):
+        with Simulator(speed=200) as fresh:
+            job = connect(fresh, tmp_path).extend("pan", clips["landscape"]).wait(60)
+            assert job.status == "completed" and fresh.backend.requests["upload"] == 1
