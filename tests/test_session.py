@@ -242,3 +242,39 @@ def test_uploads_from_another_service_address_are_not_reused(
         with Simulator(speed=200) as fresh:
             job = connect(fresh, tmp_path).extend("pan", clips["landscape"]).wait(60)
             assert job.status == "completed" and fresh.backend.requests["upload"] == 1
+
+
+def test_unknown_task_on_attach_fails_as_not_found(sim: Simulator, tmp_path: Path) -> None:
+    """A recorded task the server does not know (404) ends the run as failed: task_not_found."""
+    fx = connect(sim, tmp_path)
+    fx.ledger.append(
+        "r-gone",
+        time.time(),
+        status="processing",
+        task_id="task-unified-1-zzzzzzzz",
+        prompt="pan",
+        video="https://example.com/x.mp4",
+        backend="sim",
+        host=fx.config.host,
+    )
+    job = fx.attach("r-gone")
+    with pytest.raises(foxnb.NotFoundError):
+        job.wait(30)
+    assert fx.ledger.get("r-gone")["status"] == "failed"  # type: ignore[index]
+
+
+def test_edge_block_and_truncated_answer_on_create(
+    sim: Simulator, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    """An edge HTML 403 means nothing was created; a truncated 200 means it may have been."""
+    fx = connect(sim, tmp_path)
+    sim.inject("create", "edge_html")
+    blocked = fx.extend("pan", clips["landscape"])
+    with pytest.raises(foxnb.PermissionDeniedError, match="edge proxy"):
+        blocked.wait(30)
+    assert blocked.status == "not_submitted"
+    sim.inject("create", "truncated")
+    cut = fx.extend("pan", clips["landscape"])
+    with pytest.raises(foxnb.SubmissionUnknownError, match="unreadable"):
+        cut.wait(30)
+    assert sim.backend.requests["create"] == 2 and sim.backend.task_count == 1
