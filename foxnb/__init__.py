@@ -11,6 +11,7 @@ Importing foxnb has no side effects: nothing is started until ``connect()``.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .client import AsyncClient, Client
@@ -40,7 +41,9 @@ from .sample import make_sample_clip
 from .session import Session, connect
 
 if TYPE_CHECKING:
+    from . import widgets as widgets
     from .sim import Simulator
+    from .widgets import ExtendForm, JobCard, show_video
 
 __version__ = "0.1.0"
 
@@ -51,10 +54,12 @@ __all__ = [
     "BadRequestError",
     "Client",
     "DownloadError",
+    "ExtendForm",
     "ExtendRequest",
     "FoxError",
     "InsufficientCreditsError",
     "Job",
+    "JobCard",
     "JobError",
     "JobTimeoutError",
     "NotFoundError",
@@ -73,6 +78,7 @@ __all__ = [
     "VideoInputError",
     "connect",
     "make_sample_clip",
+    "show_video",
 ]
 
 
@@ -82,4 +88,8 @@ def __getattr__(name: str) -> Any:
         from .sim import Simulator
 
         return Simulator
+    # The notebook views pull in ipywidgets; same: only on first use.
+    if name in ("widgets", "ExtendForm", "JobCard", "show_video"):
+        views = importlib.import_module(".widgets", __name__)
+        return views if name == "widgets" else getattr(views, name)
     raise AttributeError(f"module 'foxnb' has no attribute {name!r}")

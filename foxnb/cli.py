@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,23 +19,7 @@ from .jobs import Job
 from .models import ASPECT_RATIOS, MODELS
 from .sample import make_sample_clip
 from .session import Session, connect
-
-
-def _progress_printer(job: Job) -> None:
-    """Print one line per status change or 10 % of progress (plain text, any terminal)."""
-    last: dict[str, object] = {}
-    lock = threading.Lock()
-
-    def show(j: Job) -> None:
-        key = (j.status, j.progress // 10)
-        with lock:
-            if last.get("key") == key:
-                return
-            last["key"] = key
-        eta = f", ~{j.eta_s:.0f} s left" if j.eta_s is not None else ""
-        print(f"  {j.run_id}: {j.status} {j.progress}%{eta}", flush=True)
-
-    job.on_update(show)
+from .widgets.text import print_progress as _progress_printer
 
 
 def _finish(jobs: Sequence[Job]) -> int:

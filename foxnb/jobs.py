@@ -226,6 +226,13 @@ class Job:
             except Exception:  # a broken display must not stop the job
                 log.exception("foxnb: an on_update callback failed for %s", self.run_id)
 
+    def _ipython_display_(self) -> None:
+        """In a notebook, a live card that becomes a saved snapshot; elsewhere a text line."""
+        # Imported here: importing foxnb must not load ipywidgets or IPython.
+        from .widgets.display import show_job
+
+        show_job(self)
+
     def __repr__(self) -> str:
         where = " [simulator]" if self.backend == "sim" else ""
         task = f" {self.task_id}" if self.task_id else ""

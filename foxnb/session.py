@@ -37,6 +37,7 @@ from .runner import Runner
 
 if TYPE_CHECKING:
     from .sim import Simulator
+    from .widgets.form import ExtendForm
 
 OPTIONS = (
     "model",
@@ -335,6 +336,24 @@ class Session:
             )
         return (
             f"foxnb: using FoxAPI at {self.config.base_url} (key {mask_key(self.config.api_key)})"
+        )
+
+    def form(self, from_run: str | None = None) -> ExtendForm:
+        """A notebook form for ``extend()``, checked as you type; cards of its jobs appear below.
+
+        ``from_run`` pre-fills the fields of a recorded run. See ``foxnb.widgets.ExtendForm``.
+
+            form = fx.form()
+        """
+        from .widgets.form import ExtendForm
+
+        return ExtendForm(self, from_run=from_run)
+
+    def _repr_html_(self) -> str:
+        from .widgets._html import banner_html
+
+        return banner_html(
+            self.backend, self.config.base_url, mask_key(self.config.api_key), str(self.workdir)
         )
 
     def __repr__(self) -> str:
