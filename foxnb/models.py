@@ -29,6 +29,17 @@ SAFETY_RANGE = (1, 6)
 EXTENSION_S = 7.0
 """Seconds of new video the service generates after the input (documented, fixed)."""
 
+REQUEST_FIELDS = (
+    "model",
+    "aspect_ratio",
+    "generate_audio",
+    "auto_fix",
+    "safety_tolerance",
+    "negative_prompt",
+    "seed",
+)
+"""``ExtendRequest`` fields besides ``prompt`` and ``video``, in the order they are shown."""
+
 TERMINAL_TASK_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
 

@@ -32,24 +32,14 @@ from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_k
 from .errors import ValidationError
 from .jobs import RESUMABLE, Job
 from .ledger import Ledger
-from .models import ExtendRequest, closest_name, is_url
+from .models import REQUEST_FIELDS, ExtendRequest, closest_name, is_url
 from .runner import Runner
 
 if TYPE_CHECKING:
     from .sim import Simulator
     from .widgets.form import ExtendForm
 
-OPTIONS = (
-    "model",
-    "aspect_ratio",
-    "generate_audio",
-    "auto_fix",
-    "safety_tolerance",
-    "negative_prompt",
-    "seed",
-    "tags",
-)
-REQUEST_FIELDS = OPTIONS[:-1]
+OPTIONS = (*REQUEST_FIELDS, "tags")
 DEFAULT_SIM_SPEED = 10.0
 """The embedded simulator runs 10x faster than the real service (a ~90 s job takes ~9 s)."""
 

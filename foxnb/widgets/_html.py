@@ -13,22 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..models import REQUEST_FIELDS
+
 if TYPE_CHECKING:
     from ..jobs import Job
 
 SIM_NOTE = "simulator — synthetic, not billed"
 STOP_LABEL = "Stop tracking (the task keeps running and is billed; FoxAPI has no cancel)"
-PARAM_NAMES = (
-    "prompt",
-    "video",
-    "model",
-    "aspect_ratio",
-    "generate_audio",
-    "auto_fix",
-    "safety_tolerance",
-    "negative_prompt",
-    "seed",
-)
+PARAM_NAMES = ("prompt", "video", *REQUEST_FIELDS)
 _PROMPT_EXCERPT_CHARS = 120
 
 # Inline styles only: a saved snapshot is shown by renderers that load no foxnb CSS.
