@@ -180,16 +180,15 @@ class Runner:
             code = getattr(exc, "code", None) or type(exc).__name__
             self.fail(job, exc, code, status="not_submitted")
             return None
-        self.record(job, task_id=task.id)
-        self._observe(job, task)
+        self._observe(job, task, task_id=task.id)  # one ledger line: id and status together
         return task
 
-    def _observe(self, job: Job, task: Task) -> None:
+    def _observe(self, job: Job, task: Task, **extra: Any) -> None:
         state = job._state
         if task.status in ("pending", "processing") and job.elapsed_s is not None:
             state.history.append((job.elapsed_s, task.progress))
         status = {"completed": "downloading"}.get(task.status, task.status)
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = dict(extra)
         if status != state.status:
             changes["status"] = status
         if task.progress != state.progress and status != "downloading":
