@@ -116,6 +116,33 @@ def test_different_seed_gives_visibly_different_ending(
     assert mean_abs_diff(last_seed1, last_seed2) > 8.0
 
 
+def test_prompt_words_steer_the_tint(workdir: Path, landscape: Path) -> None:
+    """A 'dusk' prompt ends warmer (red over blue) than a 'storm ... cold' one, same seed."""
+    warm, cold = workdir / "warm.mp4", workdir / "cold.mp4"
+    render_extension(
+        landscape,
+        warm,
+        prompt="drift over the hills at dusk",
+        seed=1,
+        generate_audio=False,
+        continuation_s=1.0,
+    )
+    render_extension(
+        landscape,
+        cold,
+        prompt="a storm rolls in, the light turns cold",
+        seed=1,
+        generate_audio=False,
+        continuation_s=1.0,
+    )
+
+    def red_minus_blue(path: Path) -> float:
+        last = rgb_frames(path)[-1].astype(np.float64)
+        return float(last[..., 0].mean() - last[..., 2].mean())
+
+    assert red_minus_blue(warm) > red_minus_blue(cold) + 10
+
+
 def test_continuation_starts_from_the_inputs_last_frame(
     landscape: Path, without_audio: tuple[Path, RenderResult]
 ) -> None:

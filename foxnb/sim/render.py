@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -426,23 +427,71 @@ def _continuation(still: av.VideoFrame, look: _Look, frame_count: int) -> Iterat
         yield frame
 
 
+# Words a prompt may use to steer the simulated continuation. Hues are angles in the (Cb, Cr)
+# chroma plane: 0 pushes towards blue, pi/2 red, pi yellow, 3pi/2 green.
+_DIRECTION_WORDS = {
+    "right": 0.0,
+    "up": math.pi / 2,
+    "rise": math.pi / 2,
+    "rises": math.pi / 2,
+    "sky": math.pi / 2,
+    "left": math.pi,
+    "down": 3 * math.pi / 2,
+    "falls": 3 * math.pi / 2,
+    "ground": 3 * math.pi / 2,
+}
+_HUE_WORDS = {
+    "cold": -0.3,
+    "storm": -0.3,
+    "rain": -0.3,
+    "night": 0.2,
+    "stars": 0.2,
+    "blue": 0.0,
+    "fire": 2.0,
+    "red": math.pi / 2,
+    "warm": 2.4,
+    "dusk": 2.4,
+    "sunset": 2.4,
+    "golden": 2.7,
+    "dawn": 2.7,
+    "green": 4.0,
+    "forest": 4.0,
+    "spring": 4.0,
+}
+# How far the seed may move a choice the prompt made (radians either way).
+_STEERED_SPREAD_RAD = 0.9
+
+
+def _steer(prompt: str, words: dict[str, float]) -> float | None:
+    """The angle of the last steering word in ``prompt``, or None if it has none."""
+    found = [words[w] for w in re.findall(r"[a-z]+", prompt.lower()) if w in words]
+    return found[-1] if found else None
+
+
 def _look_for(prompt: str, seed: int) -> _Look:
     """Derive the continuation's look from the prompt and seed.
 
     The prompt hash picks a starting point for each choice and the seed steps away from it by
     an irrational fraction of the range (a different one per choice, so they don't move in
     lockstep), which puts neighbouring seeds (0, 1, 2, ...) far apart rather than on similar
-    looks.
+    looks. A prompt that names a direction ("pan left", "rises") or a mood ("storm", "dusk",
+    "forest") steers the camera move or the tint that way, and the seed then only varies it
+    within ``_STEERED_SPREAD_RAD``, so prompts compared side by side look like what they say.
     """
     digest = hashlib.sha256(prompt.encode("utf-8")).digest()
     hue_u, pan_u, zoom_u, tone_u = (
         (int.from_bytes(digest[8 * i : 8 * i + 8], "big") / 2**64 + seed * step) % 1.0
         for i, step in enumerate(_SEED_STEPS)
     )
+    pan_rad, hue_rad = 2 * math.pi * pan_u, 2 * math.pi * hue_u
+    if (steered := _steer(prompt, _DIRECTION_WORDS)) is not None:
+        pan_rad = steered + _STEERED_SPREAD_RAD * (2 * pan_u - 1)
+    if (steered := _steer(prompt, _HUE_WORDS)) is not None:
+        hue_rad = steered + _STEERED_SPREAD_RAD * (2 * hue_u - 1)
     return _Look(
         zoom_end=1.18 + 0.17 * zoom_u,
-        pan_angle_rad=2 * math.pi * pan_u,
-        tint_hue_rad=2 * math.pi * hue_u,
+        pan_angle_rad=pan_rad,
+        tint_hue_rad=hue_rad,
         tone_hz=_TONE_BASE_HZ * 2 ** (_TONE_SEMITONES[int(tone_u * len(_TONE_SEMITONES))] / 12),
     )
 
