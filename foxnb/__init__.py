@@ -39,6 +39,7 @@ from .jobs import Job
 from .models import ExtendRequest, Task, UploadedFile
 from .sample import make_sample_clip
 from .session import Session, connect
+from .sweep import Sweep, SweepPlan
 
 if TYPE_CHECKING:
     from . import widgets as widgets
@@ -70,6 +71,8 @@ __all__ = [
     "Session",
     "Simulator",
     "SubmissionUnknownError",
+    "Sweep",
+    "SweepPlan",
     "Task",
     "TaskFailedError",
     "TransportError",

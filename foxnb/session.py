@@ -37,6 +37,7 @@ from .runner import Runner
 
 if TYPE_CHECKING:
     from .sim import Simulator
+    from .sweep import Sweep, SweepPlan
     from .widgets.form import ExtendForm
 
 OPTIONS = (*REQUEST_FIELDS, "tags")
@@ -128,12 +129,9 @@ class Session:
                 "is not an option of extend()" + (f"; did you mean {hint!r}?" if hint else ""),
                 OPTIONS,
             )
-        source = str(video) if isinstance(video, Path) else video
-        if isinstance(source, str) and source and not is_url(source) and "://" not in source:
-            source = str(Path(source).expanduser().absolute())  # resume() may run elsewhere
         request = ExtendRequest(
             prompt=prompt,
-            video=source,
+            video=_source(video),
             model=model,
             aspect_ratio=aspect_ratio or "16:9",
             generate_audio=generate_audio,
@@ -146,31 +144,76 @@ class Session:
         input_sha256 = None
         if request.is_local:
             info = media.check_input(request.video)
-            if aspect_ratio is None:
-                request = dataclasses.replace(request, aspect_ratio=info.aspect_ratio)
-            elif aspect_ratio != info.aspect_ratio:
-                warnings.warn(
-                    f"aspect_ratio={aspect_ratio!r} differs from the input clip's "
-                    f"{info.aspect_ratio}; the service decides how to fit it",
-                    stacklevel=2,
-                )
+            request = _fit_aspect(request, aspect_ratio, info, stacklevel=3)
             input_sha256 = media.sha256_file(request.video)
         return self._start(request, tag_list, input_sha256)
 
+    def sweep(
+        self,
+        video: str | Path,
+        *,
+        name: str,
+        mode: str = "product",
+        dry_run: bool = False,
+        max_jobs: int | None = None,
+        force: bool = False,
+        tags: str | list[str] | None = None,
+        **fields: Any,
+    ) -> Sweep | SweepPlan:
+        """Extend ``video`` once per cell of a grid of request fields; see ``foxnb.sweep``.
+
+        Any request field given as a list is an axis. ``mode="product"`` crosses the axes
+        (the first one given varies slowest), ``mode="zip"`` pairs them. Cells already paid
+        for are reused or re-attached, never paid twice; ``dry_run=True`` returns the plan.
+
+            sweep = fx.sweep("clip.mp4", name="dusk-vs-storm",
+                             prompt=["Dusk falls", "A storm rolls in"], seed=[1, 2, 3])
+            sweep.wait()
+            sweep.df
+        """
+        from .sweep import start_sweep
+
+        return start_sweep(
+            self,
+            video,
+            name=name,
+            mode=mode,
+            dry_run=dry_run,
+            max_jobs=max_jobs,
+            force=force,
+            tags=tags,
+            fields=fields,
+        )
+
     def _start(self, request: ExtendRequest, tags: list[str], input_sha256: str | None) -> Job:
+        return self._launch(self._record(request, tags, input_sha256), request, input_sha256)
+
+    def _record(
+        self,
+        request: ExtendRequest,
+        tags: list[str],
+        input_sha256: str | None,
+        status: str = "queued",
+        **extra: Any,
+    ) -> str:
+        """Write a new run's first ledger line; returns its run id."""
         now = time.time()
         run_id = new_run_id(now)
         self.ledger.append(
             run_id,
             now,
-            status="queued",
+            status=status,
             backend=self.backend,
             host=self.config.host,
             recorded_at=now,
             tags=tags,
             input_sha256=input_sha256,
             **_fields(request),
+            **extra,
         )
+        return run_id
+
+    def _launch(self, run_id: str, request: ExtendRequest, input_sha256: str | None) -> Job:
         job = self._new_job(run_id, request)
         job._future = self.engine.submit(self._runner.run(job, input_sha256))
         return job
@@ -351,6 +394,29 @@ class Session:
             f"<foxnb.Session backend={self.backend} url={self.config.base_url} "
             f"key={mask_key(self.config.api_key)} workdir={self.workdir}>"
         )
+
+
+def _source(video: str | Path) -> str:
+    """``video`` as recorded: URLs as given, local paths made absolute."""
+    source = str(video) if isinstance(video, Path) else video
+    if isinstance(source, str) and source and not is_url(source) and "://" not in source:
+        source = str(Path(source).expanduser().absolute())  # resume() may run elsewhere
+    return source
+
+
+def _fit_aspect(
+    request: ExtendRequest, aspect_ratio: str | None, info: media.VideoInfo, stacklevel: int
+) -> ExtendRequest:
+    """The clip's own aspect ratio unless one was asked for (then warn if they differ)."""
+    if aspect_ratio is None:
+        return dataclasses.replace(request, aspect_ratio=info.aspect_ratio)
+    if aspect_ratio != info.aspect_ratio:
+        warnings.warn(
+            f"aspect_ratio={aspect_ratio!r} differs from the input clip's "
+            f"{info.aspect_ratio}; the service decides how to fit it",
+            stacklevel=stacklevel,
+        )
+    return request
 
 
 def _fields(request: ExtendRequest) -> dict[str, Any]:
