@@ -5,6 +5,7 @@
     job = fx.extend("The camera continues to pan", video="clip.mp4", seed=42)
     job.wait().video_path    # the extended MP4, saved locally
     fx.runs()                # every run as a pandas DataFrame
+    fx.compare(fx.runs(), rows="prompt", cols="seed")   # the videos side by side
 
 Importing foxnb has no side effects: nothing is started until ``connect()``.
 """
@@ -15,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .client import AsyncClient, Client
+from .compare import Comparison, compare
 from .errors import (
     APIError,
     AuthenticationError,
@@ -54,6 +56,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "Comparison",
     "DownloadError",
     "ExtendForm",
     "ExtendRequest",
@@ -79,6 +82,7 @@ __all__ = [
     "UploadedFile",
     "ValidationError",
     "VideoInputError",
+    "compare",
     "connect",
     "make_sample_clip",
     "show_video",

@@ -36,6 +36,7 @@ from .models import REQUEST_FIELDS, ExtendRequest, closest_name, is_url
 from .runner import Runner
 
 if TYPE_CHECKING:
+    from .compare import Comparison
     from .sim import Simulator
     from .sweep import Sweep, SweepPlan
     from .widgets.form import ExtendForm
@@ -244,6 +245,26 @@ class Session:
     def runs(self) -> pd.DataFrame:
         """Every run recorded in this folder, one row each (see ``foxnb.ledger.COLUMNS``)."""
         return self.ledger.dataframe()
+
+    def compare(
+        self,
+        runs: Sweep | pd.DataFrame | list[Job],
+        rows: str = "prompt",
+        cols: str = "seed",
+        *,
+        embed_video: bool = False,
+        width_px: int = 280,
+    ) -> Comparison:
+        """Runs side by side: one row per value of ``rows``, one column per ``cols``.
+
+        ``runs`` is a ``Sweep``, a DataFrame of runs (``fx.runs()`` filtered with pandas) or
+        a list of jobs; see ``foxnb.compare``. Shows as a static, labelled table of videos.
+
+            fx.compare(sweep, rows="prompt", cols="seed")
+        """
+        from .compare import compare
+
+        return compare(runs, rows, cols, embed_video=embed_video, width_px=width_px)
 
     def job(self, run_id: str) -> Job:
         """The live ``Job`` of ``run_id`` (attaching to it if this session has not yet)."""

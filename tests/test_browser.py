@@ -524,7 +524,7 @@ def test_seed_sweep_grid_videos_load(page: Any, lab: Lab, tmp_path: Path) -> Non
     grid = page.locator("table.foxnb-grid")
     headers = grid.locator("th").all_inner_texts()
     assert [h for h in headers if h.startswith("seed")] == ["seed 1", "seed 2", "seed 3"]
-    assert "A storm rolls in and the light turns cold" in headers
+    assert "prompt\nA storm rolls in and the light turns cold" in headers
     videos = grid.locator("video.foxnb-video")
     assert videos.count() == 6
     for video in videos.all():

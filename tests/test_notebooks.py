@@ -78,13 +78,18 @@ CHECK_CELLS: dict[str, Sequence[str]] = {
     ),
     "seed_sweep": (
         _PRELUDE,
+        "_df, _again = sweep.df, again.df\n"
         "_report(\n"
-        "    keys=[list(key) for key in jobs],\n"
-        "    statuses=[job.status for job in jobs.values()],\n"
-        "    durations_s=[_duration_s(job.video_path) for job in jobs.values()],\n"
-        "    distinct_videos=len({job.sha256 for job in jobs.values()}),\n"
-        "    sweep_rows=len(sweep),\n"
-        "    sweep_seeds=sorted(int(seed) for seed in sweep.seed),\n"
+        "    keys=[[job.request.prompt, job.request.seed] for job in sweep.jobs],\n"
+        "    statuses=[job.status for job in sweep.jobs],\n"
+        "    durations_s=[_duration_s(job.video_path) for job in sweep.jobs],\n"
+        "    distinct_videos=len({job.sha256 for job in sweep.jobs}),\n"
+        "    sweep_rows=len(_df),\n"
+        "    sweep_seeds=sorted(int(seed) for seed in _df.seed),\n"
+        "    rerun_statuses=[job.status for job in again.jobs],\n"
+        "    rerun_reused_from=list(_again.reused_from),\n"
+        "    rerun_credits=[float(c) for c in _again.credits],\n"
+        "    first_run_ids=list(_df.run_id),\n"
         ")",
     ),
     "chain": (
@@ -202,6 +207,10 @@ def check_results(name: str, values: Mapping[str, Any]) -> None:
         assert all(near(d, SAMPLE_S + EXTENSION_S) for d in values["durations_s"])
         assert values["distinct_videos"] == 6
         assert values["sweep_rows"] == 6 and values["sweep_seeds"] == [1, 1, 2, 2, 3, 3]
+        # Re-running the sweep reuses all six videos and spends nothing.
+        assert values["rerun_statuses"] == ["completed"] * 6
+        assert values["rerun_reused_from"] == values["first_run_ids"]
+        assert values["rerun_credits"] == [0.0] * 6
     elif name == "chain":
         expected = [SAMPLE_S + EXTENSION_S * step for step in range(4)]  # 2, 9, 16, 23 s
         assert len(values["durations_s"]) == 4
@@ -288,7 +297,7 @@ def test_notebook_runs_on_the_simulator(name: str, tmp_path: Path) -> None:
         assert "foxnb-video" in video or "Video saved to" in video
     if name == "seed_sweep":
         grid = html_of(cell(notebook, "grid"))
-        assert grid.count("<td>") == 6 and grid.count("<tr>") == 3
+        assert grid.count('class="foxnb-compare-cell"') == 6 and grid.count("<tr>") == 3
 
 
 # ---------------------------------------------------------------------------- Binder
