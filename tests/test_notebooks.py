@@ -287,6 +287,9 @@ def test_notebook_runs_on_the_simulator(name: str, tmp_path: Path) -> None:
     check_results(name, report(notebook))
     assert "built-in FoxAPI simulator" in text_of(cell(notebook, "connect"))
     assert (folder / "foxnb-runs").is_dir()  # the runs landed in the copy
+    # The simulator's key (kept in its state file) is nowhere in the saved, executed notebook.
+    keys = [json.loads(p.read_text())["api_key"] for p in folder.rglob(".sim/state.json")]
+    assert keys and all(key not in path.read_text() for key in keys)
     if name == "quickstart":
         assert WIDGET_VIEW in mimetypes_of(cell(notebook, "form"))
         # A displayed job is a live card, or its snapshot once the end reached nbclient in time.
