@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -151,8 +152,6 @@ def parse_retry_after(headers: Mapping[str, str], now_s: float) -> float | None:
     except ValueError:
         pass
     try:
-        from email.utils import parsedate_to_datetime
-
         return max(0.0, parsedate_to_datetime(value).timestamp() - now_s)
     except (TypeError, ValueError):
         return None

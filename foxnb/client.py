@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import _wire as W
-from .config import Config, scrub
+from .config import Config, base_url_from_env, key_from_env, scrub
 from .errors import DownloadError
 from .media import AtomicWriter
 from .models import ExtendRequest, Task, UploadedFile
@@ -77,8 +77,6 @@ class _Base:
         seed: int | None = None,
     ):
         if config is None:
-            from .config import base_url_from_env, key_from_env
-
             config = Config(
                 api_key=api_key or key_from_env() or "", base_url=base_url or base_url_from_env()
             )

@@ -23,14 +23,11 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._wire import estimate_total_s
 from .errors import FoxError, JobError, JobTimeoutError
 from .models import ExtendRequest
-
-if TYPE_CHECKING:
-    from ._engine import Engine
 
 log = logging.getLogger("foxnb")
 
@@ -75,13 +72,11 @@ class Job:
         request: ExtendRequest,
         *,
         backend: str,
-        engine: Engine,
         detach_hook: Callable[[Job], None] | None = None,
     ):
         self.run_id = run_id
         self.request = request
         self.backend = backend
-        self._engine = engine
         self._state = JobState()
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[Job], None]] = []

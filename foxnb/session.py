@@ -220,9 +220,7 @@ class Session:
         return job
 
     def _new_job(self, run_id: str, request: ExtendRequest) -> Job:
-        job = Job(
-            run_id, request, backend=self.backend, engine=self.engine, detach_hook=self._detach
-        )
+        job = Job(run_id, request, backend=self.backend, detach_hook=self._detach)
         self._jobs[run_id] = job
         return job
 

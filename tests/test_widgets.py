@@ -11,7 +11,6 @@ from pathlib import Path, PurePath
 import pytest
 
 import foxnb
-from foxnb._engine import get_engine
 from foxnb.config import Config
 from foxnb.jobs import Job
 from foxnb.models import ExtendRequest
@@ -28,7 +27,7 @@ SCRIPT = "<script>alert('x')</script>"
 def make_job(prompt: str = "pan left", **request: object) -> Job:
     """A job not attached to any service; tests drive its state by hand."""
     req = ExtendRequest(prompt=prompt, video="https://example.com/in.mp4", **request)  # type: ignore[arg-type]
-    return Job("r20260101-000000-abcdef", req, backend="sim", engine=get_engine())
+    return Job("r20260101-000000-abcdef", req, backend="sim")
 
 
 def test_prompt_and_error_text_are_escaped_in_the_snapshot() -> None:

@@ -14,7 +14,6 @@ import pytest
 
 import foxnb
 from foxnb import media
-from foxnb._engine import get_engine
 from foxnb.jobs import Job
 from foxnb.models import ExtendRequest
 from foxnb.sim import Simulator
@@ -277,7 +276,7 @@ def test_upload_is_saved_under_inputs_and_fills_the_path(
 
 def make_job(detach_hook: Callable[[Job], None] | None = None) -> Job:
     req = ExtendRequest(prompt="pan", video="https://example.com/in.mp4")
-    return Job("r1", req, backend="sim", engine=get_engine(), detach_hook=detach_hook)
+    return Job("r1", req, backend="sim", detach_hook=detach_hook)
 
 
 def test_a_burst_of_updates_makes_few_trait_syncs(monkeypatch: pytest.MonkeyPatch) -> None:
