@@ -9,7 +9,9 @@ decisions, backoff, rate limiting and polling schedule exist once, here.
 Retry rules (the reason this module exists):
 
 * Reads (task queries) are retried on 429, 5xx, and transport errors, with capped, jittered
-  exponential backoff that never waits less than the server's ``Retry-After``.
+  exponential backoff that never waits less than the server's ``Retry-After``. A 429 means
+  "slow down", not "failed": it has its own, larger retry budget, so a burst of them (a
+  "429 storm") delays a job instead of ending it.
 * The create request is resent **only** when the server provably did not create the task:
   the connection could not be opened, or the server said 429. Any other failure after the
   request left this machine (timeout, reset, 5xx, unreadable 200) ends the flow with
@@ -123,12 +125,19 @@ Flow: TypeAlias = Generator[Step, Outcome, Any]
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try. ``sleep_scale=0`` turns every wait off (for tests)."""
+    """How hard to try. ``sleep_scale=0`` turns every wait off (for tests).
+
+    ``max_attempts`` bounds tries through 5xx and transport failures; ``max_rate_limited``
+    bounds tries through 429 answers (about 10 minutes of backing off at the default delays).
+    ``min_poll_interval_s`` is the shortest wait between two status queries of one task.
+    """
 
     max_attempts: int = 6
+    max_rate_limited: int = 30
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     sleep_scale: float = 1.0
+    min_poll_interval_s: float = 0.5
 
 
 def backoff_s(
@@ -161,7 +170,10 @@ class Throttle:
     """Client-side rate limiter shared by every request of one connection.
 
     Spaces requests at ``rate_per_s`` (with a small burst), and adapts: a 429 pauses all
-    requests until ``Retry-After`` and halves the rate; each success restores it a little.
+    requests until ``Retry-After`` and halves the rate — once per burst of 429s: answers to
+    requests sent before the last cut only extend the pause, as they say nothing about the
+    new rate. Each success gives back a twentieth of the full rate, so a short storm of 429s
+    costs seconds, not minutes, once it is over.
     Thread-safe; it only computes waits, the drivers do the sleeping.
     """
 
@@ -172,6 +184,7 @@ class Throttle:
         self.min_rate_per_s = min_rate_per_s
         self._tat_s = float("-inf")
         self._paused_until_s = float("-inf")
+        self._cut_at_s = float("-inf")
         self._lock = threading.Lock()
 
     def reserve(self, now_s: float) -> float:
@@ -187,15 +200,21 @@ class Throttle:
             self._tat_s = max(self._tat_s, slot) + interval_s
             return slot - now_s
 
-    def on_rate_limited(self, now_s: float, retry_after_s: float | None) -> None:
+    def on_rate_limited(
+        self, now_s: float, retry_after_s: float | None, sent_at_s: float | None = None
+    ) -> None:
+        """A 429 came back for a request sent at ``sent_at_s`` (``None``: unknown)."""
         with self._lock:
-            self.rate_per_s = max(self.min_rate_per_s, self.rate_per_s / 2)
+            if sent_at_s is None or sent_at_s >= self._cut_at_s:
+                self.rate_per_s = max(self.min_rate_per_s, self.rate_per_s / 2)
+                self._cut_at_s = now_s
             pause_s = retry_after_s if retry_after_s is not None else 1 / self.rate_per_s
             self._paused_until_s = max(self._paused_until_s, now_s + pause_s)
 
     def on_success(self) -> None:
         with self._lock:
-            self.rate_per_s = min(self.max_rate_per_s, self.rate_per_s + 0.1)
+            step = self.max_rate_per_s / 20
+            self.rate_per_s = min(self.max_rate_per_s, self.rate_per_s + step)
 
 
 # ---------------------------------------------------------------- requests
@@ -319,14 +338,14 @@ def call(
     secret: str | None,
 ) -> Generator[Step, Outcome, dict[str, Any]]:
     """Send ``request`` until it yields a JSON object, applying the retry rules above."""
-    attempt = 0
+    attempt = 0  # failures so far (5xx, transport)
+    limited = 0  # 429 answers so far
     while True:
         wait_s = throttle.reserve(clock())
         if wait_s > 0:
             yield Sleep(wait_s * policy.sleep_scale)
         sent_at = clock()
         outcome = yield Send(request)
-        retry_after_s: float | None = None
         if isinstance(outcome, Failure):
             if request.creates_task and outcome.request_sent:
                 raise E.SubmissionUnknownError(
@@ -365,8 +384,7 @@ def call(
             assert isinstance(outcome, Response)
             failure = error_from_response(outcome, secret, clock())
             if isinstance(failure, E.RateLimitError):
-                retry_after_s = failure.retry_after_s
-                throttle.on_rate_limited(clock(), retry_after_s)
+                throttle.on_rate_limited(clock(), failure.retry_after_s, sent_at)
             elif isinstance(failure, E.ServerError) and request.creates_task:
                 raise E.SubmissionUnknownError(
                     f"FoxAPI answered the create request with HTTP {outcome.status}.",
@@ -377,9 +395,15 @@ def call(
                         secret,
                     ),
                 ) from failure
+        if isinstance(failure, E.RateLimitError):
+            if limited + 1 >= policy.max_rate_limited:
+                raise failure
+            yield Sleep(backoff_s(limited, policy, rng, failure.retry_after_s))
+            limited += 1
+            continue
         if not _retryable(failure) or attempt + 1 >= policy.max_attempts:
             raise failure
-        yield Sleep(backoff_s(attempt, policy, rng, retry_after_s))
+        yield Sleep(backoff_s(attempt, policy, rng))
         attempt += 1
 
 
@@ -412,6 +436,17 @@ def estimate_total_s(
     return estimated_s
 
 
+# Shares of the predicted remaining time that the next poll covers while closing in on the
+# end: after a single progress reading (whose rate still includes the queueing time, and can
+# overstate the remaining time by half) and after two or more.
+_APPROACH_ONE_READING = 0.5
+_APPROACH = 0.75
+# Within this share of the predicted total, the next poll lands just past the predicted end,
+# by the second share.
+_NEAR_END = 0.1
+_PAST_END = 0.005
+
+
 def next_poll_delay_s(
     elapsed_s: float,
     estimated_s: float | None,
@@ -421,12 +456,16 @@ def next_poll_delay_s(
     max_interval_s: float = 60.0,
     tail_fraction: float = 0.04,
 ) -> float:
-    """Seconds until the next poll: look once early, then aim just past the predicted end.
+    """Seconds until the next poll: look once early, close in on the predicted end, land on it.
 
-    The first look (at half the estimate) learns the progress rate; the next lands a
-    little before the predicted end to measure the rate again, then one just after it. Once
-    the prediction has passed, polls are ``tail_fraction`` of the elapsed time apart, so a
-    finished task is seen within about that fraction of its duration.
+    The first look (at half the estimate) learns the progress rate. Every reading then
+    predicts the end again, and the next poll covers most of the way there (half of it after
+    one reading, three quarters after more), so the polls converge on the end instead of
+    overshooting it while the prediction is still coarse. Within 10 % of the predicted end,
+    the next poll lands just past it. Once the prediction has passed, polls are
+    ``tail_fraction`` of the elapsed time apart, so a finished task is seen within about that
+    fraction of its duration. Against progress that wobbles ±25 % around a straight line (the
+    simulator's) this sees a task done within about 3 % of its duration, in about 4 queries.
     """
     total_s = estimate_total_s(elapsed_s, estimated_s, history)
     if total_s is None:  # no hint at all: grow the interval geometrically
@@ -437,11 +476,12 @@ def next_poll_delay_s(
         delay = tail_fraction * elapsed_s
     elif rising == 0:
         delay = min(remaining_s, 0.5 * total_s - elapsed_s)
-        delay = delay if delay > 0 else remaining_s + 0.01 * total_s
-    elif rising == 1:
-        delay = 0.85 * remaining_s
+        delay = delay if delay > 0 else remaining_s + _PAST_END * total_s
+    elif remaining_s > _NEAR_END * total_s:
+        share = _APPROACH_ONE_READING if rising == 1 else _APPROACH
+        delay = share * remaining_s
     else:
-        delay = remaining_s + 0.01 * total_s
+        delay = remaining_s + _PAST_END * total_s
     return min(max_interval_s, max(min_interval_s, delay))
 
 
@@ -476,7 +516,9 @@ def poll(
                 return task
             delay_s = min(policy.max_delay_s, policy.base_delay_s * empty_reads)
         else:
-            delay_s = next_poll_delay_s(elapsed_s, estimated_s, history)
+            delay_s = next_poll_delay_s(
+                elapsed_s, estimated_s, history, min_interval_s=policy.min_poll_interval_s
+            )
         if deadline_s is not None and clock() + delay_s > deadline_s:
             return task
         yield Sleep(delay_s * policy.sleep_scale)

@@ -17,6 +17,7 @@ to retry) is made by the flows in ``foxnb._wire``; a client only performs their 
 from __future__ import annotations
 
 import asyncio
+import errno
 import random
 import time
 from collections.abc import Callable, Generator
@@ -60,6 +61,26 @@ def _check_result_headers(response: httpx.Response, max_bytes: int) -> None:
             f"the result is {int(length):,} bytes, over the {max_bytes:,}-byte cap",
             code="too_large",
         )
+
+
+def _save_error(dest: Path, exc: OSError) -> DownloadError:
+    """What a disk error while saving a result means, and what to do about it.
+
+    Nothing partial is left behind (``AtomicWriter`` removed it) and the task's result stays
+    on the service, so the cure is always the same: fix the disk, download again.
+    """
+    again = "call fx.resume() to download it again"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause = "no space left on the device" if exc.errno == errno.ENOSPC else "disk quota used up"
+        return DownloadError(
+            f"{cause} while saving {dest}; free space and {again}", code="disk_full"
+        )
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.EFBIG:
+        reason += " (a file size limit applies to this process)"
+    return DownloadError(
+        f"could not save {dest}: {reason}; fix that and {again}", code="write_failed"
+    )
 
 
 class _Base:
@@ -181,10 +202,13 @@ class Client(_Base):
             if r.status_code != 200:
                 return W.Response(r.status_code, r.headers, r.read()[:4096])
             _check_result_headers(r, step.max_bytes)
-            with AtomicWriter(step.dest, step.max_bytes) as out:
-                for chunk in r.iter_bytes(1 << 20):
-                    out.write(chunk)
-                return W.Saved(step.dest, out.commit(), out.size)
+            try:
+                with AtomicWriter(step.dest, step.max_bytes) as out:
+                    for chunk in r.iter_bytes(1 << 20):
+                        out.write(chunk)
+                    return W.Saved(step.dest, out.commit(), out.size)
+            except OSError as exc:
+                raise _save_error(step.dest, exc) from exc
 
     def close(self) -> None:
         self._api.close()
@@ -292,10 +316,13 @@ class AsyncClient(_Base):
             if r.status_code != 200:
                 return W.Response(r.status_code, r.headers, (await r.aread())[:4096])
             _check_result_headers(r, step.max_bytes)
-            with AtomicWriter(step.dest, step.max_bytes) as out:
-                async for chunk in r.aiter_bytes(1 << 20):
-                    out.write(chunk)
-                return W.Saved(step.dest, out.commit(), out.size)
+            try:
+                with AtomicWriter(step.dest, step.max_bytes) as out:
+                    async for chunk in r.aiter_bytes(1 << 20):
+                        out.write(chunk)
+                    return W.Saved(step.dest, out.commit(), out.size)
+            except OSError as exc:
+                raise _save_error(step.dest, exc) from exc
 
     async def aclose(self) -> None:
         await self._api.aclose()

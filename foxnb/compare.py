@@ -19,6 +19,11 @@ The result is plain, static HTML (``.html``, ``to_html()``), so a saved notebook
 grid and GitHub or nbviewer show it with no kernel. Videos are served through Jupyter's
 ``/files/`` URL with a small poster saved alongside, as ``foxnb.show_video`` does;
 ``embed_video=True`` puts the videos themselves into the notebook.
+
+Where the notebook is trusted (the one you are running), each row with videos also gets a
+"▶ play row" button: it restarts the row's videos at 0 and plays them together, and a
+second click pauses them all. Elsewhere (GitHub, nbviewer, a notebook you did not run
+yourself) no button appears and each video keeps its own controls.
 """
 
 from __future__ import annotations
@@ -48,6 +53,69 @@ _EMPTY = "border:1px dashed #d0d7de;border-radius:6px;color:#8c959f;padding:8px;
 _STATUS_BOX = "border:1px solid #d0d7de;border-radius:6px;background:#f6f8fa;padding:8px"
 _NEEDED = ["run_id", "status"]
 
+# Synchronized playback of a row needs JavaScript, which JupyterLab runs only in trusted
+# outputs (and GitHub or nbviewer never). So the button is created by the script itself:
+# where scripts do not run, no dead button appears and every video keeps its own controls.
+# The script finds its table as its previous sibling; it holds no data from the runs.
+PLAY_ROWS_SCRIPT = """<script class="foxnb-play-rows">
+(function (script) {
+  var table = script && script.previousElementSibling;
+  if (!table || !table.classList.contains("foxnb-grid") || table.dataset.foxnbPlayRows) return;
+  table.dataset.foxnbPlayRows = "ready";
+  function settle(video) {  // resolves once the video can show its first frame (or after 5 s)
+    return new Promise(function (done) {
+      var timer = setTimeout(finish, 5000);
+      function check() { if (!video.seeking && video.readyState >= 2) finish(); }
+      function finish() {
+        clearTimeout(timer);
+        video.removeEventListener("seeked", check);
+        video.removeEventListener("canplay", check);
+        done();
+      }
+      video.addEventListener("seeked", check);
+      video.addEventListener("canplay", check);
+      check();
+    });
+  }
+  Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+    var videos = Array.prototype.slice.call(row.querySelectorAll("video"));
+    var header = row.querySelector("th");
+    if (!videos.length || !header) return;
+    var button = document.createElement("button");
+    var starting = false;
+    function playing() { return videos.some(function (v) { return !v.paused; }); }
+    function label() {
+      button.textContent = starting || playing() ? "\u23f8 pause row" : "\u25b6 play row";
+    }
+    button.type = "button";
+    button.className = "foxnb-play-row";
+    button.title = "Play this row's videos together from the start (click again to pause)";
+    button.style.cssText = "display:block;margin-top:6px;cursor:pointer";
+    button.addEventListener("click", function () {
+      if (starting) return;
+      if (playing()) {
+        videos.forEach(function (v) { v.pause(); });
+        label();  // "pause" events come a moment later
+        return;
+      }
+      starting = true;
+      label();
+      videos.forEach(function (v) { v.pause(); v.preload = "auto"; v.currentTime = 0; });
+      Promise.all(videos.map(settle)).then(function () {
+        starting = false;
+        return Promise.all(videos.map(function (v) { return v.play().catch(function () {}); }));
+      }).then(label);
+    });
+    videos.forEach(function (v) {
+      v.addEventListener("play", label);
+      v.addEventListener("pause", label);
+    });
+    label();
+    header.appendChild(button);
+  });
+})(document.currentScript);
+</script>"""
+
 
 @dataclass(frozen=True)
 class CellView:
@@ -76,11 +144,14 @@ def grid_html(
     cells: Mapping[tuple[int, int], CellView],
     *,
     width_px: int = 280,
+    play_rows: bool = False,
 ) -> str:
     """The comparison table: ``cells[(i, j)]`` is shown at row ``i``, column ``j``.
 
     Pure: plain values in, one HTML string out (inline styles only, so it renders the same
     in JupyterLab, on GitHub and on nbviewer). A missing ``(i, j)`` is an empty box.
+    ``play_rows=True`` appends ``PLAY_ROWS_SCRIPT``, which gives each row with videos a
+    "▶ play row" button where scripts run.
     """
     corner = f'<th style="{_HEAD};{_MUTED}">{escape(rows)} ↓ · {escape(cols)} →</th>'
     head = "".join(
@@ -101,6 +172,7 @@ def grid_html(
     return (
         '<table class="foxnb-grid foxnb-compare" style="border-collapse:collapse">'
         f"<thead><tr>{corner}{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        + (PLAY_ROWS_SCRIPT if play_rows else "")
     )
 
 
@@ -201,7 +273,7 @@ def compare(
         (row_values.index(r), col_values.index(c)): _view(run, embed_video)
         for (r, c), run in chosen.items()
     }
-    table = grid_html(rows, cols, row_values, col_values, views, width_px=width_px)
+    table = grid_html(rows, cols, row_values, col_values, views, width_px=width_px, play_rows=True)
     return Comparison(rows, cols, row_values, col_values, chosen, table)
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -33,9 +34,18 @@ def scrub(text: str, key: str | None) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    """True for http(s) URLs on 127.0.0.0/8, ::1 or localhost."""
+    """True for URLs whose host is a loopback address (127.0.0.0/8, ::1) or ``localhost``.
+
+    Only literal addresses count: a name such as ``127.0.0.1.example.com`` is resolved by
+    DNS to wherever its owner likes, so it is not loopback.
+    """
     host = urlsplit(url).hostname or ""
-    return host == "localhost" or host == "::1" or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from typing import Any
 
 from ._wire import estimate_total_s
 from .errors import FoxError, JobError, JobTimeoutError
+from .gate import SweepGate
 from .models import ExtendRequest
 
 log = logging.getLogger("foxnb")
@@ -85,6 +86,7 @@ class Job:
         self._detach_hook = detach_hook
         self._detach_requested = False
         self._atask: asyncio.Task[Any] | None = None  # the runner, set on the engine loop
+        self._gate: SweepGate | None = None  # a sweep's say on sending this job
 
     # -------------------------------------------------------------- reading
 

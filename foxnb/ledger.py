@@ -16,7 +16,6 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,16 +113,25 @@ class Ledger:
         return to_dataframe(list(self.runs().values()))
 
 
-def _events(data: bytes) -> Iterator[dict[str, Any]]:
-    for raw in data.split(b"\n"):
-        if not raw.strip():
-            continue
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            continue  # a torn line from a crash mid-write
-        if isinstance(event, dict) and isinstance(event.get("run_id"), str):
-            yield event
+def _events(data: bytes) -> list[dict[str, Any]]:
+    """The events in ``data`` (whole lines), skipping lines torn by a crash."""
+    # Parsing all lines at once, as one JSON array, is about twice as fast as a parse
+    # per line, which matters from tens of thousands of lines on. A torn (or blank) line makes
+    # it fail; then each line is parsed alone and the bad ones skipped.
+    try:
+        parsed = json.loads(b"[" + data.rstrip(b"\n").replace(b"\n", b",") + b"]")
+        whole = isinstance(parsed, list) and len(parsed) == data.count(b"\n")
+    except ValueError:
+        whole = False
+    if not whole:
+        parsed = []
+        for raw in data.split(b"\n"):
+            if raw.strip():
+                try:
+                    parsed.append(json.loads(raw))
+                except ValueError:
+                    continue  # a torn line from a crash mid-write
+    return [e for e in parsed if isinstance(e, dict) and isinstance(e.get("run_id"), str)]
 
 
 def to_dataframe(rows: list[dict[str, Any]]) -> pd.DataFrame:

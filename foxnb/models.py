@@ -42,6 +42,20 @@ REQUEST_FIELDS = (
 
 TERMINAL_TASK_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
+MAX_PROMPT_CHARS = 2000
+"""Longest ``prompt`` / ``negative_prompt`` foxnb sends. FoxAPI states no limit for extend;
+its veo3.1 pages cap ``prompt`` at 2000 characters, so longer text is refused locally instead
+of being paid for and then cut or rejected."""
+
+_TEXT_ALLOWED = (
+    f"text of at most {MAX_PROMPT_CHARS} characters: any script, emoji, newlines and tabs; "
+    "no control characters, lone surrogates or bidirectional overrides"
+)
+
+# Characters that reorder how text is displayed (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI):
+# a prompt holding them can read differently in the ledger and widgets from what is sent.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -51,6 +65,34 @@ def is_url(value: str) -> bool:
     """True when ``value`` is an absolute http(s) URL with a host."""
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be sent as it is (a control character, a lone surrogate, a
+    bidirectional override), or ``None`` when it can."""
+    for index, char in enumerate(text):
+        code = ord(char)
+        name = f"U+{code:04X} at position {index}"
+        if 0xD800 <= code <= 0xDFFF:
+            return f"holds a lone surrogate ({name}), which is not valid Unicode text"
+        if (code < 0x20 and char not in "\t\n\r") or 0x7F <= code <= 0x9F:
+            return f"holds the control character {name}"
+        if char in _BIDI_CONTROLS:
+            return (
+                f"holds the bidirectional control {name}, which makes text display in another "
+                "order than it is sent"
+            )
+    return None
+
+
+def _check_text(field: str, text: str) -> None:
+    if len(text) > MAX_PROMPT_CHARS:
+        raise ValidationError(
+            field, f"is {len(text):,} characters long, over the limit", _TEXT_ALLOWED
+        )
+    problem = _text_problem(text)
+    if problem is not None:
+        raise ValidationError(field, problem, _TEXT_ALLOWED)
 
 
 def closest_name(name: str, choices: tuple[str, ...] | list[str]) -> str | None:
@@ -80,7 +122,10 @@ class ExtendRequest:
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
-            raise ValidationError("prompt", "must be a non-empty text describing the continuation")
+            raise ValidationError(
+                "prompt", "must be a non-empty text describing the continuation", _TEXT_ALLOWED
+            )
+        _check_text("prompt", self.prompt)
         if self.model not in MODELS:
             hint = closest_name(str(self.model), list(MODELS))
             more = f"; did you mean {hint!r}?" if hint else ""
@@ -91,10 +136,16 @@ class ExtendRequest:
             )
         if not isinstance(self.generate_audio, bool):
             raise ValidationError(
-                "generate_audio", f"must be True or False, got {self.generate_audio!r}"
+                "generate_audio",
+                f"must be True or False, got {self.generate_audio!r}",
+                "True or False",
             )
         if self.auto_fix is not None and not isinstance(self.auto_fix, bool):
-            raise ValidationError("auto_fix", f"must be True, False or None, got {self.auto_fix!r}")
+            raise ValidationError(
+                "auto_fix",
+                f"must be True, False or None, got {self.auto_fix!r}",
+                "True, False or None (not sent)",
+            )
         lo, hi = SAFETY_RANGE
         st = self.safety_tolerance
         if st is not None and (not _is_int(st) or not lo <= st <= hi):
@@ -103,10 +154,14 @@ class ExtendRequest:
                 f"must be an integer from {lo} (strictest) to {hi} (most lenient), got {st!r}",
                 f"{lo}..{hi} or None",
             )
-        if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
-            raise ValidationError(
-                "negative_prompt", "must be text, e.g. 'blurry, low quality, watermark'"
-            )
+        if self.negative_prompt is not None:
+            if not isinstance(self.negative_prompt, str):
+                raise ValidationError(
+                    "negative_prompt",
+                    "must be text, e.g. 'blurry, low quality, watermark'",
+                    _TEXT_ALLOWED + ", or None (not sent)",
+                )
+            _check_text("negative_prompt", self.negative_prompt)
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             raise ValidationError(
                 "seed", f"must be a non-negative integer, got {self.seed!r}", "0, 1, 2, … or None"
@@ -115,8 +170,14 @@ class ExtendRequest:
 
     def _check_video(self) -> None:
         video = self.video
-        if not isinstance(video, str) or not video.strip():
-            raise ValidationError("video", "is empty", "an http(s) URL or a local video file")
+        source = "an http(s) URL or a local video file"
+        if not isinstance(video, str):
+            raise ValidationError("video", f"must be text or a Path, got {video!r}", source)
+        if not video.strip():
+            raise ValidationError("video", "is empty", source)
+        problem = _text_problem(video)
+        if problem is not None:
+            raise ValidationError("video", problem, source)
         scheme = urlsplit(video).scheme
         if scheme and len(scheme) > 1 and not Path(video).exists():  # a URL, not a path
             if not is_url(video):
@@ -126,11 +187,9 @@ class ExtendRequest:
             return
         path = Path(video).expanduser()
         if path.is_dir():
-            raise ValidationError("video", f"{video!r} is a folder, not a video file")
+            raise ValidationError("video", f"{video!r} is a folder, not a video file", source)
         if not path.is_file():
-            raise ValidationError(
-                "video", f"no file at {video!r}", "an http(s) URL or an existing local video file"
-            )
+            raise ValidationError("video", f"no file at {video!r}", source)
 
     @property
     def is_local(self) -> bool:

@@ -21,6 +21,7 @@ from .errors import (
     APIError,
     DownloadError,
     FoxError,
+    JobError,
     NotFoundError,
     SubmissionUnknownError,
     TaskFailedError,
@@ -160,6 +161,16 @@ class Runner:
         except (APIError, TransportError) as exc:
             self.fail(job, exc, "upload_failed", status="not_submitted")
             return None
+        gate = job._gate
+        if gate is not None and (refusal := await gate.admit()) is not None:
+            code, reason = refusal
+            refused = JobError(
+                f"{job.run_id} not sent: {reason}; nothing was created or billed for it",
+                job=job,
+                code=code,
+            )
+            self.fail(job, refused, code, status="not_submitted")
+            return None
         now = self.clock()
         self.record(
             job,
@@ -171,16 +182,30 @@ class Runner:
         try:
             task = await self.client.create_task(req, video_url)
         except SubmissionUnknownError as exc:
+            if gate is not None:
+                gate.settle(created=True, credits=None, error=exc)  # may have been created
             exc.job = job  # type: ignore[attr-defined]
             self.fail(
                 job, exc, "submission_unknown", status="submission_unknown", evidence=exc.evidence
             )
             return None
         except (APIError, TransportError) as exc:
+            if gate is not None:
+                gate.settle(created=False, credits=None, error=exc)
             code = getattr(exc, "code", None) or type(exc).__name__
             self.fail(job, exc, code, status="not_submitted")
             return None
         self._observe(job, task, task_id=task.id)  # one ledger line: id and status together
+        if gate is not None and gate.settle(created=True, credits=task.credits, error=None):
+            # The budget needs this task's price before the next cell may go; FoxAPI's
+            # create answer carries no ``usage``, a task reading does.
+            credits = None
+            try:
+                task = await self.client.get_task(task.id)
+                self._observe(job, task)
+                credits = task.credits
+            finally:
+                gate.priced(credits)
         return task
 
     def _observe(self, job: Job, task: Task, **extra: Any) -> None:

@@ -37,6 +37,8 @@ from .runner import Runner
 
 if TYPE_CHECKING:
     from .compare import Comparison
+    from .gate import SweepGate
+    from .report import Report
     from .sim import Simulator
     from .sweep import Sweep, SweepPlan
     from .widgets.form import ExtendForm
@@ -77,7 +79,7 @@ class Session:
         workdir: str | Path = "foxnb-runs",
         backend: str = "real",
         max_in_flight: int = 8,
-        rate_per_s: float = 5.0,
+        rate_per_s: float = 10.0,
         simulator: Simulator | None = None,
         **client_options: Any,
     ):
@@ -157,6 +159,7 @@ class Session:
         mode: str = "product",
         dry_run: bool = False,
         max_jobs: int | None = None,
+        budget_credits: float | None = None,
         force: bool = False,
         tags: str | list[str] | None = None,
         **fields: Any,
@@ -166,6 +169,9 @@ class Session:
         Any request field given as a list is an axis. ``mode="product"`` crosses the axes
         (the first one given varies slowest), ``mode="zip"`` pairs them. Cells already paid
         for are reused or re-attached, never paid twice; ``dry_run=True`` returns the plan.
+        ``max_jobs`` refuses a sweep that would submit more new jobs; ``budget_credits``
+        stops sending cells once the experiment's reserved credits would pass it (a 402 or
+        401 answer stops it too); cells not sent end ``not_submitted``.
 
             sweep = fx.sweep("clip.mp4", name="dusk-vs-storm",
                              prompt=["Dusk falls", "A storm rolls in"], seed=[1, 2, 3])
@@ -181,6 +187,7 @@ class Session:
             mode=mode,
             dry_run=dry_run,
             max_jobs=max_jobs,
+            budget_credits=budget_credits,
             force=force,
             tags=tags,
             fields=fields,
@@ -214,8 +221,15 @@ class Session:
         )
         return run_id
 
-    def _launch(self, run_id: str, request: ExtendRequest, input_sha256: str | None) -> Job:
+    def _launch(
+        self,
+        run_id: str,
+        request: ExtendRequest,
+        input_sha256: str | None,
+        gate: SweepGate | None = None,
+    ) -> Job:
         job = self._new_job(run_id, request)
+        job._gate = gate
         job._future = self.engine.submit(self._runner.run(job, input_sha256))
         return job
 
@@ -264,6 +278,29 @@ class Session:
 
         return compare(runs, rows, cols, embed_video=embed_video, width_px=width_px)
 
+    def report(
+        self,
+        name: str | Sweep | pd.DataFrame,
+        path: str | Path,
+        *,
+        rows: str | None = None,
+        cols: str | None = None,
+        overwrite: bool = False,
+    ) -> Report:
+        """Write an experiment as a self-contained folder: page, videos, runs as CSV/Parquet.
+
+        ``name`` is an experiment name (the runs of ``fx.sweep(name=...)``), a ``Sweep`` or a
+        DataFrame of runs. ``path/index.html`` shows the grid of videos (axes: what varies,
+        or ``rows``/``cols``) and every run; it works opened from disk and after the folder
+        is moved. An existing ``path`` is replaced only with ``overwrite=True``. See
+        ``foxnb.report``.
+
+            fx.report("dusk-vs-storm", "reports/dusk-vs-storm")
+        """
+        from .report import write_report
+
+        return write_report(self, name, path, rows=rows, cols=cols, overwrite=overwrite)
+
     def job(self, run_id: str) -> Job:
         """The live ``Job`` of ``run_id`` (attaching to it if this session has not yet)."""
         return self._jobs.get(run_id) or self.attach(run_id)
@@ -290,14 +327,24 @@ class Session:
 
         Tracked tasks are polled again and downloaded; runs never sent are sent now. A run
         whose create request was in flight when the process died is marked
-        ``submission_unknown``, never resent.
+        ``submission_unknown``, never resent. Partial downloads left by a dead process are
+        deleted.
         """
+        from .sweep import sweep_gate
+
+        media.remove_stale_parts(self.workdir / "videos")
         jobs = []
+        gates: dict[str, SweepGate] = {}  # one per experiment: its budget, its 402/401 stop
         for run in self.unfinished():
             if run.get("task_id"):
                 jobs.append(self.attach(run["run_id"]))
             elif run.get("status") == "queued":
-                job = self._requeue(run)
+                name = run.get("experiment")
+                gate = None
+                if name:
+                    gate = gates.get(name) or sweep_gate(self, name, run.get("budget_credits"))
+                    gates[name] = gate
+                job = self._requeue(run, gate)
                 if job is not None:
                     jobs.append(job)
             else:
@@ -344,7 +391,7 @@ class Session:
         job._future = self.engine.submit(self._runner.run(job))
         return job
 
-    def _requeue(self, run: dict[str, Any]) -> Job | None:
+    def _requeue(self, run: dict[str, Any], gate: SweepGate | None = None) -> Job | None:
         fields: dict[str, Any] = {k: run[k] for k in REQUEST_FIELDS if run.get(k) is not None}
         try:
             request = ExtendRequest(prompt=run["prompt"], video=run["video"], **fields)
@@ -364,6 +411,7 @@ class Session:
             )
             return None
         job = self._new_job(run["run_id"], request)
+        job._gate = gate
         job._future = self.engine.submit(self._runner.run(job, run.get("input_sha256")))
         return job
 

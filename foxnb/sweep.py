@@ -37,6 +37,7 @@ import pandas as pd
 
 from . import media
 from .errors import FoxError, JobTimeoutError, ValidationError
+from .gate import SweepGate
 from .jobs import RESUMABLE, Job
 from .models import REQUEST_FIELDS, ExtendRequest, closest_name
 from .session import _fit_aspect, _source, _tags
@@ -84,12 +85,36 @@ def _short(value: Any) -> str:
 class Sweep:
     """A running sweep: ``jobs`` (one per cell, grid order), ``wait()``, ``df``."""
 
-    def __init__(self, session: Session, name: str, axes: list[str], cells: list[Cell]):
+    def __init__(
+        self, session: Session, name: str, axes: list[str], cells: list[Cell], gate: SweepGate
+    ):
         self.name = name
         self.axes = axes
         self.cells = cells
         self.jobs: list[Job] = []
+        self.gate = gate
         self._session = session
+
+    @property
+    def credits(self) -> float:
+        """Credits reserved by this experiment's tasks, as the service reported them."""
+        return self.gate.spent_credits
+
+    @property
+    def stopped(self) -> str | None:
+        """Why cells stopped being sent (budget, 402, 401, ``stop_submitting()``), or None."""
+        return self.gate.stopped
+
+    def stop_submitting(self) -> int:
+        """Send no more cells; returns how many cells that leaves unsent.
+
+        Cells not yet sent end ``not_submitted`` (nothing created, nothing billed). Cells
+        already sent keep running on the service and are billed (FoxAPI has no cancel
+        endpoint); foxnb keeps tracking and downloading them.
+        """
+        unsent = sum(job.status == "queued" for job in self.jobs)
+        self.gate.stop("you called stop_submitting()")
+        return unsent
 
     def counts(self) -> dict[str, int]:
         """How many cells are in each status, e.g. ``{"completed": 4, "processing": 2}``."""
@@ -130,7 +155,18 @@ class Sweep:
         return ", ".join(f"{status} {n}" for status, n in sorted(self.counts().items()))
 
     def __repr__(self) -> str:
-        return f"<Sweep {self.name!r}: {len(self.jobs)} cells, {self._summary()}>"
+        stopped = f"; stopped: {self.stopped}" if self.stopped else ""
+        return (
+            f"<Sweep {self.name!r}: {len(self.jobs)} cells, {self._summary()}; "
+            f"{self.credits:g} credits reserved{stopped}>"
+        )
+
+    def _ipython_display_(self) -> None:
+        """In a notebook, a live view that becomes a saved comparison grid; elsewhere text."""
+        # Imported here: importing foxnb must not load ipywidgets or IPython.
+        from .widgets.sweep_view import show_sweep
+
+        show_sweep(self)
 
 
 @dataclass(frozen=True)
@@ -146,6 +182,24 @@ class SweepPlan:
     cells: list[Cell]
     expected_s: float | None
     expected_note: str
+    price_credits: float | None = None
+    budget_credits: float | None = None
+    spent_credits: float = 0.0
+
+    @property
+    def cost_credits(self) -> float | None:
+        """Credits the new cells would reserve, from the price seen in this ledger."""
+        return None if self.price_credits is None else self.submitted * self.price_credits
+
+    @property
+    def within_budget(self) -> int:
+        """How many of the new cells the budget lets through (all of them without one)."""
+        if self.budget_credits is None:
+            return self.submitted
+        if self.price_credits is None:
+            return min(self.submitted, 1 if self.spent_credits < self.budget_credits else 0)
+        room = self.budget_credits - self.spent_credits
+        return max(0, min(self.submitted, int(room // self.price_credits)))
 
     @property
     def submitted(self) -> int:
@@ -167,7 +221,19 @@ class SweepPlan:
         return (
             f"<SweepPlan {self.name!r}: {len(self.cells)} cells — {self.submitted} to submit, "
             f"{self.reused} reused, {self.reattached} re-attached; expected time {time_s} "
-            f"({self.expected_note})>"
+            f"({self.expected_note}); {self._cost_text()}>"
+        )
+
+    def _cost_text(self) -> str:
+        if self.cost_credits is None:
+            cost = "cost unknown (no credits figure in this ledger yet)"
+        else:
+            cost = f"~{self.cost_credits:g} credits ({self.price_credits:g} per job)"
+        if self.budget_credits is None:
+            return cost
+        return (
+            f"{cost}; budget {self.budget_credits:g} ({self.spent_credits:g} already reserved) "
+            f"lets {self.within_budget} of {self.submitted} through"
         )
 
     def _repr_html_(self) -> str:
@@ -195,6 +261,7 @@ def start_sweep(
     mode: str,
     dry_run: bool,
     max_jobs: int | None,
+    budget_credits: float | None,
     force: bool,
     tags: str | list[str] | None,
     fields: dict[str, Any],
@@ -206,6 +273,12 @@ def start_sweep(
         raise ValidationError("mode", f"unknown mode {mode!r}", MODES)
     if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int)):
         raise ValidationError("max_jobs", f"must be an integer or None, got {max_jobs!r}")
+    budget_ok = isinstance(budget_credits, int | float) and not isinstance(budget_credits, bool)
+    if budget_credits is not None and not (budget_ok and budget_credits > 0):
+        raise ValidationError(
+            "budget_credits",
+            f"must be a positive number of credits or None, got {budget_credits!r}",
+        )
     for field in fields:
         if field not in AXIS_FIELDS:
             hint = closest_name(field, list(AXIS_FIELDS))
@@ -217,26 +290,65 @@ def start_sweep(
     axes, grid = _grid(fields, mode)
     requests, input_sha256 = _requests(video, axes, grid)
     cells = _plan(session, name, requests, axes, grid, input_sha256, force)
+    gate = sweep_gate(session, name, budget_credits, {c.request.model for c in cells})
     if dry_run:
-        return SweepPlan(name, axes, cells, *_expected(session, cells))
+        return SweepPlan(
+            name,
+            axes,
+            cells,
+            *_expected(session, cells),
+            price_credits=gate.price_credits,
+            budget_credits=budget_credits,
+            spent_credits=gate.spent_credits,
+        )
     new = sum(cell.action == "submit" for cell in cells)
     if max_jobs is not None and new > max_jobs:
         raise ValidationError(
             "max_jobs",
             f"this sweep would submit {new} new jobs, more than {max_jobs}; nothing sent",
         )
-    sweep = Sweep(session, name, axes, cells)
+    sweep = Sweep(session, name, axes, cells, gate)
     # Every cell is in the ledger before the first is launched: a crash part-way leaves
     # queued runs that fx.resume() (or this same call again) picks up, never forgets.
-    run_ids = [_record(session, cell, name, tag_list, input_sha256) for cell in cells]
+    budget: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
+    run_ids = [_record(session, cell, name, tag_list, input_sha256, budget) for cell in cells]
     for cell, run_id in zip(cells, run_ids, strict=True):
         if cell.action == "submit":
-            sweep.jobs.append(session._launch(run_id, cell.request, input_sha256))
+            sweep.jobs.append(session._launch(run_id, cell.request, input_sha256, gate))
         elif cell.action == "reuse":
             sweep.jobs.append(_settled(session, run_id, cell.request, session.ledger.get(run_id)))
         else:
-            sweep.jobs.append(_reattach(session, cell))
+            sweep.jobs.append(_reattach(session, cell, gate))
     return sweep
+
+
+def sweep_gate(
+    session: Session,
+    name: str,
+    budget_credits: float | None,
+    models: set[str] | None = None,
+) -> SweepGate:
+    """The gate for experiment ``name``: what its tasks reserved so far, and a job's price.
+
+    The price is the largest credits figure this ledger holds for a task of the same backend
+    and one of ``models`` (all models of the experiment when not given).
+    """
+    runs = [r for r in session.ledger.runs().values() if session._same_backend(r)]
+    mine = [r for r in runs if r.get("experiment") == name]
+    models = models or {r["model"] for r in mine if r.get("model")}
+    prices = [
+        float(r["credits"])
+        for r in runs
+        if r.get("credits") is not None and r.get("model") in models and r.get("task_id")
+    ]
+    price = max(prices) if prices else None
+    spent = 0.0
+    for run in mine:
+        if run.get("task_id") and not run.get("reused_from"):
+            spent += float(run.get("credits") or price or 0.0)
+        elif run.get("status") == "submission_unknown":
+            spent += price or 0.0  # perhaps created: count it, the safe side of a budget
+    return SweepGate(name, budget_credits=budget_credits, spent_credits=spent, price_credits=price)
 
 
 def _grid(fields: dict[str, Any], mode: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -332,14 +444,21 @@ def _intact(run: dict[str, Any], seen: dict[str, bool]) -> bool:
 
 
 def _record(
-    session: Session, cell: Cell, name: str, tags: list[str], input_sha256: str | None
+    session: Session,
+    cell: Cell,
+    name: str,
+    tags: list[str],
+    input_sha256: str | None,
+    budget: dict[str, Any],
 ) -> str:
     """The cell's ledger entry: a new queued or reused run, or the run it re-attaches."""
     if cell.action == "attach":
         assert cell.run is not None
         return str(cell.run["run_id"])
     if cell.action == "submit":
-        return session._record(cell.request, tags, input_sha256, experiment=name, cell=cell.index)
+        return session._record(
+            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **budget
+        )
     source = cell.run
     assert source is not None
     return session._record(
@@ -376,7 +495,7 @@ def _settled(
     return job
 
 
-def _reattach(session: Session, cell: Cell) -> Job:
+def _reattach(session: Session, cell: Cell, gate: SweepGate) -> Job:
     """The live job of an unfinished cell: this session's, or attached, or sent if queued."""
     assert cell.run is not None
     run_id = cell.run["run_id"]
@@ -386,7 +505,7 @@ def _reattach(session: Session, cell: Cell) -> Job:
     if cell.run.get("task_id"):
         return session.attach(run_id)
     if cell.run.get("status") == "queued":
-        job = session._requeue(cell.run)
+        job = session._requeue(cell.run, gate)
         if job is not None:
             return job
     # A create request in flight when an earlier kernel died: never resent here;

@@ -4,7 +4,9 @@ A JupyterLab server runs on 127.0.0.1 over a temporary copy of notebooks/ (its o
 config, data and runtime folders, a random token, the news toast turned off by
 binder/overrides.json). Chromium opens the notebooks, runs them, fills and submits the form,
 and checks what a person would see: the card moving, the status reaching "completed",
-videos that load and play, and the saved snapshot after the kernel is gone.
+videos that load and play, and the saved snapshot after the kernel is gone. Notebooks the
+tests write themselves show a sweep's live view turning into its saved grid, a grid row's
+videos playing in step, and markup in prompts, tags and errors shown as text, never run.
 
 Screenshots go to ``$FOXNB_SCREENSHOTS`` (``./dev screenshots`` sets it to docs/), else to
 the test's temporary folder. ``./dev test`` installs Chromium when it is missing; these
@@ -408,6 +410,37 @@ def screenshot(page: Any, element: Any, path: Path) -> None:
         page.set_viewport_size(size)
 
 
+def cell_with(page: Any, code: str) -> Any:
+    """The notebook cell whose source contains ``code``."""
+    return page.locator(".jp-CodeCell").filter(
+        has=page.locator(".jp-InputArea-editor", has_text=code)
+    )
+
+
+def write_notebook(path: Path, cells: list[tuple[str, str]]) -> str:
+    """Write a notebook of code cells ``(id, source)`` for the python3 kernel; its lab path."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source, id=cell_id) for cell_id, source in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    nbformat.write(notebook, path)
+    return path.name
+
+
+def on_the_simulator(folder: str, speed: float) -> str:
+    """Notebook code: a simulator and a session keeping runs in ``folder``, and a 1 s clip."""
+    return (
+        "from pathlib import Path\n"
+        "import foxnb\n"
+        f"sim = foxnb.Simulator(speed={speed}, state_dir={folder + '/.sim'!r}, "
+        "upstream_lag_s=0.0).start()\n"
+        f"fx = foxnb.connect(simulator=sim, workdir={folder!r}, quiet=True)\n"
+        f"clip = foxnb.make_sample_clip(Path({folder!r}) / 'clip.mp4', duration_s=1.0, fps=8)"
+    )
+
+
 # ---------------------------------------------------------------------------- the tests
 
 
@@ -521,10 +554,13 @@ def test_seed_sweep_grid_videos_load(page: Any, lab: Lab, tmp_path: Path) -> Non
     notebook.open()
     notebook.run_all(timeout_s=180)
 
-    grid = page.locator("table.foxnb-grid")
+    # The sweep's own saved view holds a grid too: this is the one fx.compare() drew.
+    grid = cell_with(page, 'fx.compare(sweep, rows="prompt", cols="seed")').locator(
+        "table.foxnb-grid"
+    )
     headers = grid.locator("th").all_inner_texts()
     assert [h for h in headers if h.startswith("seed")] == ["seed 1", "seed 2", "seed 3"]
-    assert "prompt\nA storm rolls in and the light turns cold" in headers
+    assert "prompt\nA storm rolls in and the light turns cold\n▶ play row" in headers
     videos = grid.locator("video.foxnb-video")
     assert videos.count() == 6
     for video in videos.all():
@@ -532,6 +568,196 @@ def test_seed_sweep_grid_videos_load(page: Any, lab: Lab, tmp_path: Path) -> Non
         assert near(state["duration"]), state
         video_state(video, seek_s=8.5)
     screenshot(page, grid, shots / "seed-sweep-grid.png")
+    notebook.save_and_shut_down()
+
+
+# ---------------------------------------------------------------------------- sweeps
+
+SWEEP_OUTPUT_S = 1.0 + 7.0  # the 1 s clip of on_the_simulator() plus FoxAPI's 7 s
+SYNC_TOLERANCE_S = 0.3
+PAYLOADS = [
+    '<img src=x onerror="window.__xss=1">',
+    "<script>window.__xss=1</script>",
+    '"><svg onload=window.__xss=1>',
+]
+HOSTILE = " ".join(PAYLOADS)
+
+
+def shown_text(element: Any) -> str:
+    """The text a person sees in ``element`` once it is scrolled into view.
+
+    JupyterLab skips laying out cells far off screen, and unlaid-out text has no innerText.
+    """
+    element.scroll_into_view_if_needed()
+    text: str = element.inner_text()
+    return text
+
+
+def row_playback(row: Any) -> list[tuple[float, bool]]:
+    """``(currentTime, paused)`` of every video in a grid row, read at one instant."""
+    state: list[tuple[float, bool]] = row.locator("video").evaluate_all(
+        "vs => vs.map(v => [v.currentTime, v.paused])"
+    )
+    return [(float(t), bool(p)) for t, p in state]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_sweep_view_becomes_a_grid_whose_rows_play_together(
+    page: Any, lab: Lab, tmp_path: Path
+) -> None:
+    """A 2x2 sweep: one bar rises to 100 over four cards; the saved grid plays a row in sync."""
+    shots = screenshot_dir(tmp_path)
+    path = write_notebook(
+        lab.root / "sweep_view.ipynb",
+        [
+            ("setup", on_the_simulator("runs-sweep-view", speed=40)),
+            (
+                "sweep",
+                'sweep = fx.sweep(clip, name="dusk-vs-storm",\n'
+                '                 prompt=["Dusk falls over the valley", "A storm rolls in"],\n'
+                "                 seed=[1, 2])\n"
+                "sweep",
+            ),
+        ],
+    )
+    notebook = Notebook(page, lab, path)
+    notebook.open()
+    notebook.run_all()
+
+    view = page.locator(".foxnb-sweep")
+    bar = view.locator(".foxnb-sweep-progress .progress-bar")
+    bar.wait_for(timeout=30_000)
+    # Every width the bar takes, recorded by the page itself (the view is replaced at the end).
+    bar.evaluate(
+        "b => { window.__bar = [b.style.width]; new MutationObserver(() => "
+        "window.__bar.push(b.style.width)).observe(b, {attributeFilter: ['style']}); }"
+    )
+    wait_for("four cards", lambda: view.locator(".foxnb-card").count() == 4, timeout_s=30)
+    header = view.locator(".foxnb-sweep-header").inner_text()
+    assert "dusk-vs-storm" in header and "simulator — synthetic, not billed" in header
+    assert (
+        view.locator(".foxnb-sweep-cell")
+        .first.inner_text()
+        .startswith("prompt='Dusk falls over the valley' · seed=1")
+    )
+    screenshot(page, view, shots / "sweep-view.png")
+
+    snapshot = page.locator(".foxnb-sweep-snapshot")
+    snapshot.locator("table.foxnb-grid").wait_for(timeout=120_000)
+    assert page.locator(".foxnb-sweep").count() == 0, "the live view was not replaced"
+    widths = [float(w.rstrip("%") or 0) for w in page.evaluate("window.__bar")]
+    assert widths == sorted(widths) and widths[-1] == 100 and len(set(widths)) >= 3, widths
+    assert "4 of 4 cells ended" in snapshot.inner_text()
+    videos = snapshot.locator("video.foxnb-video")
+    assert videos.count() == 4
+    for video in videos.all():
+        state = wait_for("a grid video to load", functools.partial(loaded, video, 1), timeout_s=30)
+        assert near(state["duration"], SWEEP_OUTPUT_S), state
+
+    # ▶ play row: both videos of the first row restart at 0 and run together.
+    rows = snapshot.locator("table.foxnb-grid tbody tr")
+    first_row = rows.first
+    button = first_row.locator("button.foxnb-play-row")
+    assert rows.locator("button.foxnb-play-row").count() == 2
+    assert button.inner_text() == "▶ play row"
+    video_state(first_row.locator("video").nth(1), seek_s=5.0)  # one elsewhere before
+    button.click()
+    wait_for(
+        "the row to play",
+        lambda: all(not paused for _, paused in row_playback(first_row)),
+        timeout_s=15,
+        every_s=0.05,
+    )
+    samples = [row_playback(first_row)]
+    assert max(t for t, _ in samples[0]) < 1.5, samples  # restarted, not resumed at 5 s
+    for _ in range(8):
+        time.sleep(0.25)
+        samples.append(row_playback(first_row))
+    gaps = [max(t for t, _ in sample) - min(t for t, _ in sample) for sample in samples]
+    assert max(gaps) <= SYNC_TOLERANCE_S, samples
+    assert samples[-1][0][0] >= samples[0][0][0] + 1.0, samples  # and they advance
+    assert button.inner_text() == "⏸ pause row"
+    assert all(paused for _, paused in row_playback(rows.nth(1)))  # the other row untouched
+    button.click()
+    wait_for("the row to pause", lambda: all(p for _, p in row_playback(first_row)))
+    assert button.inner_text() == "▶ play row"
+
+    # An edited copy is untrusted: no script runs, so no button, and the videos keep controls.
+    notebook.save_and_shut_down()
+    saved = json.loads((lab.root / path).read_text())
+    saved["metadata"]["edited"] = "elsewhere, so its signature no longer matches"
+    (lab.root / "sweep_view_copy.ipynb").write_text(json.dumps(saved))
+    page.route("**/api/sessions**", refuse_new_sessions)
+    copy = Notebook(page, lab, "sweep_view_copy.ipynb")
+    page.goto(lab.tree_url(copy.path))
+    settle_on_no_kernel(copy)
+    assert copy.js("return panel.content.widgets.some(c => c.model.trusted);") is False
+    grid = page.locator(".foxnb-sweep-snapshot table.foxnb-grid")
+    grid.wait_for(timeout=30_000)
+    assert grid.locator("video[controls]").count() == 4
+    assert page.locator("button.foxnb-play-row").count() == 0
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_markup_in_prompts_tags_and_errors_never_runs(page: Any, lab: Lab) -> None:
+    """Payloads in a prompt, tags, negative_prompt and an error show as text on every surface."""
+    path = write_notebook(
+        lab.root / "hostile.ipynb",
+        [
+            ("setup", on_the_simulator("runs-hostile", speed=100) + f"\nP = {HOSTILE!r}"),
+            # The simulator cannot fetch this input; its error message quotes the URL.
+            (
+                "failed",
+                'bad = fx.extend(P, video=f"{sim.url}/missing.mp4#{P}", tags=[P], '
+                "negative_prompt=P)\n"
+                "try:\n    bad.wait(60)\nexcept foxnb.TaskFailedError as exc:\n"
+                "    print('failed as planned:', exc.code)",
+            ),
+            ("form", "fx.form(from_run=bad.run_id)"),
+            ("card", "foxnb.widgets.JobCard(bad)"),
+            ("snapshot", "bad"),
+            (
+                "sweep",
+                'sweep = fx.sweep(clip, name="x" + P, prompt=[P + " one", P + " two"], seed=1,\n'
+                "                 tags=[P], negative_prompt=P)\n"
+                "sweep",
+            ),
+            ("live", "foxnb.widgets.SweepView(sweep)"),
+            ("compare", 'sweep.wait()\nfx.compare(fx.runs(), rows="prompt", cols="status")'),
+            (
+                "runs",
+                'import pandas as pd\npd.set_option("display.max_colwidth", None)  # whole texts\n'
+                'fx.runs()[["prompt", "tags", "negative_prompt", "status", "error_message"]]',
+            ),
+        ],
+    )
+    notebook = Notebook(page, lab, path)
+    notebook.open()
+    notebook.run_all(timeout_s=120)
+    page.locator(".foxnb-sweep-snapshot table.foxnb-grid").wait_for(timeout=60_000)
+    assert "failed as planned: video_fetch_failed" in shown_text(cell_with(page, "bad.wait(60)"))
+
+    form = page.locator(".foxnb-form")
+    form.get_by_text("Advanced (not sent unless set)").click()
+    assert form.locator(".foxnb-field-prompt textarea").input_value() == HOSTILE
+    assert form.locator(".foxnb-field-negative_prompt input").input_value() == HOSTILE
+    assert HOSTILE in form.locator(".foxnb-field-tags input").input_value()
+    assert HOSTILE in form.locator(".foxnb-code").inner_text()
+    card = cell_with(page, "foxnb.widgets.JobCard(bad)").locator(".foxnb-card")
+    assert shown_text(card).count(HOSTILE) == 2  # the prompt, and the URL in the error
+    assert HOSTILE in shown_text(page.locator(".foxnb-snapshot"))
+    live = page.locator(".foxnb-sweep")
+    assert f"x{HOSTILE}" in shown_text(live.locator(".foxnb-sweep-header"))
+    assert f"{HOSTILE} two" in shown_text(live.locator(".foxnb-card").nth(1))
+    saved_view = shown_text(page.locator(".foxnb-sweep-snapshot"))
+    assert f"x{HOSTILE}" in saved_view and f"{HOSTILE} one" in saved_view
+    grid = shown_text(cell_with(page, "fx.compare(fx.runs()").locator("table.foxnb-grid"))
+    assert f"{HOSTILE} one" in grid and "video_fetch_failed" in grid
+    runs = shown_text(cell_with(page, 'fx.runs()[["prompt"').locator("table"))
+    assert runs.count(HOSTILE) >= 9  # 3 runs x prompt, tags, negative_prompt
+    assert page.evaluate("typeof window.__xss") == "undefined"
     notebook.save_and_shut_down()
 
 

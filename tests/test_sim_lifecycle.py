@@ -13,6 +13,8 @@ import pytest
 
 from foxnb.sample import make_audio_only_clip, make_sample_clip
 from foxnb.sim import Simulator
+from foxnb.sim.backend import completed_at
+from foxnb.sim.cli import build_parser
 from foxnb.sim.render import probe_video
 
 MODEL = "veo-3.1-extend"
@@ -266,3 +268,42 @@ def test_result_url_can_be_extended_again(
     path = tmp_path / "chained.mp4"
     path.write_bytes(client.get(final["results"][0]["url"]).content)
     assert probe_video(path).duration_s == pytest.approx(CLIP_S + 14.0, abs=0.3)
+
+
+def test_shared_results_serve_one_rendering_on_an_unchanged_timeline(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """distinct_results=False: two prompts/seeds of one clip get the same bytes, rendered once,
+    each task still completing on its own planned timeline; completed_at reports that instant."""
+    with Simulator(
+        speed=200, seed=3, state_dir=tmp_path / "state", distinct_results=False
+    ) as shared:
+        headers = {"Authorization": f"Bearer {shared.api_key}"}
+        with httpx.Client(base_url=shared.url, headers=headers, timeout=10) as http:
+            video_url = upload(http, clips["720p"])
+            ids = [
+                create(http, video_url, prompt=prompt, seed=seed)["id"]
+                for prompt, seed in (("the storm rolls in", 1), ("dusk falls", 2))
+            ]
+            finals = [poll(http, task_id)[-1] for task_id in ids]
+            blobs = [http.get(final["results"][0]["url"]).content for final in finals]
+        records = {record.id: record for record in shared.backend.tasks()}
+    assert [final["status"] for final in finals] == ["completed", "completed"]
+    assert blobs[0] == blobs[1] and len(blobs[0]) > 1000
+    assert len(list((tmp_path / "state" / "renders").glob("*.mp4"))) == 1
+    assert {records[i].seed for i in ids} == {1, 2}  # the tasks keep their own seeds
+    for task_id in ids:
+        record = records[task_id]
+        shown = completed_at(record)
+        assert shown is not None and shown >= record.timeline.finish_at
+
+
+def test_distinct_results_stay_the_default_and_the_cli_can_turn_them_off() -> None:
+    """Simulator and `foxnb sim` render per task unless told otherwise (--no-distinct-results)."""
+    default = Simulator()
+    try:
+        assert default.backend.distinct_results is True
+    finally:
+        default.stop()
+    assert build_parser().parse_args([]).distinct_results is True
+    assert build_parser().parse_args(["--no-distinct-results"]).distinct_results is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from foxnb import _wire as W
 from foxnb import errors as E
 from foxnb.models import ExtendRequest, Task
+from foxnb.sim.states import Status, Timeline, observe
 
 KEY = "sk-test-0123456789abcdef"
 REQ = ExtendRequest(prompt="pan", video="https://example.com/in.mp4")
@@ -171,21 +172,52 @@ def test_throttle_spaces_requests_and_backs_off_on_429() -> None:
 
 
 def test_poll_schedule_is_sparse_then_dense_near_the_end() -> None:
-    """A 60 s estimate: first look at 30 s; past the predicted end, polls are 4 % apart."""
+    """A 60 s estimate: first look at 30 s, then close in on the predicted end and land on it;
+    past the predicted end, polls are 4 % apart."""
     assert W.next_poll_delay_s(0.0, 60.0, []) == pytest.approx(30.0)
-    # progress says 50 % at 30 s and 70 % at 42 s: the predicted end is 60 s
-    assert W.next_poll_delay_s(42.0, 60.0, [(30.0, 50), (42.0, 70)]) == pytest.approx(18.6)
+    # one reading, 50 % at 30 s: the predicted end is 60 s; cover half the remaining 30 s
+    assert W.next_poll_delay_s(30.0, 60.0, [(30.0, 50)]) == pytest.approx(15.0)
+    # 50 % at 30 s and 70 % at 42 s: the predicted end is 60 s; cover 3/4 of the 18 s left
+    assert W.next_poll_delay_s(42.0, 60.0, [(30.0, 50), (42.0, 70)]) == pytest.approx(13.5)
+    # 50 % at 30 s and 92 % at 55.2 s: end at 60 s, within 10 %: land 0.3 s past it
+    assert W.next_poll_delay_s(55.2, 60.0, [(30.0, 50), (55.2, 92)]) == pytest.approx(5.1)
+    # a 5 s task past its end: 4 % is 0.2 s, raised to the 0.5 s floor unless the caller lowers it
+    short = [(2.0, 50), (4.0, 99)]
+    assert W.next_poll_delay_s(5.0, 4.0, short) == pytest.approx(0.5)
+    assert W.next_poll_delay_s(5.0, 4.0, short, min_interval_s=0.05) == pytest.approx(0.2)
     # past the predicted end: 4 % of the elapsed time
     assert W.next_poll_delay_s(80.0, 60.0, [(30.0, 50), (40.0, 99)]) == pytest.approx(3.2)
     assert W.next_poll_delay_s(5.0, None, []) == 2.5
 
 
+def poll_offline(
+    state: Callable[[float], dict[str, Any]], estimate_s: float, policy: W.RetryPolicy
+) -> tuple[int, float]:
+    """Drive the polling flow on a fake clock against ``state(now)``; return (GETs, the
+    instant the flow ended, i.e. when it saw the task completed)."""
+    now = [0.0]
+    c = core(policy, clock=now)
+    first = Task.from_json({**CREATED, "task_info": {"estimated_time": estimate_s}})
+    flow = c.wait(first, created_s=0.0)
+    gets = 0
+    reply: W.Outcome = None
+    while True:
+        try:
+            step = flow.send(reply)
+        except StopIteration:
+            return gets, now[0]
+        reply = None
+        if isinstance(step, W.Sleep):
+            now[0] += step.seconds
+        if isinstance(step, W.Send):
+            gets += 1
+            reply = ok(state(now[0]))
+
+
 def simulate(duration_s: float, estimate_s: float) -> tuple[int, float]:
     """Poll a task whose progress is linear after a 5 % queue; return (GETs, detection lag)."""
-    now = [0.0]
 
-    def state() -> dict[str, Any]:
-        t = now[0]
+    def state(t: float) -> dict[str, Any]:
         if t >= duration_s:
             return {"id": "t", "status": "completed", "progress": 100, "results": [{"url": "u"}]}
         start = 0.05 * duration_s
@@ -196,22 +228,8 @@ def simulate(duration_s: float, estimate_s: float) -> tuple[int, float]:
             "progress": progress,
         }
 
-    c = core(W.RetryPolicy(), clock=now)
-    first = Task.from_json({**CREATED, "task_info": {"estimated_time": estimate_s}})
-    flow = c.wait(first, created_s=0.0)
-    gets = 0
-    reply: W.Outcome = None
-    while True:
-        try:
-            step = flow.send(reply)
-        except StopIteration:
-            return gets, now[0] - duration_s
-        reply = None
-        if isinstance(step, W.Sleep):
-            now[0] += step.seconds
-        if isinstance(step, W.Send):
-            gets += 1
-            reply = ok(state())
+    gets, seen_s = poll_offline(state, estimate_s, W.RetryPolicy())
+    return gets, seen_s - duration_s
 
 
 def test_adaptive_polling_few_requests_low_latency() -> None:
@@ -222,6 +240,36 @@ def test_adaptive_polling_few_requests_low_latency() -> None:
     lags = [lag / (60 * f) for (_, lag), f in zip(results, factors, strict=True)]
     assert max(lags) <= 0.05, lags
     assert max(gets) <= 6 and gets[len(gets) // 2] <= 4, gets
+
+
+def test_polling_against_the_simulators_progress_model() -> None:
+    """Timelines drawn as the simulator draws them (0.7-1.4x the estimate, 5-10 % pending,
+    progress wobbling +-25 %), on a 10x-scaled clock: p95 detection within 4 % of the
+    duration, a median of at most 5 GETs."""
+    rng = random.Random(5)
+    policy = W.RetryPolicy(min_poll_interval_s=0.05)  # the 0.5 s floor, scaled like the clock
+    lags, gets = [], []
+    for i in range(300):
+        typical_s = (90.0 if i % 2 else 45.0) / 10
+        total_s = typical_s * rng.uniform(0.7, 1.4)
+        timeline = Timeline(0.0, total_s * rng.uniform(0.05, 0.1), total_s, rng.randrange(2**31))
+
+        def state(t: float, timeline: Timeline = timeline) -> dict[str, Any]:
+            snap = observe(timeline, t, done_at=timeline.start_at)
+            results = [{"url": "u"}] if snap.status is Status.COMPLETED else None
+            return {
+                "id": "t",
+                "status": snap.status.value,
+                "progress": snap.progress,
+                "results": results,
+            }
+
+        n, seen_s = poll_offline(state, max(1, round(typical_s)), policy)
+        gets.append(n)
+        lags.append((seen_s - total_s) / total_s)
+    lags.sort()
+    assert min(lags) >= 0 and lags[int(0.95 * (len(lags) - 1))] <= 0.04, lags[-10:]
+    assert sorted(gets)[len(gets) // 2] <= 5 and max(gets) <= 8, sorted(gets)
 
 
 def test_completed_without_results_is_read_again_without_sync_upstream() -> None:

@@ -11,6 +11,13 @@ Timing: a model's typical duration (:mod:`foxnb.sim.catalog`) is divided by ``sp
 task draws its actual duration from 0.7–1.4× that, and spends 5–10 % of it pending.
 ``task_info.estimated_time`` reports the typical duration in (wall) seconds, at least 1.
 
+Results: by default every distinct (input, prompt, seed, audio) gets its own rendering, about
+1–3 s of CPU each on the two workers; with many distinct tasks at a high ``speed`` the renders
+fall behind and tasks complete after their planned finish. ``distinct_results=False`` is for
+load tests and benchmarks that must not measure that: every task of the same input (and audio
+setting) returns one shared rendering, made once with an empty prompt and seed 0. Timelines,
+progress, ids, seeds and credits are unchanged.
+
 Credits (simulated figures): creating a task reserves the model's credits; a task that fails
 or is cancelled gets them back; a short balance is :class:`InsufficientCredits` (HTTP 402).
 """
@@ -40,7 +47,7 @@ from .states import Snapshot, Status, Timeline, observe
 from .store import AccountState, Outcome, StateStore, TaskRecord, UploadRecord, write_atomic
 from .validate import ExtendParams
 
-__all__ = ["Backend", "InsufficientCredits", "StorageFull", "TaskView"]
+__all__ = ["Backend", "InsufficientCredits", "StorageFull", "TaskView", "completed_at"]
 
 _log = logging.getLogger(__name__)
 
@@ -97,6 +104,7 @@ class Backend:
         faults: Faults | None = None,
         fault_seed: int = 0,
         workers: int = 2,
+        distinct_results: bool = True,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
@@ -108,6 +116,8 @@ class Backend:
         #: Wall seconds by which a query without ``sync_upstream=true`` lags reality.
         self.lag_s = upstream_lag_s / speed
         self.faults = FaultInjector(faults or Faults(), seed=fault_seed, now=now)
+        #: False: tasks of the same input share one rendering (see the module docstring).
+        self.distinct_results = distinct_results
         #: Requests seen per endpoint (``create``, ``task``, ``upload``, ``download``).
         self.requests: Counter[str] = Counter()
         self._lock = threading.RLock()
@@ -138,6 +148,16 @@ class Backend:
         """Credits left."""
         with self._lock:
             return self._state.balance_credits
+
+    def revoke_api_key(self) -> str:
+        """Replace the account's key, as revoking it in a dashboard would; returns the new one.
+
+        Requests still carrying the old key get 401 from then on.
+        """
+        with self._lock:
+            self._state.api_key = _new_api_key()
+            self._store.save(self._state)
+            return self._state.api_key
 
     def decide(self, endpoint: str) -> Decision:
         """Count a request to ``endpoint`` and decide its faults."""
@@ -203,7 +223,7 @@ class Backend:
             snapshot = _snapshot(record, now if sync_upstream else now - self.lag_s)
             if snapshot.status is not Status.COMPLETED:
                 return TaskView(record, snapshot)
-            expires = window_expiry(_completed_at(record), self.result_ttl_s, now)
+            expires = window_expiry(_result_ready_at(record), self.result_ttl_s, now)
             return TaskView(
                 record,
                 snapshot,
@@ -336,17 +356,18 @@ class Backend:
                 failed_at = max(self._now(), _planned_failure_at(record.timeline))
                 outcome = Outcome(Status.FAILED, failed_at, None, code, _FAULT_MESSAGES[code])
             else:
+                prompt, seed = (params.prompt, record.seed) if self.distinct_results else ("", 0)
                 key = render_key(
                     file_sha256(source),
-                    prompt=params.prompt,
-                    seed=record.seed,
+                    prompt=prompt,
+                    seed=seed,
                     generate_audio=params.generate_audio,
                 )
                 output = self._cache.get_or_render(
                     key,
                     source,
-                    prompt=params.prompt,
-                    seed=record.seed,
+                    prompt=prompt,
+                    seed=seed,
                     generate_audio=params.generate_audio,
                 )
                 outcome = Outcome(Status.COMPLETED, self._now(), self._store.relative(output))
@@ -386,7 +407,19 @@ def _snapshot(record: TaskRecord, at: float) -> Snapshot:
     )
 
 
-def _completed_at(record: TaskRecord) -> float:
+def completed_at(record: TaskRecord) -> float | None:
+    """The instant a synced query first shows ``record`` completed (``None``: it did not).
+
+    That is the later of the render's end and the planned finish. Benchmarks read it from a
+    ``state_dir``'s saved records as the server-side truth of when a task completed.
+    """
+    outcome = record.outcome
+    if outcome is None or outcome.status is not Status.COMPLETED:
+        return None
+    return _result_ready_at(record)
+
+
+def _result_ready_at(record: TaskRecord) -> float:
     assert record.outcome is not None
     return max(record.outcome.at, record.timeline.finish_at)
 

@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--result-shape", choices=RESULT_SHAPES, default="results")
     parser.add_argument("--upstream-lag-s", type=float, default=2.0, help="sim seconds of lag")
     parser.add_argument("--result-ttl-s", type=float, help="wall seconds result URLs stay valid")
+    parser.add_argument(
+        "--distinct-results",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="render each distinct (input, prompt, seed, audio) on its own (default); "
+        "--no-distinct-results gives every task of one input a shared rendering, for load "
+        "tests and benchmarks (timelines unchanged)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
@@ -73,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result_shape=args.result_shape,
         upstream_lag_s=args.upstream_lag_s,
         result_ttl_s=args.result_ttl_s,
+        distinct_results=args.distinct_results,
         quiet=not args.verbose,
     )
     with sim:

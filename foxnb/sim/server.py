@@ -77,7 +77,10 @@ class Simulator:
     configure random faults; :meth:`inject` scripts one-shot ones. ``seed`` fixes ids,
     durations and seeds drawn for requests without one. ``state_dir`` keeps tasks, uploads and
     results across restarts (also on another port). ``result_ttl_s`` overrides the wall
-    seconds a result URL is valid. ``quiet=False`` shows uvicorn's access log.
+    seconds a result URL is valid. ``distinct_results=False`` (for load tests and benchmarks)
+    gives every task of the same input one shared rendering, so the simulator's own renderer
+    is not what gets measured; timelines are unchanged. ``quiet=False`` shows uvicorn's
+    access log.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class Simulator:
         result_ttl_s: float | None = None,
         upload_quota_bytes: int = 2 * 1024**3,
         max_upload_bytes: int = 100 * 1024**2,
+        distinct_results: bool = True,
         quiet: bool = True,
     ) -> None:
         self._host = host
@@ -114,6 +118,7 @@ class Simulator:
             upstream_lag_s=upstream_lag_s,
             faults=faults,
             fault_seed=fault_seed,
+            distinct_results=distinct_results,
         )
         self._aborter = _ConnectionAborter()
         self._app = build_app(

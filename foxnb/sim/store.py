@@ -7,29 +7,44 @@ With a ``state_dir``, everything a restarted simulator needs is kept there::
       uploads/<file-id>/<file name>
       renders/<sha256>.mp4   rendered results, keyed by (input, prompt, seed, audio)
       inputs/             scratch space for inputs fetched from foreign URLs
+      lock                held (``flock``) by the simulator using the folder; holds its pid
 
 ``state.json`` is rewritten atomically (write a temporary file, then rename) on every change,
 so a crash never leaves a half-written file. Without a ``state_dir`` the same layout lives in a
 temporary directory that is removed on :meth:`StateStore.close`, and nothing is saved.
 
-Only one simulator may use a ``state_dir`` at a time.
+Only one simulator may use a ``state_dir`` at a time: two would each rewrite ``state.json``
+from their own memory and lose each other's tasks. The first holds an exclusive ``flock`` on
+``lock`` until it closes; the operating system drops the lock when its process dies (even by
+``kill -9``), so a crashed kernel never leaves the folder blocked. A second simulator, in this
+or another process, gets :class:`StateDirInUseError` naming the holder.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .states import Status, Timeline
 from .validate import ExtendParams
 
-__all__ = ["AccountState", "Outcome", "StateStore", "TaskRecord", "UploadRecord", "write_atomic"]
+__all__ = [
+    "AccountState",
+    "Outcome",
+    "StateDirInUseError",
+    "StateStore",
+    "TaskRecord",
+    "UploadRecord",
+    "write_atomic",
+]
 
 _STATE_FILE = "state.json"
+_LOCK_FILE = "lock"
 _FORMAT_VERSION = 1
 
 
@@ -147,16 +162,26 @@ class AccountState:
         )
 
 
+class StateDirInUseError(RuntimeError):
+    """Another live simulator (this process or another) is using the state folder."""
+
+
 class StateStore:
-    """The directory behind one simulator: the state file (if persistent) and its files."""
+    """The directory behind one simulator: the state file (if persistent) and its files.
+
+    A persistent store holds the folder's lock from construction until :meth:`close`.
+    """
 
     def __init__(self, state_dir: Path | None) -> None:
         self._temp: tempfile.TemporaryDirectory[str] | None = None
+        self._lock: IO[str] | None = None
         if state_dir is None:
             self._temp = tempfile.TemporaryDirectory(prefix="foxnb-sim-")
             self.root = Path(self._temp.name)
         else:
             self.root = Path(state_dir)
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock_folder(self.root)
         for sub in ("uploads", "renders", "inputs"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -199,9 +224,38 @@ class StateStore:
         return path.relative_to(self.root).as_posix()
 
     def close(self) -> None:
-        """Delete the temporary directory, if this store made one."""
+        """Release the folder's lock, or delete the temporary directory if this store made one."""
         if self._temp is not None:
             self._temp.cleanup()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases its flock
+            self._lock = None
+
+
+def _lock_folder(root: Path) -> IO[str]:
+    """Take ``root``'s lock for this store, or raise :class:`StateDirInUseError`."""
+    handle = open(root / _LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 (held until close)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        if holder == str(os.getpid()):
+            who = "another Simulator in this process; stop() it first"
+        else:
+            who = f"process {holder or '(unknown)'}, e.g. another notebook kernel"
+        raise StateDirInUseError(
+            f"the simulator state folder {root} is in use by {who}. One simulator serves a "
+            "state folder at a time: stop the other one (or its kernel), or use another "
+            "folder: foxnb.connect(workdir=...) keeps its simulator in <workdir>/.sim, "
+            "Simulator(state_dir=...) in the folder given."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -13,6 +13,9 @@
   video; "Stop tracking" stops foxnb polling (FoxAPI has no cancel: the task runs on and is
   billed).
 - ``show_job(job, embed_video=False)``: what displaying a ``Job`` does.
+- ``SweepView(sweep)``: a sweep's overall bar and its cells (a card each, or compact tiles
+  beyond 24); ``show_sweep(sweep)`` is what displaying a ``Sweep`` does: the live view,
+  replaced by the ``fx.compare`` grid once every cell has ended. See ``sweep_view.py``.
 - ``show_video(path, embed=False)``: a local video, served by the Jupyter server (not copied
   into the notebook unless ``embed=True``).
 - Outside a notebook, displays and progress become plain text lines (``text.py``).
@@ -32,11 +35,19 @@ if TYPE_CHECKING:
     from .card import JobCard
     from .display import show_job
     from .form import ExtendForm
+    from .sweep_view import SweepView, show_sweep
     from .video import show_video
 
-__all__ = ["ExtendForm", "JobCard", "show_job", "show_video"]
+__all__ = ["ExtendForm", "JobCard", "SweepView", "show_job", "show_sweep", "show_video"]
 
-_HOMES = {"ExtendForm": "form", "JobCard": "card", "show_job": "display", "show_video": "video"}
+_HOMES = {
+    "ExtendForm": "form",
+    "JobCard": "card",
+    "SweepView": "sweep_view",
+    "show_job": "display",
+    "show_sweep": "sweep_view",
+    "show_video": "video",
+}
 
 
 def __getattr__(name: str) -> Any:
