@@ -36,7 +36,9 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * _PAGE_BYTES
 
 
-def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, object]:
+def track(
+    jobs: int, speed: float, clip: Path, workdir: Path, trace: bool = True
+) -> dict[str, object]:
     """Launch ``jobs`` jobs and watch memory until all are done."""
     import foxnb
 
@@ -44,7 +46,8 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, objec
     fx = foxnb.connect(workdir=workdir, quiet=True, **options)
     gc.collect()
     start_rss = peak_rss = rss_bytes()
-    tracemalloc.start()
+    if trace:
+        tracemalloc.start()
     started = time.time()
     sweep = fx.sweep(
         clip,
@@ -56,12 +59,15 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, objec
         aspect_ratio="16:9",
     )
     most_tracked = 0
+    all_created_s = None
     while not all(job.done for job in sweep.jobs):
         time.sleep(0.05)
         peak_rss = max(peak_rss, rss_bytes())
         tracked = sum(job.task_id is not None and not job.done for job in sweep.jobs)
         most_tracked = max(most_tracked, tracked)
-    traced_peak = tracemalloc.get_traced_memory()[1]
+        if all_created_s is None and all(job.task_id is not None for job in sweep.jobs):
+            all_created_s = time.time() - started
+    traced_peak = tracemalloc.get_traced_memory()[1] if trace else 0
     tracemalloc.stop()
     fx.close()
     return {
@@ -72,6 +78,7 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, objec
         "rss_growth_mb": (peak_rss - start_rss) / _MB,
         "tracemalloc_peak_mb": traced_peak / _MB,
         "most_tracked_at_once": most_tracked,
+        "all_created_s": all_created_s,
         "statuses": dict(Counter(job.status for job in sweep.jobs)),
     }
 
@@ -83,8 +90,9 @@ def main() -> None:
     parser.add_argument("--clip", type=Path, required=True)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--no-tracemalloc", action="store_true")
     args = parser.parse_args()
-    result = track(args.jobs, args.speed, args.clip, args.workdir)
+    result = track(args.jobs, args.speed, args.clip, args.workdir, not args.no_tracemalloc)
     args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
 
 

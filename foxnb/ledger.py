@@ -72,8 +72,16 @@ class Ledger:
 
     def append(self, run_id: str, at: float, **fields: Any) -> None:
         """Durably record ``fields`` for ``run_id`` (one line, flushed and fsynced)."""
-        line = json.dumps({"run_id": run_id, "at": at, **fields}, separators=(",", ":"))
-        data = (line + "\n").encode()
+        self.append_many([(run_id, at, fields)])
+
+    def append_many(self, events: list[tuple[str, float, dict[str, Any]]]) -> None:
+        """Record several ``(run_id, at, fields)`` events with one write and one fsync, so a
+        crashed process leaves all of them or none (a sweep's cells are recorded this way)."""
+        lines = [
+            json.dumps({"run_id": run_id, "at": at, **fields}, separators=(",", ":")) + "\n"
+            for run_id, at, fields in events
+        ]
+        data = "".join(lines).encode()
         with self._lock, open(self.path, "ab+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

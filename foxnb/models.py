@@ -63,7 +63,10 @@ def _is_int(value: object) -> bool:
 
 def is_url(value: str) -> bool:
     """True when ``value`` is an absolute http(s) URL with a host."""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "http://[not-an-address"
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
@@ -178,11 +181,20 @@ class ExtendRequest:
         problem = _text_problem(video)
         if problem is not None:
             raise ValidationError("video", problem, source)
-        scheme = urlsplit(video).scheme
+        try:
+            scheme = urlsplit(video).scheme
+        except ValueError as exc:
+            raise ValidationError(
+                "video", f"{video!r} is not a valid URL ({exc})", source
+            ) from None
         if scheme and len(scheme) > 1 and not Path(video).exists():  # a URL, not a path
             if not is_url(video):
                 raise ValidationError(
                     "video", f"URL scheme {scheme!r} is not supported", ("http", "https")
+                )
+            if any(char.isspace() for char in video):
+                raise ValidationError(
+                    "video", "a URL cannot hold spaces; write them as %20", "an http(s) URL"
                 )
             return
         path = Path(video).expanduser()

@@ -21,6 +21,7 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -205,21 +206,31 @@ class Session:
         **extra: Any,
     ) -> str:
         """Write a new run's first ledger line; returns its run id."""
+        event = self._first_event(request, tags, input_sha256, status, **extra)
+        self.ledger.append_many([event])
+        return event[0]
+
+    def _first_event(
+        self,
+        request: ExtendRequest,
+        tags: list[str],
+        input_sha256: str | None,
+        status: str = "queued",
+        **extra: Any,
+    ) -> tuple[str, float, dict[str, Any]]:
+        """A new run's first ledger event ``(run_id, at, fields)``, not yet written."""
         now = time.time()
-        run_id = new_run_id(now)
-        self.ledger.append(
-            run_id,
-            now,
-            status=status,
-            backend=self.backend,
-            host=self.config.host,
-            recorded_at=now,
-            tags=tags,
-            input_sha256=input_sha256,
+        fields = {
+            "status": status,
+            "backend": self.backend,
+            "host": self.config.host,
+            "recorded_at": now,
+            "tags": tags,
+            "input_sha256": input_sha256,
             **_fields(request),
             **extra,
-        )
-        return run_id
+        }
+        return new_run_id(now), now, fields
 
     def _launch(
         self,
@@ -348,22 +359,26 @@ class Session:
                 if job is not None:
                     jobs.append(job)
             else:
-                sent = run.get("create_sent_at")
-                when = datetime.fromtimestamp(sent, timezone.utc).isoformat() if sent else "?"
-                evidence = (
-                    f"the process ended while the create request sent at {when} was in flight; "
-                    "no task id was recorded, so foxnb will not resend it. Check your FoxAPI "
-                    "dashboard before submitting again."
-                )
-                self.ledger.append(
-                    run["run_id"],
-                    time.time(),
-                    status="submission_unknown",
-                    error_code="submission_unknown",
-                    error_message=evidence,
-                    evidence=evidence,
-                )
+                self._flag_unknown(run)
         return jobs
+
+    def _flag_unknown(self, run: dict[str, Any]) -> None:
+        """Record submission_unknown for a run whose process died mid-create."""
+        sent = run.get("create_sent_at")
+        when = datetime.fromtimestamp(sent, timezone.utc).isoformat() if sent else "?"
+        evidence = (
+            f"the process ended while the create request sent at {when} was in flight; "
+            "no task id was recorded, so foxnb will not resend it. Check your FoxAPI "
+            "dashboard before submitting again."
+        )
+        self.ledger.append(
+            run["run_id"],
+            time.time(),
+            status="submission_unknown",
+            error_code="submission_unknown",
+            error_message=evidence,
+            evidence=evidence,
+        )
 
     def attach(self, run_id: str) -> Job:
         """Track the task of a recorded run again (e.g. after ``detach()`` or a restart)."""
@@ -464,11 +479,23 @@ class Session:
 
 
 def _source(video: str | Path) -> str:
-    """``video`` as recorded: URLs as given, local paths made absolute."""
+    """``video`` as recorded: URLs as given, local paths made absolute.
+
+    Anything with a URL scheme (``ftp://…``, ``javascript:…``, ``data:…``) that is not an
+    existing file stays as given, so the check names its scheme instead of a missing file.
+    """
     source = str(video) if isinstance(video, Path) else video
-    if isinstance(source, str) and source and not is_url(source) and "://" not in source:
+    if isinstance(source, str) and source and not is_url(source) and not _has_scheme(source):
         source = str(Path(source).expanduser().absolute())  # resume() may run elsewhere
     return source
+
+
+def _has_scheme(text: str) -> bool:
+    try:
+        scheme = urlsplit(text).scheme
+    except ValueError:  # e.g. an unbalanced "[" in a file name
+        return False
+    return len(scheme) > 1 and not Path(text).exists()
 
 
 def _fit_aspect(

@@ -308,10 +308,15 @@ def start_sweep(
             f"this sweep would submit {new} new jobs, more than {max_jobs}; nothing sent",
         )
     sweep = Sweep(session, name, axes, cells, gate)
-    # Every cell is in the ledger before the first is launched: a crash part-way leaves
-    # queued runs that fx.resume() (or this same call again) picks up, never forgets.
+    # Every cell is in the ledger, in one write, before the first is launched: a crash
+    # leaves all of them queued for fx.resume() (or this same call again), or none.
     budget: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
-    run_ids = [_record(session, cell, name, tag_list, input_sha256, budget) for cell in cells]
+    events = [_event(session, cell, name, tag_list, input_sha256, budget) for cell in cells]
+    session.ledger.append_many([e for e in events if e is not None])
+    run_ids = [
+        event[0] if event else str((cell.run or {})["run_id"])  # a re-attached cell's own run
+        for cell, event in zip(cells, events, strict=True)
+    ]
     for cell, run_id in zip(cells, run_ids, strict=True):
         if cell.action == "submit":
             sweep.jobs.append(session._launch(run_id, cell.request, input_sha256, gate))
@@ -443,25 +448,24 @@ def _intact(run: dict[str, Any], seen: dict[str, bool]) -> bool:
     return seen[path]
 
 
-def _record(
+def _event(
     session: Session,
     cell: Cell,
     name: str,
     tags: list[str],
     input_sha256: str | None,
     budget: dict[str, Any],
-) -> str:
-    """The cell's ledger entry: a new queued or reused run, or the run it re-attaches."""
+) -> tuple[str, float, dict[str, Any]] | None:
+    """The cell's first ledger event: a new queued or reused run (None: it re-attaches)."""
     if cell.action == "attach":
-        assert cell.run is not None
-        return str(cell.run["run_id"])
+        return None
     if cell.action == "submit":
-        return session._record(
+        return session._first_event(
             cell.request, tags, input_sha256, experiment=name, cell=cell.index, **budget
         )
     source = cell.run
     assert source is not None
-    return session._record(
+    return session._first_event(
         cell.request,
         tags,
         input_sha256,
@@ -508,8 +512,10 @@ def _reattach(session: Session, cell: Cell, gate: SweepGate) -> Job:
         job = session._requeue(cell.run, gate)
         if job is not None:
             return job
-    # A create request in flight when an earlier kernel died: never resent here;
-    # fx.resume() records it as submission_unknown with the evidence.
+    # A create request in flight when an earlier kernel died: never resent; recorded as
+    # submission_unknown with the evidence, as fx.resume() does.
+    if cell.run.get("status") == "submitting":
+        session._flag_unknown(cell.run)
     return _settled(session, run_id, cell.request, session.ledger.get(run_id))
 
 

@@ -262,8 +262,8 @@ def check_round(
     assert set(task_ids) <= {key(cell) for cell in CELLS}, "a task outside the grid"
     for run in runs:
         assert run["status"] in FINAL, (
-            f"cell {run.get('cell')}: run {run['run_id']} left {run['status']!r} "
-            f"({run.get('error_message')})"
+            f"cell {run.get('cell')}: run {run['run_id']} is still {run['status']!r} after "
+            f"the recovery, not in a final state ({run.get('error_message')})"
         )
         assert key(run) == key(CELLS[run["cell"]]), run
     paid = {run["run_id"]: run for run in runs if not run.get("reused_from")}

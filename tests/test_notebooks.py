@@ -90,6 +90,11 @@ CHECK_CELLS: dict[str, Sequence[str]] = {
         "    rerun_reused_from=list(_again.reused_from),\n"
         "    rerun_credits=[float(c) for c in _again.credits],\n"
         "    first_run_ids=list(_df.run_id),\n"
+        "    plan=[plan.submitted, plan.reused, plan.reattached],\n"
+        "    sweep_credits=sweep.credits,\n"
+        "    sweep_stopped=sweep.stopped,\n"
+        "    report_videos=sorted(p.name for p in report.path.glob('videos/*.mp4')),\n"
+        "    report_files=sorted(p.name for p in report.path.iterdir()),\n"
         ")",
     ),
     "chain": (
@@ -211,6 +216,10 @@ def check_results(name: str, values: Mapping[str, Any]) -> None:
         assert values["rerun_statuses"] == ["completed"] * 6
         assert values["rerun_reused_from"] == values["first_run_ids"]
         assert values["rerun_credits"] == [0.0] * 6
+        assert values["plan"] == [6, 0, 0]
+        assert values["sweep_credits"] == 600 and values["sweep_stopped"] is None  # 100 per job
+        assert values["report_videos"] == sorted(f"{r}.mp4" for r in values["first_run_ids"])
+        assert {"index.html", "runs.csv", "runs.parquet", "videos"} <= set(values["report_files"])
     elif name == "chain":
         expected = [SAMPLE_S + EXTENSION_S * step for step in range(4)]  # 2, 9, 16, 23 s
         assert len(values["durations_s"]) == 4

@@ -274,6 +274,27 @@ def test_upload_is_saved_under_inputs_and_fills_the_path(
     assert f.upload.value == () and "video" not in f.errors
 
 
+def test_upload_that_cannot_be_saved_says_why_in_the_form(
+    sim: Simulator, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    """A disk error while saving an upload is shown in the form, not raised into the kernel."""
+    fx = connect(sim, tmp_path)
+    (fx.workdir / "inputs").write_text("a file where the inputs folder should be")
+    f = fx.form()
+    content = clips["landscape"].read_bytes()
+    f.upload.value = (
+        {
+            "name": "clip.mp4",
+            "type": "video/mp4",
+            "size": len(content),
+            "content": memoryview(content),
+            "last_modified": datetime.now(timezone.utc),
+        },
+    )
+    assert "could not save clip.mp4" in f.message.value
+    assert f.upload.value == () and f.video.value == ""
+
+
 def make_job(detach_hook: Callable[[Job], None] | None = None) -> Job:
     req = ExtendRequest(prompt="pan", video="https://example.com/in.mp4")
     return Job("r1", req, backend="sim", detach_hook=detach_hook)

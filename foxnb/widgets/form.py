@@ -343,10 +343,17 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         if not files:
             return
         item = files[0]
-        path = save_upload(self.session.workdir / "inputs", item["name"], bytes(item["content"]))
-        # The bytes are on disk now; keeping them in the widget would hold them in memory
-        # and in the notebook's widget state.
-        self.upload.value = ()
+        try:
+            path = save_upload(
+                self.session.workdir / "inputs", item["name"], bytes(item["content"])
+            )
+        except OSError as exc:  # e.g. the disk is full: say so in the form
+            self.message.value = error_html("video", f"could not save {item['name']}: {exc}")
+            return
+        finally:
+            # On disk now (or not at all); keeping the bytes in the widget would hold them in
+            # memory and in the notebook's widget state.
+            self.upload.value = ()
         self.video.value = _short_path(path)
 
     # ------------------------------------------------------------------ submitting
