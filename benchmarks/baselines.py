@@ -33,7 +33,6 @@ class Seen:
     task_id: str
     status: str
     seen_completed_at: float | None  # first response that said "completed"
-    done_at: float  # result downloaded (or the task seen failed)
 
 
 def connect() -> httpx.Client:
@@ -80,11 +79,11 @@ def run_one(http: httpx.Client, cell: Cell, video_url: str, poll_s: float, out: 
         if task["status"] in FINISHED:
             break
         time.sleep(poll_s)
-    seen = time.time()
     if task["status"] == "completed":
+        seen = time.time()
         download(http, task, out)
-        return Seen(task["id"], "completed", seen, time.time())
-    return Seen(task["id"], task["status"], None, seen)
+        return Seen(task["id"], "completed", seen)
+    return Seen(task["id"], task["status"], None)
 
 
 def sequential(cells: list[Cell], clip: Path, poll_s: float, out: Path) -> list[Seen]:
@@ -115,12 +114,11 @@ def fixed_interval(cells: list[Cell], clip: Path, poll_s: float, out: Path) -> l
                 if task["status"] not in FINISHED:
                     continue
                 waiting.remove(task_id)
-                at = time.time()
                 if task["status"] == "completed":
+                    seen.append(Seen(task_id, "completed", time.time()))
                     download(http, task, out)
-                    seen.append(Seen(task_id, "completed", at, time.time()))
                 else:
-                    seen.append(Seen(task_id, task["status"], None, at))
+                    seen.append(Seen(task_id, task["status"], None))
             if waiting:
                 time.sleep(poll_s)
     return seen

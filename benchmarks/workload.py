@@ -8,9 +8,10 @@ every phase.
 
 Time scaling: the simulator runs ``speed`` times faster than the service, so every interval
 a client uses is divided by the same factor — the baselines' 5 s and 0.5 s poll intervals,
-and foxnb's two wall-clock constants: its request-rate limit (5 requests per second) and its
-shortest wait between two queries of one task (0.5 s). Latencies are reported both as a
-share of the job's duration and in service seconds (wall x speed).
+and foxnb's two wall-clock constants, read from foxnb itself: its request-rate limit
+(``Session(rate_per_s=...)``) and its shortest wait between two queries of one task
+(``RetryPolicy.min_poll_interval_s``). Latencies are reported both as a share of the job's
+duration and in service seconds (wall x speed).
 """
 
 from __future__ import annotations

@@ -441,6 +441,10 @@ def estimate_total_s(
 # overstate the remaining time by half) and after two or more.
 _APPROACH_ONE_READING = 0.5
 _APPROACH = 0.75
+# A single reading taken early (low progress) predicts the end badly, the more so when the
+# start of the clock is off (a create request that waited in the rate limiter); after one
+# reading the next poll comes within this share of the server's estimate, to measure a rate.
+_ONE_READING_MAX_SHARE = 0.25
 # Within this share of the predicted total, the next poll lands just past the predicted end,
 # by the second share.
 _NEAR_END = 0.1
@@ -460,8 +464,9 @@ def next_poll_delay_s(
 
     The first look (at half the estimate) learns the progress rate. Every reading then
     predicts the end again, and the next poll covers most of the way there (half of it after
-    one reading, three quarters after more), so the polls converge on the end instead of
-    overshooting it while the prediction is still coarse. Within 10 % of the predicted end,
+    one reading, but no more than a quarter of the server's estimate; three quarters after
+    more), so the polls converge on the end instead of overshooting it while the prediction
+    is still coarse. Within 10 % of the predicted end,
     the next poll lands just past it. Once the prediction has passed, polls are
     ``tail_fraction`` of the elapsed time apart, so a finished task is seen within about that
     fraction of its duration. Against progress that wobbles ±25 % around a straight line (the
@@ -480,6 +485,8 @@ def next_poll_delay_s(
     elif remaining_s > _NEAR_END * total_s:
         share = _APPROACH_ONE_READING if rising == 1 else _APPROACH
         delay = share * remaining_s
+        if rising == 1 and estimated_s is not None:
+            delay = min(delay, _ONE_READING_MAX_SHARE * estimated_s)
     else:
         delay = remaining_s + _PAST_END * total_s
     return min(max_interval_s, max(min_interval_s, delay))

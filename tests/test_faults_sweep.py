@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -24,7 +25,9 @@ import httpx
 import pytest
 
 import foxnb
+from foxnb import _wire as W
 from foxnb.sim import Faults, Simulator
+from foxnb.sim.store import StateDirInUseError
 from foxnb.sweep import Sweep
 
 RequestKey = tuple[Any, ...]
@@ -280,6 +283,42 @@ def peak_per_s(times: list[float]) -> int:
 STORM_S = 3.0
 
 
+def test_429s_have_their_own_retry_budget_and_cut_the_rate_once_per_burst() -> None:
+    """Ten 429s in a row delay a read without ending it (5xx get six tries); the shared rate
+    halves once per burst of 429s and twenty successes restore it."""
+    throttle = W.Throttle(rate_per_s=40)
+    core = W.Core(
+        secret=None,
+        policy=W.RetryPolicy(sleep_scale=0.0),
+        clock=time.time,
+        throttle=throttle,
+        rng=random.Random(0),
+    )
+    flow = core.task("task-unified-1-abcdefgh")
+    limited = W.Response(429, {}, b'{"error": {"message": "slow down"}}')
+    task_body = b'{"id": "task-unified-1-abcdefgh", "status": "processing"}'
+    answers = [limited] * 10 + [W.Response(200, {}, task_body)]
+    step, sent = next(flow), 0
+    while True:
+        reply = None
+        if isinstance(step, W.Send):
+            reply, sent = answers[sent], sent + 1
+        try:
+            step = flow.send(reply)
+        except StopIteration as done:
+            assert done.value.status == "processing" and sent == 11
+            break
+    throttle = W.Throttle(rate_per_s=40)
+    throttle.on_rate_limited(10.0, None, sent_at_s=9.9)
+    throttle.on_rate_limited(10.1, None, sent_at_s=9.95)  # sent before the cut: no new cut
+    assert throttle.rate_per_s == 20
+    throttle.on_rate_limited(11.0, 0.5, sent_at_s=10.5)  # sent after it: the rate halves
+    assert throttle.rate_per_s == 10 and throttle.reserve(11.0) == pytest.approx(0.5)
+    for _ in range(20):
+        throttle.on_success()
+    assert throttle.rate_per_s == 40
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "storm",
@@ -344,6 +383,7 @@ def test_429_storm_during_a_50_job_sweep(
 # ------------------------------------------------------------------ the simulator restarts
 
 
+@pytest.mark.slow
 def test_simulator_restarted_mid_sweep(tmp_path: Path, clips: dict[str, Path]) -> None:
     """The simulator stops while 12 cells poll and comes back on the same port and state folder.
 
@@ -427,3 +467,6 @@ def test_a_second_kernel_on_the_same_workdir_is_refused(tmp_path: Path) -> None:
         holder.wait()
     with Simulator(state_dir=workdir / ".sim") as after:  # the dead holder's lock is gone
         assert after.running
+        with pytest.raises(StateDirInUseError, match="another Simulator in this process"):
+            Simulator(state_dir=workdir / ".sim")
+    Simulator(state_dir=workdir / ".sim").stop()  # stopped: free again

@@ -242,10 +242,12 @@ def test_adaptive_polling_few_requests_low_latency() -> None:
     assert max(gets) <= 6 and gets[len(gets) // 2] <= 4, gets
 
 
-def test_polling_against_the_simulators_progress_model() -> None:
+@pytest.mark.parametrize("clock_lead", [0.0, 0.3])
+def test_polling_against_the_simulators_progress_model(clock_lead: float) -> None:
     """Timelines drawn as the simulator draws them (0.7-1.4x the estimate, 5-10 % pending,
     progress wobbling +-25 %), on a 10x-scaled clock: p95 detection within 4 % of the
-    duration, a median of at most 5 GETs."""
+    duration, a median of at most 5 GETs — also when the client's clock started up to 30 %
+    of the estimate before the task was created (a create that waited in the rate limiter)."""
     rng = random.Random(5)
     policy = W.RetryPolicy(min_poll_interval_s=0.05)  # the 0.5 s floor, scaled like the clock
     lags, gets = [], []
@@ -253,9 +255,12 @@ def test_polling_against_the_simulators_progress_model() -> None:
         typical_s = (90.0 if i % 2 else 45.0) / 10
         total_s = typical_s * rng.uniform(0.7, 1.4)
         timeline = Timeline(0.0, total_s * rng.uniform(0.05, 0.1), total_s, rng.randrange(2**31))
+        lead_s = rng.uniform(0, clock_lead) * typical_s
 
-        def state(t: float, timeline: Timeline = timeline) -> dict[str, Any]:
-            snap = observe(timeline, t, done_at=timeline.start_at)
+        def state(
+            t: float, timeline: Timeline = timeline, lead_s: float = lead_s
+        ) -> dict[str, Any]:
+            snap = observe(timeline, t - lead_s, done_at=timeline.start_at)
             results = [{"url": "u"}] if snap.status is Status.COMPLETED else None
             return {
                 "id": "t",
@@ -266,10 +271,17 @@ def test_polling_against_the_simulators_progress_model() -> None:
 
         n, seen_s = poll_offline(state, max(1, round(typical_s)), policy)
         gets.append(n)
-        lags.append((seen_s - total_s) / total_s)
+        lags.append((seen_s - lead_s - total_s) / total_s)
     lags.sort()
     assert min(lags) >= 0 and lags[int(0.95 * (len(lags) - 1))] <= 0.04, lags[-10:]
     assert sorted(gets)[len(gets) // 2] <= 5 and max(gets) <= 8, sorted(gets)
+
+
+def test_one_early_reading_is_not_trusted_far() -> None:
+    """6 % after 2.6 s predicts a 44 s task; with a 4 s estimate the next look is within 1 s."""
+    assert W.next_poll_delay_s(2.63, 4.0, [(2.63, 6)], min_interval_s=0.05) == pytest.approx(1.0)
+    # without a server estimate, half the predicted remaining time as before
+    assert W.next_poll_delay_s(2.63, None, [(2.63, 6)]) == pytest.approx(0.5 * (43.83 - 2.63), 0.01)
 
 
 def test_completed_without_results_is_read_again_without_sync_upstream() -> None:

@@ -234,7 +234,8 @@ class StateStore:
 
 def _lock_folder(root: Path) -> IO[str]:
     """Take ``root``'s lock for this store, or raise :class:`StateDirInUseError`."""
-    handle = open(root / _LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 (held until close)
+    # Not a `with` block: the open file is the lock, held until StateStore.close().
+    handle = open(root / _LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
