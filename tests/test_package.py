@@ -51,3 +51,15 @@ def test_import_has_no_side_effects() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "False", "False"]
+
+
+def test_engine_start_freezes_the_objects_alive_then() -> None:
+    """Not on import; when the engine starts, so full collections skip long-lived objects."""
+    code = (
+        "import gc, foxnb;"
+        "before = gc.get_freeze_count();"
+        "from foxnb._engine import get_engine; get_engine();"
+        "print(before, gc.get_freeze_count() > 1000)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "True"]

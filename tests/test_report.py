@@ -9,7 +9,6 @@ the manifest, and the page itself in Debian's Chromium from file://.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,16 +38,6 @@ FAILURE = "content_policy_violation"
 INPUT_S = 1.0  # the `clips` fixture's length
 EXTENDED_S = INPUT_S + 7.0
 DURATION_TOLERANCE_S = 0.3
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @dataclass(frozen=True)
@@ -448,66 +437,58 @@ def test_axes_can_be_chosen_and_names_are_checked(experiment: Experiment, tmp_pa
 
 
 @pytest.mark.browser
-def test_page_opened_from_disk_plays_every_video(report: Report, tmp_path: Path) -> None:
+def test_page_opened_from_disk_plays_every_video(
+    report: Report, browser: Any, tmp_path: Path
+) -> None:
     """Opened via file:// with no server, every video loads and lasts input + 7 s, every
     poster decodes, and a row's "play row" button plays that row's videos together."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run on CI, but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing; ./dev test installs it (Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        failed_requests: list[tuple[str, str]] = []
+        page.on(
+            "requestfailed",
+            lambda request: failed_requests.append((request.url, request.failure or "")),
         )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            failed_requests: list[tuple[str, str]] = []
-            page.on(
-                "requestfailed",
-                lambda request: failed_requests.append((request.url, request.failure or "")),
-            )
-            page.goto(report.index.resolve().as_uri())
-            videos = page.locator("video.foxnb-video")
-            assert videos.count() == 3
-            states = videos.evaluate_all(
-                """async (all) => Promise.all(all.map(v => new Promise(done => {
-                    const report = () => done({src: v.currentSrc, duration: v.duration,
-                        readyState: v.readyState, error: v.error ? v.error.code : null});
-                    if (v.readyState >= 1) return report();
-                    v.addEventListener('loadedmetadata', report, {once: true});
-                    v.addEventListener('error', report, {once: true});
-                    setTimeout(report, 20000);
-                })))"""
-            )
-            for state in states:
-                assert state["error"] is None and state["readyState"] >= 1, state
-                assert state["src"].startswith("file://"), state
-                assert abs(state["duration"] - EXTENDED_S) <= DURATION_TOLERANCE_S, state
-            posters = page.locator("video.foxnb-video").evaluate_all(
-                """async (all) => Promise.all(all.map(v => new Promise(done => {
-                    const img = new Image();
-                    img.onload = () => done(img.naturalWidth);
-                    img.onerror = () => done(0);
-                    img.src = v.poster;
-                })))"""
-            )
-            assert all(width > 0 for width in posters), posters
-            rows = page.locator("table.foxnb-grid tbody tr")
-            counts = [rows.nth(i).locator("video").count() for i in range(rows.count())]
-            assert sorted(counts) == [1, 2]  # one cell failed
-            assert page.locator("button.foxnb-play-row").count() == 2
-            full = rows.nth(counts.index(2))
-            full.locator("button.foxnb-play-row").click()
-            page.wait_for_function(
-                """(row) => [...row.querySelectorAll('video')]
-                    .every(v => !v.paused && v.currentTime > 0.2)""",
-                arg=full.element_handle(),
-                timeout=20_000,
-            )
-            # Chromium aborts a video's download once it has the metadata (preload="metadata").
-            assert [f for f in failed_requests if f[1] != "net::ERR_ABORTED"] == []
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
+        page.goto(report.index.resolve().as_uri())
+        videos = page.locator("video.foxnb-video")
+        assert videos.count() == 3
+        states = videos.evaluate_all(
+            """async (all) => Promise.all(all.map(v => new Promise(done => {
+                const report = () => done({src: v.currentSrc, duration: v.duration,
+                    readyState: v.readyState, error: v.error ? v.error.code : null});
+                if (v.readyState >= 1) return report();
+                v.addEventListener('loadedmetadata', report, {once: true});
+                v.addEventListener('error', report, {once: true});
+                setTimeout(report, 20000);
+            })))"""
+        )
+        for state in states:
+            assert state["error"] is None and state["readyState"] >= 1, state
+            assert state["src"].startswith("file://"), state
+            assert abs(state["duration"] - EXTENDED_S) <= DURATION_TOLERANCE_S, state
+        posters = page.locator("video.foxnb-video").evaluate_all(
+            """async (all) => Promise.all(all.map(v => new Promise(done => {
+                const img = new Image();
+                img.onload = () => done(img.naturalWidth);
+                img.onerror = () => done(0);
+                img.src = v.poster;
+            })))"""
+        )
+        assert all(width > 0 for width in posters), posters
+        rows = page.locator("table.foxnb-grid tbody tr")
+        counts = [rows.nth(i).locator("video").count() for i in range(rows.count())]
+        assert sorted(counts) == [1, 2]  # one cell failed
+        assert page.locator("button.foxnb-play-row").count() == 2
+        full = rows.nth(counts.index(2))
+        full.locator("button.foxnb-play-row").click()
+        page.wait_for_function(
+            """(row) => [...row.querySelectorAll('video')]
+                .every(v => !v.paused && v.currentTime > 0.2)""",
+            arg=full.element_handle(),
+            timeout=20_000,
+        )
+        # Chromium aborts a video's download once it has the metadata (preload="metadata").
+        assert [f for f in failed_requests if f[1] != "net::ERR_ABORTED"] == []
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    finally:
+        page.close()

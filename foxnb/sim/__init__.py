@@ -16,6 +16,8 @@ or from a shell, serving until Ctrl-C::
 ``speed=1`` (fast: 45 s), 0.7–1.4× that per task, 5–10 % of it pending; result URLs stay
 valid 24 h / speed; queries without ``sync_upstream=true`` lag by 2 s / speed. Rendering the
 real MP4 takes 1–3 s of CPU whatever the speed, and completion waits for it.
+``distinct_results=False`` (``--no-distinct-results``) gives every task of one input a shared
+rendering, for load tests and the benchmark; timelines are unchanged.
 
 **Faults.** ``Faults(rate_limit=0.2, retry_after_s=1, lost_response=0.05, ...)`` with
 ``fault_seed`` gives reproducible random faults (``--fault KEY=VALUE`` / ``--fault-seed`` on
