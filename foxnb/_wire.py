@@ -466,8 +466,8 @@ def next_poll_delay_s(
     predicts the end again, and the next poll covers most of the way there (half of it after
     one reading, but no more than a quarter of the server's estimate; three quarters after
     more), so the polls converge on the end instead of overshooting it while the prediction
-    is still coarse. Within 10 % of the predicted end,
-    the next poll lands just past it. Once the prediction has passed, polls are
+    is still coarse. Within 10 % of the predicted end, the next poll lands just past it.
+    Once the prediction has passed, polls are
     ``tail_fraction`` of the elapsed time apart, so a finished task is seen within about that
     fraction of its duration. Against progress that wobbles ±25 % around a straight line (the
     simulator's) this sees a task done within about 3 % of its duration, in about 4 queries.

@@ -462,6 +462,14 @@ def test_a_second_kernel_on_the_same_workdir_is_refused(tmp_path: Path) -> None:
         assert "workdir" in message  # says what to do
         with pytest.raises(RuntimeError, match=f"process {holder.pid}"):
             Simulator(state_dir=workdir / ".sim")
+        cli = subprocess.run(
+            [sys.executable, "-m", "foxnb.sim", "--state-dir", str(workdir / ".sim")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 2 and "Traceback" not in cli.stderr
+        assert cli.stderr.startswith("foxnb sim: ") and f"process {holder.pid}" in cli.stderr
     finally:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()

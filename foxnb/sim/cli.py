@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from .faults import Faults
 from .payloads import RESULT_SHAPES
 from .server import Simulator
+from .store import StateDirInUseError
 
 __all__ = ["build_parser", "main"]
 
@@ -68,22 +70,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    sim = Simulator(
-        api_key=args.api_key,
-        port=args.port,
-        host=args.host,
-        speed=args.speed,
-        faults=faults,
-        fault_seed=args.fault_seed,
-        seed=args.seed,
-        state_dir=args.state_dir,
-        balance_credits=args.balance_credits,
-        result_shape=args.result_shape,
-        upstream_lag_s=args.upstream_lag_s,
-        result_ttl_s=args.result_ttl_s,
-        distinct_results=args.distinct_results,
-        quiet=not args.verbose,
-    )
+    try:
+        sim = Simulator(
+            api_key=args.api_key,
+            port=args.port,
+            host=args.host,
+            speed=args.speed,
+            faults=faults,
+            fault_seed=args.fault_seed,
+            seed=args.seed,
+            state_dir=args.state_dir,
+            balance_credits=args.balance_credits,
+            result_shape=args.result_shape,
+            upstream_lag_s=args.upstream_lag_s,
+            result_ttl_s=args.result_ttl_s,
+            distinct_results=args.distinct_results,
+            quiet=not args.verbose,
+        )
+    except StateDirInUseError as exc:  # another simulator serves that folder: say so, briefly
+        print(f"foxnb sim: {exc}", file=sys.stderr)
+        return 2
     with sim:
         print(f"FoxAPI simulator serving at {sim.url} (speed x{args.speed:g})", flush=True)
         print(f"  export FOXAPI_BASE_URL={sim.url}", flush=True)
