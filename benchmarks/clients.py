@@ -117,7 +117,7 @@ def run_foxnb(
 ) -> dict[str, Any]:
     """The sweep through ``fx.sweep``, watched from the main thread."""
     import foxnb  # here, so the baselines' processes never load it
-    from foxnb.sweep import Sweep
+    from foxnb.experiments.sweep import Sweep
 
     gc_pauses = GcPauses()
     gc.callbacks.append(gc_pauses)

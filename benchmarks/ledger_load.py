@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from foxnb.ledger import LEDGER_NAME, Ledger
+from foxnb.runtime.ledger import LEDGER_NAME, Ledger
 
 
 def build(template: Path, folder: Path, runs: int) -> int:

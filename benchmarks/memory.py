@@ -44,7 +44,7 @@ def rss_bytes() -> int:
 def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
     """Launch ``jobs`` jobs and watch memory until all are done."""
     import foxnb
-    from foxnb.sweep import Sweep
+    from foxnb.experiments.sweep import Sweep
 
     options = {**foxnb_time_scaling(speed), "rate_per_s": LIFTED_RATE_PER_S}
     fx = foxnb.connect(workdir=workdir, quiet=True, **options)

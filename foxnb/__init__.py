@@ -15,14 +15,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .client import AsyncClient, Client
-from .compare import Comparison, compare
 from .errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
     DownloadError,
     FoxError,
+    FoxnbWarning,
     InsufficientCreditsError,
     JobError,
     JobTimeoutError,
@@ -37,18 +38,19 @@ from .errors import (
     ValidationError,
     VideoInputError,
 )
-from .jobs import Job
+from .experiments.compare import Comparison, compare
+from .experiments.plan import SweepPlan
+from .experiments.report import Report
+from .experiments.sweep import Sweep
 from .models import ExtendRequest, Task, UploadedFile
+from .runtime.jobs import Job
 from .sample import make_sample_clip
 from .session import Session, connect
-from .sweep import Sweep, SweepPlan
 
 if TYPE_CHECKING:
     from . import widgets as widgets
     from .sim import Simulator
     from .widgets import ExtendForm, JobCard, show_video
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIError",
@@ -61,6 +63,7 @@ __all__ = [
     "ExtendForm",
     "ExtendRequest",
     "FoxError",
+    "FoxnbWarning",
     "InsufficientCreditsError",
     "Job",
     "JobCard",
@@ -70,6 +73,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "Report",
     "ServerError",
     "Session",
     "Simulator",
@@ -82,6 +86,7 @@ __all__ = [
     "UploadedFile",
     "ValidationError",
     "VideoInputError",
+    "__version__",
     "compare",
     "connect",
     "make_sample_clip",

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import FoxError
-from .jobs import Job
 from .models import ASPECT_RATIOS, MODELS
+from .runtime.jobs import Job
 from .sample import make_sample_clip
 from .session import Session, connect
 from .widgets.text import print_progress as _progress_printer

@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 import httpx
 
 from . import _wire as W
+from ._files import AtomicWriter
 from .config import Config, base_url_from_env, key_from_env, scrub
 from .errors import DownloadError
-from .media import AtomicWriter
 from .models import ExtendRequest, Task, UploadedFile
 
 T = TypeVar("T")
@@ -161,6 +161,8 @@ class Client(_Base):
         return self._drive(self.core.download(url, Path(dest), max_bytes))
 
     def _drive(self, flow: Generator[W.Step, W.Outcome, T], on_update: OnUpdate | None = None) -> T:
+        # AsyncClient._drive is the same loop with ``await``: the two drivers are all that
+        # sync and async code do differently (the flows are shared, in foxnb._wire).
         outcome: W.Outcome = None
         while True:
             try:

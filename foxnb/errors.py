@@ -21,6 +21,9 @@ Catch ``FoxError`` to catch them all; catch a branch to handle one kind::
     │   └── DownloadError                   the result could not be saved (expired URL, disk full)
     └── JobTimeoutError (also TimeoutError) ``wait(timeout=...)`` ran out; the job keeps running
 
+Warnings (something you may want to know, nothing failed) are ``FoxnbWarning``, a
+``UserWarning``: ``warnings.simplefilter("error", foxnb.FoxnbWarning)`` turns them into errors.
+
 No message built here ever contains an API key: the client masks it before text reaches an error.
 """
 
@@ -157,3 +160,8 @@ class DownloadError(JobError):
 
 class JobTimeoutError(FoxError, TimeoutError):
     """``wait()`` gave up; the job itself keeps running in the background."""
+
+
+class FoxnbWarning(UserWarning):
+    """A warning from foxnb: e.g. an aspect ratio that differs from the clip's, or a report
+    missing a video whose file changed."""

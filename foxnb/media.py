@@ -1,26 +1,23 @@
-"""Local video files: probing inputs before upload, and writing results safely.
+"""Reading local videos with PyAV: probing inputs before upload, and poster frames.
 
-``probe(path)`` reads a video's facts with PyAV in a few milliseconds;
-``check_input(path)`` applies veo-3.1-extend's documented input constraints (720p or 1080p,
-16:9 or 9:16) and raises a ``VideoInputError`` that says what it found, so a clip the
-service would reject is caught before it is uploaded or paid for.
+``probe(path)`` reads a video's facts in a few milliseconds; ``check_input(path)`` applies
+veo-3.1-extend's documented input constraints (720p or 1080p, 16:9 or 9:16) and raises a
+``VideoInputError`` that says what it found, so a clip the service would reject is caught
+before it is uploaded or paid for. ``poster_data_uri(path)`` is a small JPEG of a video's
+last frame, for notebooks and reports that must show something without playing the video.
 """
 
 from __future__ import annotations
 
-import contextlib
-import glob
-import hashlib
-import os
-import socket
+import base64
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 
 import av
 
-from .errors import DownloadError, VideoInputError
+from .errors import VideoInputError
 
 ALLOWED_SIZES = {(1280, 720), (1920, 1080), (720, 1280), (1080, 1920)}
 _VIDEO_FILE = "a video file (MP4, MOV, WebM, …) with a video stream"
@@ -107,106 +104,66 @@ def check_input(path: str | Path) -> VideoInfo:
     )
 
 
-def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
+POSTER_MAX_BASE64_CHARS = 20_000
+# Long side of the poster in pixels, then JPEG quantiser (2 best .. 31 worst): tried in order
+# until the image fits the budget.
+_POSTER_ATTEMPTS = ((480, 5), (360, 8), (240, 12), (160, 20))
+_LAST_FRAME_WINDOW_S = 1.0
 
 
-PART_SUFFIX = ".part"
+def poster_data_uri(path: str | Path) -> str | None:
+    """The last frame of a video as a small ``data:image/jpeg;base64,...`` URI, or None.
 
-
-def _part_name(dest_name: str) -> str:
-    """The temporary name of a file being written: ``<name>.<pid>@<host>.part``."""
-    return f"{dest_name}.{os.getpid()}@{socket.gethostname()}{PART_SUFFIX}"
-
-
-def _writer_gone(part: Path) -> bool:
-    """True when ``part`` was written by a process of this machine that no longer exists."""
-    owner, at, host = part.name.removesuffix(PART_SUFFIX).rpartition("@")
-    pid = owner.rpartition(".")[2]
-    if not at or host != socket.gethostname() or not pid.isdigit() or len(pid) > 9:
-        return False  # another machine's file, or not one of ours: its owner is unknown
+    None when the file is missing or not a decodable video. Cached by path, size and mtime.
+    """
+    file = Path(path)
     try:
-        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
+        stat = file.stat()
     except OSError:
-        return False  # it exists (owned by another user) or cannot be asked
-    return False
+        return None
+    return _poster(str(file.absolute()), stat.st_size, stat.st_mtime_ns)
 
 
-def remove_stale_parts(folder: Path, pattern: str = "*") -> list[Path]:
-    """Delete the temporary files in ``folder`` whose writer has died; return them.
-
-    A process killed while saving a file (``kill -9``, a crashed or restarted kernel) leaves
-    its ``.part`` file behind. Only files of processes of this machine that provably no
-    longer exist are removed: a download still running in another kernel keeps its file.
-    ``pattern`` narrows the search to the temporary files of some names (a glob).
-    """
-    if not folder.is_dir():
-        return []
-    removed = []
-    for part in folder.glob(pattern + PART_SUFFIX):
-        if _writer_gone(part):
-            part.unlink(missing_ok=True)
-            removed.append(part)
-    return removed
+@functools.lru_cache(maxsize=64)
+def _poster(path: str, size_bytes: int, mtime_ns: int) -> str | None:
+    del size_bytes, mtime_ns  # part of the cache key only: a rewritten file gets a new poster
+    try:
+        frame = _last_frame(path)
+    except (av.FFmpegError, OSError):
+        return None
+    if frame is None:
+        return None
+    for long_side_px, quantiser in _POSTER_ATTEMPTS:
+        encoded = base64.b64encode(_jpeg(frame, long_side_px, quantiser)).decode("ascii")
+        if len(encoded) <= POSTER_MAX_BASE64_CHARS:
+            return f"data:image/jpeg;base64,{encoded}"
+    return None
 
 
-class AtomicWriter:
-    """Write a file so readers see either nothing or the whole of it.
+def _last_frame(path: str) -> av.VideoFrame | None:
+    with av.open(path) as container:
+        if not container.streams.video:
+            return None
+        stream = container.streams.video[0]
+        duration_s = _duration_s(container, stream)
+        if duration_s > _LAST_FRAME_WINDOW_S and stream.time_base is not None:
+            # Seek to the keyframe before the last second, then decode forward to the end:
+            # a few frames instead of the whole clip.
+            target = int((duration_s - _LAST_FRAME_WINDOW_S) / stream.time_base)
+            container.seek(target, stream=stream, backward=True)
+        last = None
+        for frame in container.decode(stream):
+            last = frame
+        return last
 
-    Bytes go to ``<dest>.<pid>@<host>.part`` beside the target, hashed on the way;
-    ``commit()`` flushes, fsyncs and renames. Leaving the ``with`` block without ``commit()``
-    (an error, a size cap, a full disk) removes the partial file. A disk error (no space
-    left, a file size limit, a read-only folder) is raised as the ``OSError`` it is, after
-    that clean-up; callers say what it means for them. Opening a writer first removes the
-    partial files of ``dest`` left by dead processes (see ``remove_stale_parts``).
-    """
 
-    def __init__(self, dest: Path, max_bytes: int | None = None):
-        self.dest = dest
-        self.max_bytes = max_bytes
-        self.size = 0
-        self._tmp = dest.with_name(_part_name(dest.name))
-        self._digest = hashlib.sha256()
-
-    def __enter__(self) -> AtomicWriter:
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_parts(self.dest.parent, glob.escape(self.dest.name) + ".*")
-        self._fh = open(self._tmp, "wb")
-        return self
-
-    def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.max_bytes is not None and self.size > self.max_bytes:
-            raise DownloadError(
-                f"the result is larger than the {self.max_bytes:,}-byte cap; not saved",
-                code="too_large",
-            )
-        self._digest.update(chunk)
-        self._fh.write(chunk)
-
-    def commit(self) -> str:
-        """Make the file visible under its final name; returns its sha256."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        os.replace(self._tmp, self.dest)
-        return self._digest.hexdigest()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # Closing flushes buffered bytes, which fails again on a full disk; the file is
-        # abandoned either way (the descriptor is closed even then).
-        with contextlib.suppress(OSError):
-            self._fh.close()
-        self._tmp.unlink(missing_ok=True)
+def _jpeg(frame: av.VideoFrame, long_side_px: int, quantiser: int) -> bytes:
+    scale = long_side_px / max(frame.width, frame.height)
+    width = max(2, round(frame.width * scale / 2) * 2)
+    height = max(2, round(frame.height * scale / 2) * 2)
+    small = frame.reformat(width=width, height=height, format="yuvj420p")
+    codec = av.VideoCodecContext.create("mjpeg", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
+    codec.time_base = Fraction(1, 25)
+    codec.options = {"qmin": str(quantiser), "qmax": str(quantiser)}
+    return b"".join(bytes(packet) for packet in [*codec.encode(small), *codec.encode(None)])

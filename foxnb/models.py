@@ -1,4 +1,4 @@
-"""The request you send and the task you get back, as plain frozen values.
+"""The request you send, the task you get back, and the run foxnb records, as plain values.
 
 ``ExtendRequest`` checks every field when it is built, so a bad value fails here, locally,
 before anything is uploaded or paid for::
@@ -10,6 +10,19 @@ before anything is uploaded or paid for::
 
 ``Task.from_json`` reads every task shape FoxAPI's docs have shown (``results`` as objects or
 plain strings, the older ``output`` object, numeric or string error codes).
+
+A run moves through these statuses (the ``status`` column of ``fx.runs()``)::
+
+    queued ─► submitting ─► pending ─► processing ─► downloading ─► completed
+       │           │            └──────────┴─► failed | cancelled   (the service said so)
+       │           ├─► submission_unknown  (no answer to the create request; never resent)
+       └───────────┴─► not_submitted       (provably nothing was created or billed)
+    downloading ─► download_failed  (retried by fx.resume())
+    any tracked status ─► detached  (you called detach(); the task may still run and bill)
+
+``queued`` and ``submitting`` are local: validation passed and the run is recorded, the
+create request has not been sent (queued) or is in flight (submitting). ``RunRecord`` names
+the fields a run carries in the ledger.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, get_args
 from urllib.parse import urlsplit
 
 from .errors import ValidationError
@@ -39,6 +52,50 @@ REQUEST_FIELDS = (
     "seed",
 )
 """``ExtendRequest`` fields besides ``prompt`` and ``video``, in the order they are shown."""
+
+AXIS_FIELDS = ("prompt", *REQUEST_FIELDS)
+"""The request fields a sweep accepts, each a single value or a list (an axis)."""
+
+EXTEND_OPTIONS = (*REQUEST_FIELDS, "tags")
+"""The keyword options of ``fx.extend()`` (``tags`` is recorded, never sent)."""
+
+EXTEND_DEFAULTS: dict[str, Any] = {
+    "model": "veo-3.1-extend",
+    "aspect_ratio": None,  # the clip's own (16:9 for a URL)
+    "generate_audio": True,
+    "auto_fix": None,  # None: not sent
+    "safety_tolerance": None,
+    "negative_prompt": None,
+    "seed": None,
+    "tags": None,
+}
+"""The defaults of ``fx.extend()``'s options (a test keeps its signature equal to these)."""
+
+Status = Literal[
+    "queued",
+    "submitting",
+    "pending",
+    "processing",
+    "downloading",
+    "completed",
+    "download_failed",
+    "failed",
+    "cancelled",
+    "not_submitted",
+    "submission_unknown",
+    "detached",
+]
+"""Every status a run can have; see the module docstring for how they follow each other."""
+
+STATUSES: tuple[Status, ...] = get_args(Status)
+ACTIVE: frozenset[str] = frozenset({"queued", "submitting", "pending", "processing", "downloading"})
+"""Statuses of a run that foxnb is (or should be) working on."""
+RESUMABLE: frozenset[str] = ACTIVE | {"download_failed"}
+"""Statuses ``fx.resume()`` picks up."""
+ENDED: frozenset[str] = frozenset(
+    {"completed", "failed", "cancelled", "not_submitted", "submission_unknown", "detached"}
+)
+"""Statuses after which nothing happens without your action."""
 
 TERMINAL_TASK_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
@@ -111,6 +168,9 @@ class ExtendRequest:
     ``video`` is what you gave: an http(s) URL sent as ``video_url`` as is, or a local file
     that foxnb uploads first. Optional fields left as ``None`` are not sent (FoxAPI asks
     callers not to send the advanced ones unless needed).
+
+    ``foxnb.sim.validate.ExtendParams`` mirrors these fields on purpose: the simulator checks
+    requests the way the service does and never imports the client.
     """
 
     prompt: str
@@ -231,6 +291,53 @@ class ExtendRequest:
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         return body
+
+
+class RunRecord(TypedDict, total=False):
+    """One run as the ledger holds it (the merge of its events); every field may be absent.
+
+    The request's fields, where it was sent, what the service said and what was saved. Sweeps
+    add ``experiment``, ``cell`` and ``budget_credits``; a reused cell has ``reused_from``.
+    """
+
+    run_id: str
+    status: Status
+    backend: str  # "sim" or "real"
+    host: str
+    recorded_at: float
+    tags: list[str]
+    prompt: str
+    video: str
+    model: str
+    aspect_ratio: str
+    generate_audio: bool
+    auto_fix: bool | None
+    safety_tolerance: int | None
+    negative_prompt: str | None
+    seed: int | None
+    input_sha256: str | None
+    video_url: str
+    uploaded_at: float
+    task_id: str
+    progress: int
+    estimated_time_s: float
+    credits: float
+    submitted_at: float
+    create_sent_at: float
+    completed_at: float
+    duration_s: float
+    result_url: str
+    result_expires_at: float
+    video_path: str
+    sha256: str
+    size_bytes: int
+    error_code: str | None
+    error_message: str | None
+    evidence: str
+    experiment: str
+    cell: int
+    budget_credits: float
+    reused_from: str
 
 
 @dataclass(frozen=True, kw_only=True)

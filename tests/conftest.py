@@ -1,16 +1,29 @@
-"""Shared fixtures: small real clips, a fast simulator on a loopback port, and Chromium."""
+"""Shared fixtures: small real clips, a fast simulator on a loopback port, a session connected
+to it, an in-process simulator for tests that need no socket, and Chromium.
+
+Helpers that are functions, not fixtures (``connect``, ``wait_for``), are in ``support.py``.
+foxnb's own warnings (``FoxnbWarning``) are errors here (``pyproject.toml``): a test that
+expects one says so with ``pytest.warns``.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from support import connect
 
+import foxnb
+from foxnb.client import AsyncClient
 from foxnb.sample import make_sample_clip
 from foxnb.sim import Simulator
+from foxnb.sim.app import build_app
+from foxnb.sim.backend import Backend
 
 KEY_ENV = "FOXAPI_API_KEY"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,6 +68,39 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
     """A simulator 200x faster than the real service (jobs take well under a second)."""
     with Simulator(speed=200, state_dir=tmp_path / "sim-state", upstream_lag_s=0.0) as server:
         yield server
+
+
+@pytest.fixture
+def fx(sim: Simulator, tmp_path: Path) -> foxnb.Session:
+    """A quiet session on ``sim``, its runs in ``tmp_path / "runs"``."""
+    return connect(sim, tmp_path)
+
+
+@dataclass
+class InProcessSimulator:
+    """A simulator's app and backend in this process: no socket, no server thread.
+
+    ``client()`` makes an ``AsyncClient`` whose requests go straight into the app (create it
+    inside the event loop that uses it). Tasks do not advance by themselves: ``backend.pump()``
+    moves them on.
+    """
+
+    backend: Backend
+    app: Any
+
+    def client(self) -> AsyncClient:
+        return AsyncClient(
+            api_key=self.backend.api_key,
+            base_url="http://127.0.0.1:9",  # never dialled: the transport is the app itself
+            transport=httpx.ASGITransport(app=self.app),
+        )
+
+
+@pytest.fixture
+def asgi_sim() -> InProcessSimulator:
+    """The simulator as an in-process ASGI app, for client tests that need no socket."""
+    backend = Backend(speed=200, upstream_lag_s=0.0)
+    return InProcessSimulator(backend, build_app(backend, drop=lambda scope: False))
 
 
 @pytest.fixture(scope="module")

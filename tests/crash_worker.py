@@ -37,8 +37,8 @@ import traceback
 from typing import Any
 
 import foxnb
+from foxnb._files import sha256_file
 from foxnb.errors import DownloadError, FoxError, JobTimeoutError
-from foxnb.media import sha256_file
 
 NAME = "crash-grid"
 """The experiment name every sweep of the crash tests uses."""

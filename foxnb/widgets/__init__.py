@@ -21,7 +21,7 @@
 - Outside a notebook, displays and progress become plain text lines (``text.py``).
 
 Videos are shown through Jupyter's ``/files/`` URL; how foxnb finds it is explained in
-``_files.py``. Nothing here ever sees the API key.
+``foxnb._serve``. Nothing here ever sees the API key.
 
 Importing this package does not import ipywidgets; the widgets load on first use.
 """

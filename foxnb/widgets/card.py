@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ._html import (
+from .._html.job import (
     STOP_LABEL,
     JobView,
     details_html,
@@ -24,11 +24,11 @@ from ._html import (
     problem_html,
     status_html,
 )
+from .._serve import MAX_EMBED_BYTES, video_block
 from ._sync import Coalescer, StartTimer, hold_sync_all, start_daemon_timer
-from .video import MAX_EMBED_BYTES, video_block
 
 if TYPE_CHECKING:
-    from ..jobs import Job
+    from ..runtime.jobs import Job
 
 REDRAW_INTERVAL_S = 0.25
 _BAR_STYLES = {

@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from ._html import JobView, snapshot_html
+from .._html.job import JobView, snapshot_html
+from .._serve import video_block
 from .text import in_kernel, status_line
-from .video import video_block
 
 if TYPE_CHECKING:
-    from ..jobs import Job
+    from ..runtime.jobs import Job
 
 
 def snapshot_bundle(job: Job, *, embed_video: bool = False) -> dict[str, str]:

@@ -18,7 +18,6 @@ Everything a user can do has a code equivalent, e.g. ``form.prompt.value = "..."
 from __future__ import annotations
 
 import hashlib
-import inspect
 import re
 import time
 import warnings
@@ -29,31 +28,22 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from .. import media
+from .._files import AtomicWriter
+from .._html.form import code_html, extend_code, field_error_html, help_html, info_html
+from .._html.job import banner_html, error_html
 from ..config import mask_key
 from ..errors import FoxError, ValidationError, VideoInputError
-from ..models import MODELS, ExtendRequest, is_url
-from ..session import OPTIONS, Session
-from ._html import (
-    banner_html,
-    code_html,
-    error_html,
-    extend_code,
-    field_error_html,
-    help_html,
-    info_html,
-)
+from ..models import EXTEND_DEFAULTS, EXTEND_OPTIONS, MODELS, ExtendRequest, is_url
 from ._sync import hold_sync_all
 from .card import JobCard
 
 if TYPE_CHECKING:
-    from ..jobs import Job
+    from ..runtime.jobs import Job
+    from ..session import Session
 
 # The form's defaults are extend()'s defaults, so the two cannot drift apart.
-DEFAULTS: dict[str, Any] = {
-    name: p.default
-    for name, p in inspect.signature(Session.extend).parameters.items()
-    if p.default is not inspect.Parameter.empty
-}
+DEFAULTS: dict[str, Any] = EXTEND_DEFAULTS
+OPTIONS = EXTEND_OPTIONS
 
 FIELD_HELP = {
     "prompt": "Where the 7 s of new video should go: continued motion or a scene change. Required.",
@@ -390,7 +380,7 @@ def save_upload(folder: Path, name: str, content: bytes) -> Path:
     safe = _SAFE_NAME.sub("_", Path(name).name).lstrip("._")[-80:] or "upload.mp4"
     path = folder / f"{digest}-{safe}"
     if not path.exists():
-        with media.AtomicWriter(path) as writer:
+        with AtomicWriter(path) as writer:
             writer.write(content)
             writer.commit()
     return path

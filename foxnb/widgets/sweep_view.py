@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ._html import escape
-from ._sweep_html import (
+from .._html.base import escape
+from .._html.sweep import (
     CellState,
     card_columns,
     cell_label,
@@ -44,13 +44,14 @@ from ._sweep_html import (
     snapshot_html,
     tiles_html,
 )
+from ..experiments.compare import compare
 from ._sync import Coalescer, StartTimer, hold_sync_all, start_daemon_timer
 from .card import JobCard
 from .text import in_kernel
 
 if TYPE_CHECKING:
-    from ..jobs import Job
-    from ..sweep import Sweep
+    from ..experiments.sweep import Sweep
+    from ..runtime.jobs import Job
 
 MAX_CARDS = 24
 """Sweeps with more cells than this show compact tiles instead of one card per cell."""
@@ -94,8 +95,6 @@ def sweep_header_html(sweep: Sweep, cells: Sequence[CellState], elapsed_s: float
 
 def snapshot_bundle(sweep: Sweep, elapsed_s: float | None = None) -> dict[str, str]:
     """The static display of a finished ``sweep``: ``text/html`` and ``text/plain``."""
-    from ..compare import compare
-
     cells = cell_states(sweep)
     frame, rows, cols = comparison_axes(sweep.df, sweep.axes)
     grid = compare(frame, rows=rows, cols=cols).html

@@ -13,7 +13,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..jobs import Job
+    from ..runtime.jobs import Job
 
 
 def in_kernel() -> bool:

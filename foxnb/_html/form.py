@@ -1,0 +1,38 @@
+"""Pure HTML of the extend form's parts: help lines, field errors, notes, and the code view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from . import style
+from .base import escape
+
+
+def help_html(text: str) -> str:
+    """The one-line help under a form field."""
+    return f'<span style="{style.MUTED}">{escape(text)}</span>'
+
+
+def field_error_html(message: str) -> str:
+    """A form field's error message (empty when the field is fine)."""
+    return f'<span style="color:{style.BAD}">{escape(message)}</span>' if message else ""
+
+
+def info_html(text: str) -> str:
+    """A neutral note, e.g. what a probed clip is."""
+    return f'<span style="{style.MUTED}">{escape(text)}</span>' if text else ""
+
+
+def extend_code(prompt: str, video: str, options: Sequence[tuple[str, object]]) -> str:
+    """The ``fx.extend(...)`` call that does what the form would, as Python source."""
+    lines = ["job = fx.extend(", f"    {prompt!r},", f"    video={video!r},"]
+    lines += [f"    {name}={value!r}," for name, value in options]
+    return "\n".join([*lines, ")"])
+
+
+def code_html(code: str) -> str:
+    """Source code in a ``<pre>`` block."""
+    return (
+        f'<div style="{style.MUTED}">Same call in code:</div>'
+        f'<pre style="{style.CODE_BLOCK}">{escape(code)}</pre>'
+    )

@@ -1,0 +1,69 @@
+"""The sans-I/O core shared by the sync and async clients.
+
+Nothing here opens a socket or sleeps. A *flow* is a generator that yields steps —
+``Send(request)``, ``Fetch(url)``, ``Sleep(seconds)``, ``Observe(task)`` — and receives what
+happened to each (a ``Response``, a ``Failure``, a ``Saved`` file). ``client.Client`` drives
+flows with blocking httpx calls, ``client.AsyncClient`` with ``await``: request building,
+response parsing, retry decisions, backoff, rate limiting and the polling schedule exist
+once, here.
+
+- ``steps``      the step and outcome types, and the three requests FoxAPI takes
+- ``responses``  what an answer means (FoxAPI JSON errors, edge-proxy HTML) as foxnb errors
+- ``retry``      retry policy, backoff, the shared ``Throttle``, and ``call()`` with the money
+                 rule: a create request is resent only when provably not received
+- ``polling``    predicting a task's end from its progress; the polling flow
+- ``core``       ``Core``: every call of one connection as a flow
+"""
+
+from .core import Core
+from .polling import estimate_total_s, next_poll_delay_s, poll
+from .responses import error_from_response, parse_json_object, parse_retry_after
+from .retry import RetryPolicy, Throttle, backoff_s, call
+from .steps import (
+    USER_AGENT,
+    Failure,
+    Fetch,
+    Flow,
+    Observe,
+    Outcome,
+    Request,
+    Response,
+    Saved,
+    Send,
+    Sleep,
+    Step,
+    Upload,
+    create_request,
+    task_request,
+    upload_request,
+)
+
+__all__ = [
+    "USER_AGENT",
+    "Core",
+    "Failure",
+    "Fetch",
+    "Flow",
+    "Observe",
+    "Outcome",
+    "Request",
+    "Response",
+    "RetryPolicy",
+    "Saved",
+    "Send",
+    "Sleep",
+    "Step",
+    "Throttle",
+    "Upload",
+    "backoff_s",
+    "call",
+    "create_request",
+    "error_from_response",
+    "estimate_total_s",
+    "next_poll_delay_s",
+    "parse_json_object",
+    "parse_retry_after",
+    "poll",
+    "task_request",
+    "upload_request",
+]

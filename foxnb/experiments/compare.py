@@ -1,0 +1,192 @@
+"""``fx.compare()``: runs side by side in a labelled grid, one axis per row and column.
+
+    sweep = fx.sweep("clip.mp4", name="dusk-vs-storm",
+                     prompt=["Dusk falls", "A storm rolls in"], seed=[1, 2, 3])
+    sweep.wait()
+    fx.compare(sweep, rows="prompt", cols="seed")          # prompts down, seeds across
+
+    runs = fx.runs()
+    fx.compare(runs[runs.model == "veo-3.1-extend-fast"], rows="seed", cols="aspect_ratio")
+
+What to compare can be a ``Sweep``, a DataFrame of runs (``fx.runs()`` filtered with ordinary
+pandas) or a list of ``Job``s; any two columns can be the axes. Each cell shows one run:
+
+- several runs in a cell: the newest completed one (else the newest, showing its status);
+- a run that did not complete: its status and error code instead of a video;
+- no run at all: an empty box.
+
+The result is plain, static HTML (``.html``, ``to_html()``), so a saved notebook keeps the
+grid and GitHub or nbviewer show it with no kernel. Videos are served through Jupyter's
+``/files/`` URL with a small poster saved alongside, as ``foxnb.show_video`` does;
+``embed_video=True`` puts the videos themselves into the notebook.
+
+Where the notebook is trusted (the one you are running), each row with videos also gets a
+"▶ play row" button: it restarts the row's videos at 0 and plays them together, and a
+second click pauses them all. Elsewhere (GitHub, nbviewer, a notebook you did not run
+yourself) no button appears and each video keeps its own controls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._html.grid import CellView, grid_html
+from .._serve import video_block
+from ..errors import ValidationError
+from ..models import closest_name
+from ..runtime.jobs import Job
+from .runs_like import RunsLike, runs_frame
+
+
+class Comparison:
+    """A grid of runs made by ``fx.compare()``; displays as a static HTML table.
+
+    ``rows``/``cols`` are the axis names, ``row_values``/``col_values`` their values in
+    order, ``runs`` the run shown in each cell keyed by ``(row_value, col_value)``, and
+    ``html`` (or ``to_html()``) the table itself.
+    """
+
+    def __init__(
+        self,
+        rows: str,
+        cols: str,
+        row_values: list[Any],
+        col_values: list[Any],
+        runs: dict[tuple[Any, Any], dict[str, Any]],
+        html: str,
+    ):
+        self.rows = rows
+        self.cols = cols
+        self.row_values = row_values
+        self.col_values = col_values
+        self.runs = runs
+        self.html = html
+
+    def to_html(self) -> str:
+        """The table as an HTML string (the same as ``.html``)."""
+        return self.html
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return (
+            f"<Comparison {self.rows} × {self.cols}: {len(self.row_values)} × "
+            f"{len(self.col_values)} cells, {len(self.runs)} with a run>"
+        )
+
+
+def compare(
+    runs: RunsLike | pd.DataFrame | Sequence[Job],
+    rows: str = "prompt",
+    cols: str = "seed",
+    *,
+    embed_video: bool = False,
+    width_px: int = 280,
+) -> Comparison:
+    """The runs in a grid: one row per value of ``rows``, one column per value of ``cols``.
+
+    ``runs`` is a ``Sweep``, a DataFrame of runs (``fx.runs()``, filtered as you like) or a
+    list of ``Job``s. Values appear in the order they first occur in the runs. Each cell
+    shows the newest completed run with those values, its video and a caption (run id,
+    status); a run that did not complete shows its status and error code instead.
+
+        fx.compare(sweep, rows="prompt", cols="seed")
+        fx.compare(runs[runs.tags.map(lambda t: "v2" in t)], rows="model", cols="seed")
+    """
+    if isinstance(width_px, bool) or not isinstance(width_px, int) or width_px <= 0:
+        raise ValidationError("width_px", f"must be a positive integer, got {width_px!r}")
+    frame = runs_frame(runs)
+    for name, axis in (("rows", rows), ("cols", cols)):
+        if not isinstance(axis, str) or axis not in frame.columns:
+            hint = closest_name(str(axis), [str(c) for c in frame.columns])
+            more = f"; did you mean {hint!r}?" if hint else ""
+            raise ValidationError(name, f"{axis!r} is not a column of the runs{more}")
+    if rows == cols:
+        raise ValidationError("cols", f"must differ from rows (both are {rows!r})")
+    row_values, col_values, chosen = pick_runs(frame, rows, cols)
+    views = {
+        (row_values.index(r), col_values.index(c)): _view(run, embed_video)
+        for (r, c), run in chosen.items()
+    }
+    table = grid_html(rows, cols, row_values, col_values, views, width_px=width_px, play_rows=True)
+    return Comparison(rows, cols, row_values, col_values, chosen, table)
+
+
+def pick_runs(
+    frame: pd.DataFrame, rows: str, cols: str
+) -> tuple[list[Any], list[Any], dict[tuple[Any, Any], dict[str, Any]]]:
+    """The axis values in order of first appearance, and the run to show per cell.
+
+    Of several runs in a cell, the newest completed one wins (by ``completed_at``, then
+    by position in ``frame``); with none completed, the last one in ``frame``.
+    """
+    records = [
+        {str(k): _plain(v) for k, v in record.items()} for record in frame.to_dict(orient="records")
+    ]
+    row_values: list[Any] = []
+    col_values: list[Any] = []
+    best: dict[tuple[Any, Any], tuple[tuple[int, float, int], dict[str, Any]]] = {}
+    for position, run in enumerate(records):
+        r, c = _hashable(run.get(rows)), _hashable(run.get(cols))
+        if r not in row_values:
+            row_values.append(r)
+        if c not in col_values:
+            col_values.append(c)
+        rank = (int(run.get("status") == "completed"), _seconds(run.get("completed_at")), position)
+        current = best.get((r, c))
+        if current is None or rank > current[0]:
+            best[(r, c)] = (rank, run)
+    return row_values, col_values, {key: run for key, (_, run) in best.items()}
+
+
+def _view(run: dict[str, Any], embed_video: bool) -> CellView:
+    status = str(run.get("status") or "unknown")
+    code = run.get("error_code")
+    media = ""
+    path = run.get("video_path")
+    if status == "completed" and path:
+        media = video_block(Path(str(path)), embed=embed_video)
+    return CellView(
+        run_id=str(run.get("run_id")),
+        status=status,
+        error_code=None if code is None else str(code),
+        media_html=media,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """pandas' missing values (NA, NaN, NaT) as None; everything else unchanged."""
+    if isinstance(value, list | tuple | dict | set):
+        return value
+    try:
+        missing = bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return value
+    return None if missing else value
+
+
+def _hashable(value: Any) -> Hashable:
+    """A value usable as a dict key (lists, e.g. ``tags``, become tuples)."""
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, Hashable):
+        return value
+    return repr(value)
+
+
+def _seconds(value: Any) -> float:
+    """A time (epoch seconds or a Timestamp) as epoch seconds; -inf when unknown."""
+    if value is None:
+        return -math.inf
+    if isinstance(value, pd.Timestamp):
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return -math.inf

@@ -1,0 +1,206 @@
+"""The page of a report, ``index.html``: pure builders from plain values to one HTML string.
+
+A standalone document whose every link is relative to the report folder and which fetches
+nothing from anywhere (its stylesheet and the grid's "play row" script are inline), so it opens
+from disk and after the folder is moved. The grid itself is ``foxnb._html.grid.grid_html``, fed
+with ``<video>`` elements that point at ``videos/<run_id>.mp4``. Every value that came from a
+run goes through ``escape``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from ..._html import style
+from ..._html.base import SIM_NOTE, escape, format_duration
+from ..._html.grid import CellView, grid_html
+from ..._html.video import video_html
+from ...models import AXIS_FIELDS
+from ..compare import pick_runs
+from .runs import value_key, value_text
+from .videos import VideoCopy, VideoProblem
+
+_CELL_WIDTH_PX = 280
+_STYLE = f"""
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:{style.TEXT}}}
+h1{{margin-bottom:4px}} h2{{margin-top:28px;font-size:1.2em}}
+.foxnb-report-meta{{color:{style.MUTED_TEXT};margin-top:0}}
+.foxnb-report-backend{{border-left:4px solid {style.GOOD};padding:4px 10px;
+  background:{style.SUBTLE_BACKGROUND}}}
+.foxnb-report-backend.real{{border-left-color:{style.WARN}}}
+.foxnb-report-problems{{{style.ERROR_BOX}}}
+table.foxnb-runs{{border-collapse:collapse;font-size:0.9em}}
+table.foxnb-runs th,table.foxnb-runs td{{border-bottom:1px solid {style.BORDER};padding:4px 8px;
+  text-align:left;vertical-align:top}}
+table.foxnb-runs td.foxnb-message{{max-width:28em}}
+table.foxnb-runs code{{white-space:nowrap}}
+"""
+
+
+def page_html(
+    title: str,
+    table: pd.DataFrame,
+    rows: str,
+    cols: str,
+    axes: Sequence[str],
+    copies: dict[str, VideoCopy],
+    problems: Sequence[VideoProblem],
+    *,
+    created_at: datetime,
+    version: str,
+) -> str:
+    """The whole ``index.html``: pure, every value escaped, every link relative."""
+    row_values, col_values, chosen = pick_runs(table, rows, cols)
+    missing = {p.run_id: p.reason for p in problems}
+    cells = {
+        (row_values.index(r), col_values.index(c)): _cell(run, copies, missing)
+        for (r, c), run in chosen.items()
+    }
+    grid = grid_html(
+        rows, cols, row_values, col_values, cells, width_px=_CELL_WIDTH_PX, play_rows=True
+    )
+    hidden = len(table) - len(chosen)
+    grid_note = f"{escape(rows)} in rows, {escape(cols)} in columns."
+    if hidden:
+        grid_note += (
+            f" Each cell shows one run (the newest completed); the {hidden} other run(s) are "
+            "in the table below."
+        )
+    shown = list(dict.fromkeys([rows, cols, *axes]))
+    when = created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<meta name="generator" content="foxnb {escape(version)}">'
+        f"<title>{escape(title)} · foxnb report</title><style>{_STYLE}</style></head>\n<body>"
+        f'<h1>{escape(title)}</h1><p class="foxnb-report-meta">Made {when} with foxnb '
+        f"{escape(version)} · {escape(_status_counts(table))}</p>"
+        f"{_backend_html(table)}{_problems_html(problems)}"
+        f"<h2>Videos</h2><p>{grid_note}</p>{grid}"
+        f"{_shared_html(table, shown)}"
+        f"<h2>All runs</h2>{_runs_html(table, shown, copies, missing)}"
+        '<p class="foxnb-report-files">The same runs as data: <a href="runs.csv">runs.csv</a> · '
+        '<a href="runs.parquet">runs.parquet</a> (pandas dtypes kept) · '
+        '<a href="manifest.json">manifest.json</a> (every file with its sha256).</p>'
+        "</body></html>\n"
+    )
+
+
+def _cell(run: dict[str, Any], copies: dict[str, VideoCopy], missing: dict[str, str]) -> CellView:
+    run_id = str(run["run_id"])
+    status = str(run.get("status") or "unknown")
+    copy = copies.get(run_id)
+    if copy is not None:
+        media = video_html(copy.src, copy.poster)
+    elif run_id in missing:
+        media = (
+            f'<div class="foxnb-report-missing" style="{style.ERROR_BOX}">video not included: '
+            f"{escape(missing[run_id])}</div>"
+        )
+    else:
+        media = ""
+    code = run.get("error_code")
+    return CellView(run_id, status, None if code is None else str(code), media)
+
+
+def _status_counts(table: pd.DataFrame) -> str:
+    counts = table["status"].astype("string").fillna("unknown").value_counts()
+    parts = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"{len(table)} runs: {parts}" if len(table) else "no runs"
+
+
+def _backend_html(table: pd.DataFrame) -> str:
+    backends = set(table["backend"].dropna().astype(str)) if "backend" in table else set()
+    parts = []
+    if "sim" in backends:
+        parts.append(
+            f'<p class="foxnb-report-backend"><b>{SIM_NOTE}</b>: these runs were made '
+            "by foxnb's built-in FoxAPI simulator.</p>"
+        )
+    if "real" in backends:
+        real = table[table["backend"] == "real"]
+        credits = float(real["credits"].fillna(0).sum()) if "credits" in real else 0.0
+        hosts = ", ".join(sorted(set(real["host"].dropna().astype(str)))) or "FoxAPI"
+        parts.append(
+            f'<p class="foxnb-report-backend real"><b>FoxAPI, the real service (billed)</b>: '
+            f"{escape(hosts)}, {credits:g} credits in total.</p>"
+        )
+    return "".join(parts)
+
+
+def _problems_html(problems: Sequence[VideoProblem]) -> str:
+    if not problems:
+        return ""
+    items = "".join(
+        f"<li><code>{escape(p.run_id)}</code>: {escape(p.reason)}</li>" for p in problems
+    )
+    return (
+        f'<div class="foxnb-report-problems"><b>{len(problems)} completed run(s) without '
+        f"their video in this report</b><ul>{items}</ul></div>"
+    )
+
+
+def _shared_html(table: pd.DataFrame, shown: Sequence[str]) -> str:
+    """The request fields every run has in common, in one line."""
+    same = []
+    for column in ("model", "aspect_ratio", "generate_audio", *AXIS_FIELDS, "video"):
+        if column in shown or column not in table or not len(table):
+            continue
+        values = {value_key(v) for v in table[column]}
+        if len(values) == 1 and (value := values.pop()) is not None:
+            name = "input clip" if column == "video" else column
+            same.append(f"{escape(name)} <code>{escape(value)}</code>")
+    same = list(dict.fromkeys(same))
+    return f"<p>Every run: {' · '.join(same)}.</p>" if same else ""
+
+
+def _runs_html(
+    table: pd.DataFrame, shown: Sequence[str], copies: dict[str, VideoCopy], missing: dict[str, str]
+) -> str:
+    columns = [c for c in ("cell", *shown) if c in table]
+    head = "".join(
+        f"<th>{escape(h)}</th>"
+        for h in ("run", *columns, "status", "error", "credits", "took", "video")
+    )
+    body = []
+    for run in table.to_dict(orient="records"):
+        run_id = str(run["run_id"])
+        values = "".join(f"<td>{escape(_shown(run.get(c)))}</td>" for c in columns)
+        code, message = value_text(run.get("error_code")), value_text(run.get("error_message"))
+        error = (f"<code>{escape(code)}</code> " if code else "") + escape(message or "")
+        credits = _number(run.get("credits"))
+        took = _number(run.get("duration_s"))
+        copy = copies.get(run_id)
+        if copy is not None:
+            video = f'<a href="{escape(copy.src)}">{escape(copy.src)}</a>'
+        else:
+            video = escape(f"missing: {missing[run_id]}") if run_id in missing else ""
+        body.append(
+            f'<tr id="{escape(run_id)}"><td><code>{escape(run_id)}</code></td>{values}'
+            f"<td>{escape(_shown(run.get('status')))}</td>"
+            f'<td class="foxnb-message">{error}</td>'
+            f"<td>{'' if credits is None else f'{credits:g}'}</td>"
+            f"<td>{escape(format_duration(took) if took is not None else '')}</td>"
+            f"<td>{video}</td></tr>"
+        )
+    return (
+        f'<table class="foxnb-runs"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _shown(value: Any) -> str:
+    key = value_key(value)
+    return "" if key is None else str(key)
+
+
+def _number(value: Any) -> float | None:
+    key = value_key(value)
+    if isinstance(key, int | float) and not isinstance(key, bool) and math.isfinite(key):
+        return float(key)
+    return None

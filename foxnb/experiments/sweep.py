@@ -1,0 +1,258 @@
+"""``fx.sweep()``: one experiment over a grid of prompts, seeds or any other request field.
+
+    sweep = fx.sweep("clip.mp4", name="dusk-vs-storm",
+                     prompt=["Dusk falls over the valley", "A storm rolls in"], seed=[1, 2, 3])
+    sweep.wait()          # all six cells; a failed cell does not raise, its row says why
+    sweep.df              # one row per cell, in grid order, axis columns first
+
+Every request field given as a list is an axis. ``mode="product"`` crosses the axes in the
+order you gave them (the first varies slowest); ``mode="zip"`` pairs them element-wise.
+
+Every cell is checked before anything is sent, and recorded in the ledger (``experiment``,
+``cell``) before any is launched, so after a kernel restart ``fx.resume()`` sends the rest.
+Running a sweep again never pays twice for a cell:
+
+- a cell with an explicit seed whose exact request (same fields, same input content or URL)
+  already ``completed``, and whose video is still on disk unchanged, becomes a new run with
+  ``reused_from`` the old one and ``credits=0`` (``force=True`` resubmits instead);
+- a cell of the same experiment still unfinished is re-attached, not resubmitted.
+
+``dry_run=True`` returns a ``SweepPlan`` saying how many cells would be reused, re-attached or
+submitted, without recording or sending anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._inputs import parse_tags, reject_unknown
+from ..errors import FoxError, JobTimeoutError, ValidationError
+from ..models import AXIS_FIELDS
+from ..runtime.gate import SweepGate
+from ..runtime.jobs import Job
+from ..runtime.tracker import Event, Tracker
+from .plan import (
+    MODES,
+    Cell,
+    SweepPlan,
+    cell_requests,
+    expected_time,
+    grid_cells,
+    plan_cells,
+)
+
+
+class Sweep:
+    """A running sweep: ``jobs`` (one per cell, grid order), ``wait()``, ``df``."""
+
+    def __init__(
+        self, tracker: Tracker, name: str, axes: list[str], cells: list[Cell], gate: SweepGate
+    ):
+        self.name = name
+        self.axes = axes
+        self.cells = cells
+        self.jobs: list[Job] = []
+        self.gate = gate
+        self._tracker = tracker
+
+    @property
+    def credits(self) -> float:
+        """Credits reserved by this experiment's tasks, as the service reported them."""
+        return self.gate.spent_credits
+
+    @property
+    def stopped(self) -> str | None:
+        """Why cells stopped being sent (budget, 402, 401, ``stop_submitting()``), or None."""
+        return self.gate.stopped
+
+    def stop_submitting(self) -> int:
+        """Send no more cells; returns how many cells that leaves unsent.
+
+        Cells not yet sent end ``not_submitted`` (nothing created, nothing billed). Cells
+        already sent keep running on the service and are billed (FoxAPI has no cancel
+        endpoint); foxnb keeps tracking and downloading them.
+        """
+        unsent = sum(job.status == "queued" for job in self.jobs)
+        self.gate.stop("you called stop_submitting()")
+        return unsent
+
+    def counts(self) -> dict[str, int]:
+        """How many cells are in each status, e.g. ``{"completed": 4, "processing": 2}``."""
+        return dict(Counter(job.status for job in self.jobs))
+
+    def wait(self, timeout: float | None = None) -> Sweep:
+        """Block until every cell has ended; a failed cell does not raise (see ``df``).
+
+        Raises ``JobTimeoutError`` if ``timeout`` seconds pass first (the jobs keep running).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for job in self.jobs:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                job.wait(left)
+            except JobTimeoutError:
+                raise JobTimeoutError(
+                    f"sweep {self.name!r} not finished after {timeout} s ({self._summary()}); "
+                    "its jobs keep running in the background"
+                ) from None
+            except FoxError:
+                pass  # one cell's failure is a result of the experiment, recorded in df
+        return self
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """This sweep's runs from ``fx.runs()``, one row per cell in grid order."""
+        runs = self._tracker.ledger.dataframe().set_index("run_id")
+        frame = runs.loc[[job.run_id for job in self.jobs]].reset_index()
+        for column in ("experiment", "reused_from"):  # absent until some run has them
+            frame[column] = frame.get(column, pd.Series(None, index=frame.index, dtype=object))
+        frame["cell"] = frame["cell"].astype("Int64")
+        first = ["run_id", "cell", *self.axes]
+        result: pd.DataFrame = frame[first + [c for c in frame.columns if c not in first]]
+        return result
+
+    def _summary(self) -> str:
+        return ", ".join(f"{status} {n}" for status, n in sorted(self.counts().items()))
+
+    def __repr__(self) -> str:
+        stopped = f"; stopped: {self.stopped}" if self.stopped else ""
+        return (
+            f"<Sweep {self.name!r}: {len(self.jobs)} cells, {self._summary()}; "
+            f"{self.credits:g} credits reserved{stopped}>"
+        )
+
+    def _ipython_display_(self) -> None:
+        """In a notebook, a live view that becomes a saved comparison grid; elsewhere text."""
+        # Imported here: importing foxnb must not load ipywidgets or IPython.
+        # The display hook: the one upward import of the experiments (named in the layer test).
+        from ..widgets.sweep_view import show_sweep
+
+        show_sweep(self)
+
+
+def start_sweep(
+    tracker: Tracker,
+    video: str | Path,
+    *,
+    name: str,
+    mode: str,
+    dry_run: bool,
+    max_jobs: int | None,
+    budget_credits: float | None,
+    force: bool,
+    tags: str | list[str] | None,
+    fields: dict[str, Any],
+) -> Sweep | SweepPlan:
+    """``Session.sweep``: check every cell, plan each, then record all and launch."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("name", "must be a non-empty text naming the experiment")
+    if mode not in MODES:
+        raise ValidationError("mode", f"unknown mode {mode!r}", MODES)
+    if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int)):
+        raise ValidationError("max_jobs", f"must be an integer or None, got {max_jobs!r}")
+    budget_ok = isinstance(budget_credits, int | float) and not isinstance(budget_credits, bool)
+    if budget_credits is not None and not (budget_ok and budget_credits > 0):
+        raise ValidationError(
+            "budget_credits",
+            f"must be a positive number of credits or None, got {budget_credits!r}",
+        )
+    reject_unknown(fields, AXIS_FIELDS, "a field of sweep()")
+    if "prompt" not in fields:
+        raise ValidationError("prompt", "is required (one text, or a list of them)")
+    tag_list = parse_tags(tags)
+    axes, grid = grid_cells(fields, mode)
+    requests, input_sha256 = cell_requests(video, axes, grid)
+    runs = [r for r in tracker.ledger.runs().values() if tracker.same_backend(r)]
+    cells = plan_cells(runs, name, requests, axes, grid, input_sha256, force)
+    gate = tracker.gate_for(name, budget_credits, {c.request.model for c in cells})
+    if dry_run:
+        return SweepPlan(
+            name,
+            axes,
+            cells,
+            *expected_time(runs, cells),
+            price_credits=gate.price_credits,
+            budget_credits=budget_credits,
+            spent_credits=gate.spent_credits,
+        )
+    new = sum(cell.action == "submit" for cell in cells)
+    if max_jobs is not None and new > max_jobs:
+        raise ValidationError(
+            "max_jobs",
+            f"this sweep would submit {new} new jobs, more than {max_jobs}; nothing sent",
+        )
+    sweep = Sweep(tracker, name, axes, cells, gate)
+    # Every cell is in the ledger, in one write, before the first is launched: a crash
+    # leaves all of them queued for fx.resume() (or this same call again), or none.
+    budget: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
+    events = [_event(tracker, cell, name, tag_list, input_sha256, budget) for cell in cells]
+    tracker.ledger.append_many([e for e in events if e is not None])
+    run_ids = [
+        event[0] if event else str((cell.run or {})["run_id"])  # a re-attached cell's own run
+        for cell, event in zip(cells, events, strict=True)
+    ]
+    for cell, run_id in zip(cells, run_ids, strict=True):
+        if cell.action == "submit":
+            sweep.jobs.append(tracker.launch(run_id, cell.request, input_sha256, gate))
+        elif cell.action == "reuse":
+            sweep.jobs.append(tracker.settled(run_id, cell.request))
+        else:
+            sweep.jobs.append(_reattach(tracker, cell, gate))
+    return sweep
+
+
+def _event(
+    tracker: Tracker,
+    cell: Cell,
+    name: str,
+    tags: list[str],
+    input_sha256: str | None,
+    budget: dict[str, Any],
+) -> Event | None:
+    """The cell's first ledger event: a new queued or reused run (None: it re-attaches)."""
+    if cell.action == "attach":
+        return None
+    if cell.action == "submit":
+        return tracker.first_event(
+            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **budget
+        )
+    source = cell.run
+    assert source is not None
+    return tracker.first_event(
+        cell.request,
+        tags,
+        input_sha256,
+        status="completed",
+        experiment=name,
+        cell=cell.index,
+        reused_from=source["run_id"],
+        progress=100,
+        credits=0,
+        completed_at=time.time(),
+        **{k: source.get(k) for k in ("video_path", "sha256", "size_bytes")},
+    )
+
+
+def _reattach(tracker: Tracker, cell: Cell, gate: SweepGate) -> Job:
+    """The live job of an unfinished cell: this session's, or attached, or sent if queued."""
+    assert cell.run is not None
+    run_id = cell.run["run_id"]
+    live = tracker.live(run_id)
+    if live is not None:
+        return live
+    if cell.run.get("task_id"):
+        return tracker.attach(run_id)
+    if cell.run.get("status") == "queued":
+        job = tracker.requeue(cell.run, gate)
+        if job is not None:
+            return job
+    # A create request in flight when an earlier kernel died: never resent; recorded as
+    # submission_unknown with the evidence, as fx.resume() does.
+    if cell.run.get("status") == "submitting":
+        tracker.flag_unknown(cell.run)
+    return tracker.settled(run_id, cell.request)

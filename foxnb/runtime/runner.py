@@ -1,0 +1,286 @@
+"""The life of one run on the engine loop: upload, create, poll, download — each step recorded.
+
+``Runner.run(job)`` never raises: whatever happens ends up in the job's state and in the
+ledger, so a notebook never loses track of a paid task. Its order of work is the guarantee:
+the ledger learns that a create request is about to be sent *before* it is sent, and learns
+the task id as soon as it is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..client import AsyncClient
+from ..errors import (
+    APIError,
+    DownloadError,
+    FoxError,
+    JobError,
+    NotFoundError,
+    SubmissionUnknownError,
+    TaskFailedError,
+    TransportError,
+)
+from ..models import Task
+from .gate import SweepGate
+from .jobs import Job, JobState
+from .ledger import Ledger
+from .uploads import UploadCache
+
+log = logging.getLogger("foxnb")
+
+_JOB_FIELDS = frozenset(f.name for f in dataclasses.fields(JobState))
+
+RESULT_TTL_S = 24 * 3600  # documented lifetime of result links
+
+
+def _expiry(url: str, seen_at: float) -> float:
+    """When a result link stops working: its own ``expires`` parameter, else seen + 24 h."""
+    for key, values in parse_qs(urlsplit(url).query).items():
+        if key.lower() in ("expires", "exp") and values and values[0].isdigit():
+            return float(values[0])
+    return seen_at + RESULT_TTL_S
+
+
+class Runner:
+    """Runs jobs against one connection, recording every step in the ledger."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        ledger: Ledger,
+        videos_dir: Path,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.client = client
+        self.ledger = ledger
+        self.videos_dir = videos_dir
+        self.clock = clock
+        self.uploads = UploadCache(client, ledger, clock)
+        # Work in progress per run id, and the runs whose tracking was stopped (detach).
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._detaching: set[str] = set()
+
+    def record(self, job: Job, **fields: Any) -> None:
+        """Update the job and append the same fields to the ledger."""
+        job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
+        stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
+        stored.pop("error", None)
+        self.ledger.append(job.run_id, self.clock(), **stored)
+
+    def fail(
+        self, job: Job, exc: FoxError, code: str | None, status: str | None = None, **extra: Any
+    ) -> None:
+        """Record why ``job`` stopped; without ``status`` the run stays resumable as it was."""
+        fields: dict[str, Any] = {"error": exc, "error_code": code, "error_message": str(exc)}
+        if status is not None:
+            fields["status"] = status
+        self.record(job, **fields, **extra)
+
+    async def detach(self, job: Job) -> None:
+        """Stop working on ``job`` (on the engine loop). A create request in flight is never
+        interrupted: the runner records the task id it gets back, then stops."""
+        self._detaching.add(job.run_id)
+        work = self._tasks.get(job.run_id)
+        if job.status != "submitting" and work is not None:
+            work.cancel()
+
+    async def run(
+        self, job: Job, input_sha256: str | None = None, gate: SweepGate | None = None
+    ) -> None:
+        """Take ``job`` as far as it can go. Never raises; see the module docstring.
+
+        ``gate`` is the sweep's say on sending the create request, if the job is a cell.
+        """
+        work = asyncio.current_task()
+        assert work is not None
+        self._tasks[job.run_id] = work
+        try:
+            task = await self._submit(job, input_sha256, gate) if job.task_id is None else None
+            if job.task_id is None:
+                return
+            if job.run_id in self._detaching:
+                self._detached(job)
+                return
+            if task is None:
+                task = await self.client.get_task(job.task_id)
+                self._observe(job, task)
+            # Returns at once for a finished task (re-reading one that lacks its result URL).
+            task = await self.client.wait(
+                task, on_update=lambda t: self._observe(job, t), created_s=job.state.submitted_at
+            )
+            self._observe(job, task)
+            if task.status == "completed":
+                await self._download(job, task)
+        except asyncio.CancelledError:
+            if job.run_id not in self._detaching:
+                raise  # the engine is shutting down: leave the run resumable as recorded
+            self._detached(job)
+        except NotFoundError as exc:
+            self.fail(job, exc, "task_not_found", status="failed")
+        except FoxError as exc:  # e.g. 401 mid-poll: stop tracking, keep the run resumable
+            self.fail(job, exc, type(exc).__name__)
+        except Exception as exc:
+            log.exception("foxnb: unexpected error in %s", job.run_id)
+            wrapped = FoxError(f"internal error while tracking {job.run_id}: {exc!r}")
+            self.fail(job, wrapped, "internal")
+        finally:
+            self._tasks.pop(job.run_id, None)
+            self._detaching.discard(job.run_id)
+            job.mark_done()
+
+    async def _submit(
+        self, job: Job, input_sha256: str | None, gate: SweepGate | None
+    ) -> Task | None:
+        req = job.request
+        video_url: str | None = None
+        try:
+            if req.is_local:
+                assert input_sha256 is not None
+                video_url, uploaded_at = await self.uploads.url_for(Path(req.video), input_sha256)
+                self.ledger.append(
+                    job.run_id, self.clock(), video_url=video_url, uploaded_at=uploaded_at
+                )
+        except (APIError, TransportError) as exc:
+            self.fail(job, exc, "upload_failed", status="not_submitted")
+            return None
+        if gate is not None and (refusal := await gate.admit()) is not None:
+            code, reason = refusal
+            refused = JobError(
+                f"{job.run_id} not sent: {reason}; nothing was created or billed for it",
+                job=job,
+                code=code,
+            )
+            self.fail(job, refused, code, status="not_submitted")
+            return None
+        now = self.clock()
+        self.record(
+            job,
+            status="submitting",
+            submitted_at=now,
+            create_sent_at=now,
+            video_url=video_url or req.video,
+        )
+        try:
+            task = await self.client.create_task(req, video_url)
+        except SubmissionUnknownError as exc:
+            if gate is not None:
+                gate.settle(created=True, credits=None, error=exc)  # may have been created
+            exc.job = job  # type: ignore[attr-defined]
+            self.fail(
+                job, exc, "submission_unknown", status="submission_unknown", evidence=exc.evidence
+            )
+            return None
+        except (APIError, TransportError) as exc:
+            if gate is not None:
+                gate.settle(created=False, credits=None, error=exc)
+            code = getattr(exc, "code", None) or type(exc).__name__
+            self.fail(job, exc, code, status="not_submitted")
+            return None
+        self._observe(job, task, task_id=task.id)  # one ledger line: id and status together
+        if gate is not None and gate.settle(created=True, credits=task.credits, error=None):
+            # The budget needs this task's price before the next cell may go; FoxAPI's
+            # create answer carries no ``usage``, a task reading does.
+            credits = None
+            try:
+                task = await self.client.get_task(task.id)
+                self._observe(job, task)
+                credits = task.credits
+            finally:
+                gate.priced(credits)
+        return task
+
+    def _observe(self, job: Job, task: Task, **extra: Any) -> None:
+        state = job.state
+        if task.status in ("pending", "processing") and job.elapsed_s is not None:
+            job.add_progress(job.elapsed_s, task.progress)
+        status = {"completed": "downloading"}.get(task.status, task.status)
+        changes: dict[str, Any] = dict(extra)
+        if status != state.status:
+            changes["status"] = status
+        if task.progress != state.progress and status != "downloading":
+            changes["progress"] = task.progress
+        if task.estimated_time_s is not None and task.estimated_time_s != state.estimated_time_s:
+            changes["estimated_time_s"] = task.estimated_time_s
+        if task.credits is not None and task.credits != state.credits:
+            changes["credits"] = task.credits
+        if task.status == "completed" and state.completed_at is None:
+            now = self.clock()
+            changes["completed_at"] = now
+            if state.submitted_at is not None:
+                changes["duration_s"] = now - state.submitted_at
+        if task.status in ("failed", "cancelled") and state.error is None:
+            err = task.error
+            code = (err.code if err else None) or task.status
+            message = err.message if err else f"the task was {task.status}"
+            changes.update(
+                error=TaskFailedError(
+                    f"{task.id} {task.status}: {code}: {message}", job=job, code=code
+                ),
+                error_code=code,
+                error_message=message,
+            )
+        if changes:
+            self.record(job, **changes)
+
+    async def _download(self, job: Job, task: Task) -> None:
+        if not task.result_urls:
+            exc = DownloadError(
+                f"{task.id} completed without a result URL", job=job, code="no_result"
+            )
+            self.fail(job, exc, "no_result", status="download_failed")
+            return
+        url = task.result_urls[0]
+        self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
+        dest = self.videos_dir / f"{job.run_id}.mp4"
+        try:
+            try:
+                saved = await self.client.download(url, dest)
+            except DownloadError as exc:
+                if exc.code != "result_expired":
+                    raise
+                # The link may have expired before we got to it: ask the task for a fresh one.
+                fresh = await self.client.get_task(task.id, sync_upstream=False)
+                if not fresh.result_urls:
+                    raise
+                url = fresh.result_urls[0]
+                self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
+                saved = await self.client.download(url, dest)
+        except DownloadError as exc:
+            exc.job = job
+            self.fail(job, exc, exc.code, status="download_failed")
+            return
+        self.record(
+            job,
+            status="completed",
+            progress=100,
+            video_path=saved.path,
+            sha256=saved.sha256,
+            size_bytes=saved.size,
+            error=None,
+            error_code=None,
+            error_message=None,
+        )
+
+    def _detached(self, job: Job) -> None:
+        if job.task_id is None:
+            self.record(
+                job,
+                status="not_submitted",
+                error_code="stopped",
+                error_message="stopped before submission; nothing was sent or billed",
+            )
+        else:
+            self.record(
+                job,
+                status="detached",
+                error_message=f"foxnb stopped tracking {job.task_id}; FoxAPI has no "
+                "cancel endpoint, so the task may still run and be billed",
+            )

@@ -1,0 +1,89 @@
+"""The sweep benchmark stays runnable: a 6-job run of the real command, end to end.
+
+Its figures mean little at this size (the targets are checked by the full benchmark, not
+here); what is checked is that every phase ran against real simulator processes and that the
+report and the raw figures are complete and consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.serial  # measures time and memory: runs alone
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = ("foxnb", "sequential", "thread_pool", "fixed_interval")
+
+
+@pytest.mark.slow
+def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
+    """6 jobs at 80x, 20 jobs at once, a 200-run ledger: exit 0, a full table, sane figures,
+    and the simulator's key nowhere in the output."""
+    out = tmp_path / "benchmark.md"
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.sweep_benchmark",
+            "--jobs=6",
+            "--speed=80",
+            "--sequential-jobs=1",
+            "--memory-jobs=20",
+            "--memory-speed=80",
+            "--ledger-runs=200",
+            "--ledger-repeats=1",
+            f"--out={out}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    elapsed_s = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert elapsed_s < 120, f"the small benchmark took {elapsed_s:.0f} s"
+
+    text = out.read_text(encoding="utf-8")
+    figures = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    for output in (text, json.dumps(figures), done.stdout, done.stderr):
+        assert "sk-sim-bench" not in output  # the simulator's key is never shown
+
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    sweep_rows = [row for row in table if row.count("|") == 7]  # 6 columns: 4 clients
+    assert len(sweep_rows) == 8, sweep_rows  # header + 7 measures
+    for row in sweep_rows[1:]:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert all(cells[1:5]), row  # a figure for every client
+    assert "extrapolated from 1 job" in text
+    assert re.search(r"memory growth while 20 jobs", text)
+    assert re.search(r"loading 200 runs \(\d[\d,]* ledger events", text)
+    for heading in ("## A 6-job sweep", "## foxnb at scale", "## Machine", "## How it was"):
+        assert heading in text
+
+    clients = figures["clients"]
+    assert set(clients) == set(CLIENTS)
+    for name, f in clients.items():
+        expected_jobs = 1 if name == "sequential" else 6
+        assert f["jobs"] == expected_jobs and f["jobs_not_completed"] == 0, name
+        assert f["requests"]["creates"] == expected_jobs, name
+        assert f["requests"]["downloads"] == expected_jobs, name
+        assert f["requests"]["error_answers"] == 0, name
+        assert 1 <= f["task_gets_median"] <= f["task_gets_max"], name
+        assert 0 <= f["latency_p50_pct"] <= f["latency_p95_pct"], name
+    for name in ("foxnb", "fixed_interval"):  # measured against their own last completion
+        assert clients[name]["wall_over_ideal"] >= 1.0, name
+    assert clients["sequential"]["wall_extrapolated_s"] > clients["sequential"]["wall_s"]
+    assert clients["foxnb"]["main_thread"]["iterations"] > 0
+
+    memory, ledger = figures["memory"], figures["ledger"]
+    assert memory["statuses"] == {"completed": 20}
+    assert memory["most_tracked_at_once"] == 20 and memory["rss_growth_mb"] > 0
+    assert ledger["rows"] == [200] and ledger["events"] > 200
