@@ -18,8 +18,6 @@ another port serves the same paths. Result downloads support HTTP ranges (206/41
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable
-from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,13 +26,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp
 
 from .backend import Backend, InsufficientCredits, StorageFull
-from .edge import DECISION_KEY, Edge
+from .edge import DECISION_KEY, Dropper, Edge
 from .errors import ApiError
 from .faults import Decision
 from .payloads import RESULT_SHAPES, cdn_error_xml, create_json, task_json, upload_json
+from .urls import result_url, upload_url
 from .validate import (
     parse_base64_upload,
     parse_create,
@@ -51,14 +50,15 @@ _XML = "application/xml"
 def build_app(
     backend: Backend,
     *,
-    drop: Callable[[Scope], bool],
+    drop: Dropper,
     result_shape: str = "results",
-    max_upload_bytes: int = 100 * 1024**2,
+    max_upload_bytes: int | None = 100 * 1024**2,
 ) -> ASGIApp:
     """The complete ASGI app: routes over ``backend``, behind the :class:`Edge`.
 
-    ``drop(scope)`` must abort the client connection of ``scope`` and return ``True``
-    (the server provides it).
+    ``drop(scope, graceful=...)`` must close the client connection of ``scope`` and return
+    ``True`` (the server provides it). ``max_upload_bytes`` is the edge's body limit (HTML
+    413); ``None`` turns it off.
     """
     if result_shape not in RESULT_SHAPES:
         raise ValueError(f"result_shape must be one of {RESULT_SHAPES}, got {result_shape!r}")
@@ -102,11 +102,12 @@ class _Routes:
     async def get_task(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
         sync_upstream = request.query_params.get("sync_upstream", "").lower() == "true"
+        decision = _decision(request)
         view = await run_in_threadpool(
             self._backend.view_task,
             task_id,
             sync_upstream=sync_upstream,
-            empty_results=_decision(request).empty_results,
+            empty_results=decision.empty_results,
         )
         if view is None:
             raise ApiError(404, f"Task {task_id!r} does not exist.", code="task_not_found")
@@ -116,8 +117,7 @@ class _Routes:
             and view.result_sig is not None
             and not view.empty_results
         ):
-            query = urlencode({"expires": view.result_expires, "sig": view.result_sig})
-            url = f"{_base_url(request)}/files/output/{quote(task_id)}.mp4?{query}"
+            url = result_url(_base_url(request), task_id, view.result_expires, view.result_sig)
         body = task_json(
             view.record,
             view.snapshot.status,
@@ -125,6 +125,8 @@ class _Routes:
             result_url=url,
             result_shape=self._result_shape,
         )
+        if decision.status is not None:
+            body["status"] = decision.status  # the ``status`` fault: an unexpected word
         return JSONResponse(body)
 
     async def upload_stream(self, request: Request) -> Response:
@@ -167,8 +169,7 @@ class _Routes:
             )
         except StorageFull as exc:
             raise ApiError(403, f"Upload refused: {exc}.", code="storage_quota_exceeded") from exc
-        path = f"/files/uploads/{record.day}/{record.id}/{quote(record.filename)}"
-        return JSONResponse(upload_json(record, _base_url(request) + path))
+        return JSONResponse(upload_json(record, upload_url(_base_url(request), record)))
 
     async def get_upload(self, request: Request) -> Response:
         params = request.path_params

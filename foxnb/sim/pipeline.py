@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import random
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +24,28 @@ from pathlib import Path
 import httpx
 
 from .render import RenderError, check_extend_input, probe_video, render_extension
+from .states import Status, Timeline
+from .store import Outcome, TaskRecord
 
-__all__ = ["RenderCache", "TaskFailure", "check_input", "fetch_input", "file_sha256", "render_key"]
+__all__ = [
+    "RenderCache",
+    "TaskFailure",
+    "check_input",
+    "fetch_input",
+    "file_sha256",
+    "render_key",
+    "run_task",
+]
+
+_log = logging.getLogger(__name__)
 
 _FETCH_TIMEOUT_S = 10.0
 _CHUNK_BYTES = 1 << 20
+_FAULT_MESSAGES = {
+    "content_policy_violation": "The request was blocked by the content safety policy. "
+    "Change the prompt or input video and submit a new task.",
+    "generation_failed": "Video generation failed upstream. Submit the task again.",
+}
 
 
 class TaskFailure(Exception):
@@ -155,3 +174,60 @@ class RenderCache:
                         "generation_failed", f"Video generation failed: {exc}."
                     ) from exc
             return target
+
+
+def run_task(
+    record: TaskRecord,
+    *,
+    own_file: Callable[[str], Path | None],
+    scratch: Path,
+    cache: RenderCache,
+    shared_render: bool,
+    now: Callable[[], float],
+) -> Outcome:
+    """Run one task's work (fetch, check, render) and say how it ended; never raises.
+
+    A planned failure (``record.fail_with``) ends at a seeded instant 30–80 % of the way
+    through processing; ``shared_render`` renders with an empty prompt and seed 0 so every
+    task of one input shares a rendering (the backend's ``distinct_results=False``).
+    """
+    params = record.params
+    try:
+        source = fetch_input(params.video_url, own_file=own_file, scratch=scratch)
+        check_input(source)
+        if record.fail_with is not None:
+            code = record.fail_with
+            failed_at = max(now(), _planned_failure_at(record.timeline))
+            return Outcome(Status.FAILED, failed_at, None, code, _FAULT_MESSAGES[code])
+        prompt, seed = ("", 0) if shared_render else (params.prompt, record.seed)
+        key = render_key(
+            file_sha256(source),
+            prompt=prompt,
+            seed=seed,
+            generate_audio=params.generate_audio,
+            defect=record.defect,
+        )
+        output = cache.get_or_render(
+            key,
+            source,
+            prompt=prompt,
+            seed=seed,
+            generate_audio=params.generate_audio,
+            defect=record.defect,
+        )
+        return Outcome(Status.COMPLETED, now(), str(output))
+    except TaskFailure as failure:
+        return Outcome(Status.FAILED, now(), None, failure.code, failure.message)
+    except Exception:
+        # A simulator bug should fail the task visibly, not leave it processing forever.
+        _log.exception("simulated task %s crashed", record.id)
+        message = _FAULT_MESSAGES["generation_failed"]
+        return Outcome(Status.FAILED, now(), None, "generation_failed", message)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _planned_failure_at(timeline: Timeline) -> float:
+    """A seeded instant 30–80 % of the way through processing."""
+    fraction = random.Random(timeline.jitter_seed + 1).uniform(0.3, 0.8)
+    return timeline.start_at + fraction * (timeline.finish_at - timeline.start_at)

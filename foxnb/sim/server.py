@@ -36,18 +36,26 @@ _STOP_TIMEOUT_S = 15.0
 
 
 class _ConnectionAborter:
-    """Aborts the TCP connection behind an ASGI scope (needs the running uvicorn server)."""
+    """Closes the TCP connection behind an ASGI scope (needs the running uvicorn server).
+
+    By default the transport is aborted: anything still buffered is thrown away. ``graceful``
+    closes it after the buffer has gone out, so a response cut short arrives exactly as far
+    as it was written.
+    """
 
     def __init__(self) -> None:
         self.server: Any = None
 
-    def __call__(self, scope: Scope) -> bool:
+    def __call__(self, scope: Scope, *, graceful: bool = False) -> bool:
         client = scope.get("client")
         if self.server is None or client is None:
             return False
         for connection in list(self.server.server_state.connections):
             if getattr(connection, "client", None) == tuple(client):
-                connection.transport.abort()
+                if graceful:
+                    connection.transport.close()
+                else:
+                    connection.transport.abort()
                 return True
         return False
 
@@ -162,14 +170,21 @@ class Simulator:
         latency_s: float = 1.0,
         code: str = "content_policy_violation",
         defect: str | None = None,
+        hops: int = 1,
+        status: str | None = None,
+        error_type: str | None = None,
+        location: str | None = None,
     ) -> None:
         """Script one-shot faults for the next requests to ``endpoint``, consumed in order.
 
         ``sim.inject("task", "500", count=3)``, ``sim.inject("create", "429",
         retry_after_s=1.5)``, ``sim.inject("create", "task_failure", code="generation_failed")``,
         ``sim.inject("create", "defect", defect="cut")`` (the task completes with a flawed
-        result; ``sim.backend.task(task_id).defect`` says which flaw).
-        Endpoints and kinds are listed in :mod:`foxnb.sim.faults`.
+        result; ``sim.backend.task(task_id).defect`` says which flaw),
+        ``sim.inject("download", "redirect", hops=3)``, ``sim.inject("task", "status",
+        status="succeeded", count=5)``, ``sim.inject("create", "error_200",
+        error_type="insufficient_quota")``. Endpoints, kinds and which option goes with which
+        kind are listed in :mod:`foxnb.sim.faults`.
         """
         self.backend.faults.inject(
             endpoint,
@@ -179,6 +194,10 @@ class Simulator:
             latency_s=latency_s,
             code=code,
             defect=defect,
+            hops=hops,
+            status=status,
+            error_type=error_type,
+            location=location,
         )
 
     def set_faults(self, faults: Faults) -> None:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .states import Status, Timeline
+from .states import Snapshot, Status, Timeline, observe
 from .validate import ExtendParams
 
 __all__ = [
@@ -79,6 +79,24 @@ class TaskRecord:
     fail_with: str | None = None
     outcome: Outcome | None = None
     defect: str | None = None
+
+    def snapshot(self, at: float) -> Snapshot:
+        """The status and progress this task shows at wall-clock instant ``at``."""
+        outcome = self.outcome
+        ended = {} if outcome is None else {outcome.status: outcome.at}
+        return observe(
+            self.timeline,
+            at,
+            done_at=ended.get(Status.COMPLETED),
+            failed_at=ended.get(Status.FAILED),
+            cancelled_at=ended.get(Status.CANCELLED),
+        )
+
+    @property
+    def ready_at(self) -> float:
+        """When a finished task's outcome shows: the later of its end and the planned finish."""
+        assert self.outcome is not None, "only a finished task has a ready time"
+        return max(self.outcome.at, self.timeline.finish_at)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for the state file."""
