@@ -330,6 +330,21 @@ class Backend:
                 return None
             return self._store.upload_path(record)
 
+    def local_file(self, url: str) -> Path | None:
+        """The local file behind one of this simulator's upload or (valid) result URLs.
+
+        Any host matches: a restarted simulator answers on another port for the same files.
+        Result URLs are checked like a download (signature, expiry), so chaining an extension
+        from an expired result URL fails as it would on the real CDN.
+        """
+        ref = parse_file_url(url)
+        if isinstance(ref, UploadRef):
+            return self.upload_file(ref.day, ref.file_id, ref.filename)
+        if ref is None:
+            return None
+        verdict, path = self.result_file(ref.task_id, ref.expires, ref.sig)
+        return path if verdict == "ok" else None
+
     def close(self) -> None:
         """Stop starting work, wait for running renders, and remove temporary files."""
         with self._lock:
@@ -350,26 +365,11 @@ class Backend:
             if candidate not in taken:
                 return candidate
 
-    def _own_file(self, url: str) -> Path | None:
-        """The local file behind one of this simulator's upload or (valid) result URLs.
-
-        Any host matches: a restarted simulator answers on another port for the same files.
-        Result URLs are checked like a download (signature, expiry), so chaining an extension
-        from an expired result URL fails as it would on the real CDN.
-        """
-        ref = parse_file_url(url)
-        if isinstance(ref, UploadRef):
-            return self.upload_file(ref.day, ref.file_id, ref.filename)
-        if ref is None:
-            return None
-        verdict, path = self.result_file(ref.task_id, ref.expires, ref.sig)
-        return path if verdict == "ok" else None
-
     def _process(self, record: TaskRecord) -> None:
         """Worker thread: run one task's pipeline and record how it ended."""
         outcome = run_task(
             record,
-            own_file=self._own_file,
+            own_file=self.local_file,
             scratch=self._store.input_path(record.id),
             cache=self._cache,
             shared_render=not self.distinct_results,

@@ -12,13 +12,15 @@ from typing import Any
 __all__ = ["ApiError", "error_json"]
 
 # The error ``type`` for each HTTP status, from SPEC §5b (403 and 413 are not in FoxAPI's
-# table; 403 is used for the documented "storage full" upload case).
+# table; 403 is used for the documented "storage full" upload case, 413 for an upload over the
+# file-size limit, with the type FoxAPI's OpenAPI lists for it).
 _TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     402: "insufficient_quota",
     403: "permission_error",
     404: "not_found",
+    413: "file_too_large_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
     500: "server_error",

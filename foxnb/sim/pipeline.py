@@ -7,8 +7,13 @@ failure is raised as :class:`TaskFailure` carrying FoxAPI-style ``code`` and ``m
 Failure codes: ``video_fetch_failed`` (input URL unreachable or not 200), ``video_decode_failed``
 (not decodable media; an invented code, the docs list none), the input-constraint codes from
 :func:`~foxnb.sim.render.check_extend_input` (``video_no_stream``,
-``video_resolution_unsupported``, ``video_aspect_ratio_unsupported``) and ``generation_failed``
-(the renderer itself failed).
+``video_resolution_unsupported``, ``video_aspect_ratio_unsupported``),
+``aspect_ratio_mismatch`` (``aspect_ratio`` contradicts an input only fetched now; the message
+names the field) and ``generation_failed`` (the renderer itself failed).
+
+Failure messages never show the simulator's local paths: the messages are written without
+them, and any absolute path that still slips in (from a library's error text) is replaced by
+``<file>`` before the message is stored.
 """
 
 from __future__ import annotations
@@ -17,15 +22,18 @@ import hashlib
 import json
 import logging
 import random
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from .probe import displayed_size
 from .render import RenderError, check_extend_input, probe_video, render_extension
 from .states import Status, Timeline
 from .store import Outcome, TaskRecord
+from .validate import aspect_conflict
 
 __all__ = [
     "RenderCache",
@@ -35,12 +43,16 @@ __all__ = [
     "file_sha256",
     "render_key",
     "run_task",
+    "without_local_paths",
 ]
 
 _log = logging.getLogger(__name__)
 
 _FETCH_TIMEOUT_S = 10.0
 _CHUNK_BYTES = 1 << 20
+# An absolute path not inside a URL: it starts after a space, quote or bracket (or at the start),
+# where a URL's path follows its host.
+_LOCAL_PATH = re.compile(r"(?<![\w:/.\-])/(?:[^\s/'\"]+/)+[^\s'\"),;]*")
 _FAULT_MESSAGES = {
     "content_policy_violation": "The request was blocked by the content safety policy. "
     "Change the prompt or input video and submit a new task.",
@@ -195,6 +207,11 @@ def run_task(
     try:
         source = fetch_input(params.video_url, own_file=own_file, scratch=scratch)
         check_input(source)
+        size = displayed_size(source) if params.aspect_ratio is not None else None
+        if params.aspect_ratio is not None and size is not None:
+            problem = aspect_conflict(params.aspect_ratio, *size)
+            if problem is not None:
+                raise TaskFailure("aspect_ratio_mismatch", problem)
         if record.fail_with is not None:
             code = record.fail_with
             failed_at = max(now(), _planned_failure_at(record.timeline))
@@ -217,7 +234,8 @@ def run_task(
         )
         return Outcome(Status.COMPLETED, now(), str(output))
     except TaskFailure as failure:
-        return Outcome(Status.FAILED, now(), None, failure.code, failure.message)
+        message = without_local_paths(failure.message)
+        return Outcome(Status.FAILED, now(), None, failure.code, message)
     except Exception:
         # A simulator bug should fail the task visibly, not leave it processing forever.
         _log.exception("simulated task %s crashed", record.id)
@@ -225,6 +243,15 @@ def run_task(
         return Outcome(Status.FAILED, now(), None, "generation_failed", message)
     finally:
         scratch.unlink(missing_ok=True)
+
+
+def without_local_paths(message: str) -> str:
+    """``message`` with every absolute local path replaced by ``<file>``; URLs are kept.
+
+    >>> without_local_paths("cannot read '/tmp/sim/uploads/a.mp4' from http://h:1/files/a.mp4")
+    "cannot read '<file>' from http://h:1/files/a.mp4"
+    """
+    return _LOCAL_PATH.sub("<file>", message)
 
 
 def _planned_failure_at(timeline: Timeline) -> float:

@@ -3,7 +3,7 @@
 :func:`probe_video` reads a media file's stream headers with PyAV (a few milliseconds);
 :func:`check_extend_input` applies veo-3.1-extend's documented input constraints (720p or
 1080p, 16:9 or 9:16), so the simulator rejects what the real service rejects, with the same
-error codes; :func:`orientation` names a frame's shape as an ``aspect_ratio`` value.
+error codes; :func:`displayed_size` is the size a video shows at, rotation flag included.
 
 Messages never name the file's local path: they end up in task errors a client shows, and the
 real service would not reveal its own disk layout.
@@ -25,8 +25,8 @@ __all__ = [
     "RenderError",
     "VideoFacts",
     "check_extend_input",
+    "displayed_size",
     "ffmpeg_reason",
-    "orientation",
     "picture_stream",
     "probe_video",
 ]
@@ -117,13 +117,26 @@ def picture_stream(container: InputContainer) -> VideoStream | None:
     return None
 
 
-def orientation(width: int, height: int) -> str:
-    """The ``aspect_ratio`` value a frame of this size has: ``"9:16"`` if taller, else ``"16:9"``.
+def displayed_size(path: str | Path) -> tuple[int, int] | None:
+    """The width and height the video at ``path`` shows on screen, or ``None`` if unreadable.
 
-    >>> orientation(1280, 720), orientation(720, 1280)
-    ('16:9', '9:16')
+    A rotation flag of 90° or 270° (a phone's portrait clip stored as landscape) swaps the
+    stored sides. FFmpeg exposes the flag on decoded frames only, so the first frame is decoded.
     """
-    return "9:16" if height > width else "16:9"
+    try:
+        with av.open(str(path)) as container:
+            stream = picture_stream(container)
+            if stream is None:
+                return None
+            frame = next(container.decode(stream), None)
+            if frame is None:
+                return None
+            width, height = frame.width, frame.height
+            if round(frame.rotation) % 180 == 90:
+                return height, width
+            return width, height
+    except av.FFmpegError:
+        return None
 
 
 def check_extend_input(facts: VideoFacts) -> tuple[str, str] | None:

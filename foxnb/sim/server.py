@@ -27,6 +27,7 @@ from starlette.types import Scope
 from .app import build_app
 from .backend import Backend
 from .faults import Faults
+from .intake import DEFAULT_MAX_FILE_BYTES
 
 __all__ = ["Simulator"]
 
@@ -85,7 +86,10 @@ class Simulator:
     configure random faults; :meth:`inject` scripts one-shot ones. ``seed`` fixes ids,
     durations and seeds drawn for requests without one. ``state_dir`` keeps tasks, uploads and
     results across restarts (also on another port). ``result_ttl_s`` overrides the wall
-    seconds a result URL is valid. ``distinct_results=False`` (for load tests and benchmarks)
+    seconds a result URL is valid. ``max_file_bytes`` (100 MiB) is the upload file-size limit,
+    answered with a JSON 413; ``max_upload_bytes`` (off) is the edge's body limit, answered
+    with an HTML 413 page. ``fetch_remote_uploads=True`` lets ``/v1/files/upload/url`` fetch
+    from hosts other than loopback. ``distinct_results=False`` (for load tests and benchmarks)
     gives every task of the same input one shared rendering, so the simulator's own renderer
     is not what gets measured; timelines are unchanged. ``quiet=False`` shows uvicorn's
     access log.
@@ -107,7 +111,9 @@ class Simulator:
         upstream_lag_s: float = 2.0,
         result_ttl_s: float | None = None,
         upload_quota_bytes: int = 2 * 1024**3,
-        max_upload_bytes: int = 100 * 1024**2,
+        max_upload_bytes: int | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        fetch_remote_uploads: bool = False,
         distinct_results: bool = True,
         quiet: bool = True,
     ) -> None:
@@ -134,6 +140,8 @@ class Simulator:
             drop=self._aborter,
             result_shape=result_shape,
             max_upload_bytes=max_upload_bytes,
+            max_file_bytes=max_file_bytes,
+            fetch_remote_uploads=fetch_remote_uploads,
         )
         self._socket: socket.socket | None = None
         self._server: _Server | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +53,6 @@ def psnr_db(a: Frames, b: Frames) -> float:
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("defect-clip")
     return make_sample_clip(folder / "in.mp4", duration_s=CLIP_S, fps=CLIP_FPS)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(speed=200, upstream_lag_s=0.0) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,12 +18,6 @@ import pytest
 
 from foxnb.sample import make_sample_clip
 from foxnb.sim import Simulator
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(speed=200, upstream_lag_s=0.0) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
