@@ -11,7 +11,9 @@ real service would not reveal its own disk layout.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,10 +123,22 @@ def displayed_size(path: str | Path) -> tuple[int, int] | None:
     """The width and height the video at ``path`` shows on screen, or ``None`` if unreadable.
 
     A rotation flag of 90° or 270° (a phone's portrait clip stored as landscape) swaps the
-    stored sides. FFmpeg exposes the flag on decoded frames only, so the first frame is decoded.
+    stored sides. FFmpeg exposes the flag on decoded frames only, so the first frame is decoded
+    (30–60 ms); answers are cached per file version, since every create that sends
+    ``aspect_ratio`` asks and load tests send a thousand creates of one input.
     """
     try:
-        with av.open(str(path)) as container:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _displayed_size(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _displayed_size(path: str, size_bytes: int, mtime_ns: int) -> tuple[int, int] | None:
+    """:func:`displayed_size` of one version (size, modification time) of a file."""
+    try:
+        with av.open(path) as container:
             stream = picture_stream(container)
             if stream is None:
                 return None
