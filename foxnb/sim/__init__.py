@@ -26,26 +26,52 @@ count=3)``, ``sim.inject("create", "429", retry_after_s=1.5)``,
 ``sim.inject("download", "expired")`` script one-shot faults, consumed in order per endpoint.
 See :mod:`foxnb.sim.faults` for the full list.
 
+**Output defects.** ``sim.inject("create", "defect", defect="cut")`` (or ``Faults(defect=0.2)``
+for a seeded random rate) makes a task complete normally with a flawed result: a hard ``cut``
+at the seam, an altered ``prefix``, ``flicker``, ``color_drift``, a ``short`` new part or
+``no_audio``. ``sim.backend.task(task_id).defect`` is the ground truth; see
+:mod:`foxnb.sim.defects`. Clean results are unchanged.
+
 **State.** ``state_dir=`` keeps tasks, uploads and results on disk; a new simulator on the
 same directory (another process, another port) continues the tasks on the wall clock and
 serves their files.
 
-**Faithful** (from FoxAPI's documentation): endpoints and paths, bearer auth, request fields
-and their validation, the create and task JSON shapes, the status flow, the error body
-``{"error": {"message", "type", "code"?}}`` and its types and HTTP statuses, task error
-``{"code", "message", "type": "task_error"}``, the task-id format, upload response fields and
-``auto_cleanup`` (evict oldest vs 403), 24 h result URLs, the fixed 7 s extension, and the
-720p/1080p, 16:9/9:16 input constraints.
+**Faithful** (from FoxAPI's documentation): endpoints and paths, including
+``/v1/files/upload/url`` (documented on the upload pages; the body's key names ``url`` and
+``file_name`` are the ones a public client sends), bearer auth, request fields and their
+validation, the create and task JSON shapes, the status flow, the error body
+``{"error": {"message", "type", "code"?}}`` and its types and HTTP statuses (413
+``file_too_large_error`` for an upload over the file-size limit, as FoxAPI's OpenAPI lists),
+task error ``{"code", "message", "type": "task_error"}``, the task-id format, upload response
+fields and ``auto_cleanup`` (evict oldest vs 403), 24 h result URLs, the fixed 7 s extension,
+and the 720p/1080p, 16:9/9:16 input constraints.
+
+**aspect_ratio**: answered, not honoured. An extension continues the input's own picture,
+and the simulator's result is the input followed by the new seconds in one file, so an output
+shape other than the input's cannot exist (honouring it would mean cropping or padding the
+input part, so the result's first part would no longer be the input). A create whose
+``aspect_ratio`` contradicts the input (its displayed shape, rotation flag included) is
+therefore a 422 ``invalid_parameter`` naming ``aspect_ratio``, as FoxAPI answers invalid
+parameter values. The simulator can see the input at create time when it is one of its own
+uploads or results (almost always: clients upload first or chain results); for any other URL
+the same check runs once the task has fetched the input, and fails the task with
+``aspect_ratio_mismatch``. A request without ``aspect_ratio`` takes the input's shape, so
+clients that leave it out keep working with portrait clips.
 
 **Invented** (the docs are silent; choices explained in the module that makes them): timings
 and credit prices (:mod:`~foxnb.sim.catalog`); the result being the input plus 7 s in one file
-(:mod:`~foxnb.sim.render`); task failure codes ``video_fetch_failed`` and
-``video_decode_failed``; ``video`` accepted as an alias of ``video_url``; a fresh result URL
-on re-query after expiry (:mod:`~foxnb.sim.signing`); ``usage.credits_consumed`` and
-``task_info`` in the task JSON, the requested model name echoed back
-(:mod:`~foxnb.sim.payloads`); the 403 ``storage_quota_exceeded`` body; 2 GB storage quota and
-100 MB edge body limit; ``param`` on 422 errors; ``Retry-After`` only when configured; no
-cancel endpoint (``cancelled`` appears only when a test calls ``sim.backend.cancel_task``).
+(:mod:`~foxnb.sim.render`); task failure codes ``video_fetch_failed``,
+``video_decode_failed`` and ``aspect_ratio_mismatch``; ``video`` accepted as an alias of
+``video_url``; a fresh result URL on re-query after expiry (:mod:`~foxnb.sim.signing`);
+``usage.credits_consumed`` and ``task_info`` in the task JSON, the requested model name echoed
+back (:mod:`~foxnb.sim.payloads`); the 403 ``storage_quota_exceeded`` body; 2 GB storage quota;
+the 100 MiB file-size limit (JSON 413; the edge's HTML 413 only when configured or injected);
+``/v1/files/upload/url`` fetching loopback URLs only unless ``fetch_remote_uploads=True``, and
+its 422 codes ``url_not_allowed`` / ``url_fetch_failed`` (:mod:`~foxnb.sim.intake`); CORS
+headers on every response and unauthenticated preflights (:mod:`~foxnb.sim.cors`); ``param``
+on 422 errors; ``Retry-After`` only when configured; no cancel endpoint (``cancelled`` appears
+only when a test calls ``sim.backend.cancel_task``). Failed tasks' messages never show the
+simulator's local paths.
 """
 
 from .cli import main

@@ -7,19 +7,23 @@ Routes (the API under ``/v1`` needs the bearer key; file URLs are public, like a
 ``GET  /v1/tasks/{id}``                query a task; ``?sync_upstream=true`` for current status
 ``POST /v1/files/upload/stream``       multipart upload: ``file``, ``file_name``, ``auto_cleanup``
 ``POST /v1/files/upload/base64``       JSON upload: ``file_data``, ``file_name``, ``auto_cleanup``
+``POST /v1/files/upload/url``          JSON upload by URL: ``url``, ``file_name``, ``auto_cleanup``
 ``GET  /files/uploads/{day}/{id}/{n}`` an uploaded file (usable as ``video_url``)
 ``GET  /files/output/{id}.mp4``        a result; needs the ``expires`` and ``sig`` it was given
 =====================================  =========================================================
 
 URLs handed out are built from the request's own base URL, so a simulator restarted on
-another port serves the same paths. Result downloads support HTTP ranges (206/416).
+another port serves the same paths. File URLs answer HEAD and HTTP ranges (206/416). Uploads
+over the file-size limit get a JSON 413 (:mod:`foxnb.sim.intake`). A create whose
+``aspect_ratio`` contradicts an input the simulator holds (its own upload or result) is a 422
+naming ``aspect_ratio``; for other inputs the same check fails the task once it has fetched
+the input. Everything sits behind the :class:`~foxnb.sim.edge.Edge` and, outermost,
+:class:`~foxnb.sim.cors.Cors`.
 """
 
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable
-from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,18 +32,25 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp
 
 from .backend import Backend, InsufficientCredits, StorageFull
-from .edge import DECISION_KEY, Edge
+from .cors import Cors
+from .edge import DECISION_KEY, Dropper, Edge
 from .errors import ApiError
 from .faults import Decision
+from .intake import BODY_OVERHEAD_BYTES, LimitedReceive, fetch_upload, too_large
 from .payloads import RESULT_SHAPES, cdn_error_xml, create_json, task_json, upload_json
+from .probe import displayed_size
+from .urls import result_url, upload_url
 from .validate import (
+    ExtendParams,
+    aspect_conflict,
     parse_base64_upload,
     parse_create,
     parse_form_bool,
     parse_json_body,
+    parse_url_upload,
     safe_filename,
 )
 
@@ -51,45 +62,63 @@ _XML = "application/xml"
 def build_app(
     backend: Backend,
     *,
-    drop: Callable[[Scope], bool],
+    drop: Dropper,
     result_shape: str = "results",
-    max_upload_bytes: int = 100 * 1024**2,
+    max_upload_bytes: int | None = None,
+    max_file_bytes: int,
+    fetch_remote_uploads: bool = False,
 ) -> ASGIApp:
-    """The complete ASGI app: routes over ``backend``, behind the :class:`Edge`.
+    """The complete ASGI app: routes over ``backend``, behind the :class:`Edge` and CORS.
 
-    ``drop(scope)`` must abort the client connection of ``scope`` and return ``True``
-    (the server provides it).
+    ``drop(scope, graceful=...)`` must close the client connection of ``scope`` and return
+    ``True`` (the server provides it). ``max_upload_bytes`` is the edge's body limit (HTML
+    413; ``None``: none); ``max_file_bytes`` the API's file-size limit (JSON 413);
+    ``fetch_remote_uploads`` lets ``/v1/files/upload/url`` fetch from hosts other than
+    loopback.
     """
     if result_shape not in RESULT_SHAPES:
         raise ValueError(f"result_shape must be one of {RESULT_SHAPES}, got {result_shape!r}")
-    routes = _Routes(backend, result_shape)
+    if max_file_bytes <= 0:
+        raise ValueError(f"max_file_bytes must be > 0, got {max_file_bytes}")
+    routes = _Routes(backend, result_shape, max_file_bytes, fetch_remote_uploads)
     starlette = Starlette(
         routes=[
             Route("/v1/videos/generations", routes.create, methods=["POST"]),
             Route("/v1/tasks/{task_id}", routes.get_task, methods=["GET"]),
             Route("/v1/files/upload/stream", routes.upload_stream, methods=["POST"]),
             Route("/v1/files/upload/base64", routes.upload_base64, methods=["POST"]),
+            Route("/v1/files/upload/url", routes.upload_url, methods=["POST"]),
             Route("/files/uploads/{day}/{file_id}/{filename}", routes.get_upload, methods=["GET"]),
             Route("/files/output/{name}", routes.get_output, methods=["GET"]),
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
-    return Edge(starlette, backend, max_upload_bytes=max_upload_bytes, drop=drop)
+    return Cors(Edge(starlette, backend, max_upload_bytes=max_upload_bytes, drop=drop))
 
 
 class _Routes:
     """Request handlers; each parses, calls the backend off the event loop, and shapes JSON."""
 
-    def __init__(self, backend: Backend, result_shape: str) -> None:
+    def __init__(
+        self, backend: Backend, result_shape: str, max_file_bytes: int, fetch_remote: bool
+    ) -> None:
         self._backend = backend
         self._result_shape = result_shape
+        self._max_file_bytes = max_file_bytes
+        self._fetch_remote = fetch_remote
 
     async def create(self, request: Request) -> Response:
         body = parse_json_body(request.headers.get("content-type"), await request.body())
         params = parse_create(body)
-        fail_with = _decision(request).task_failure_code
+        await run_in_threadpool(self._check_aspect, params)
+        decision = _decision(request)
         try:
-            record = await run_in_threadpool(self._backend.create_task, params, fail_with=fail_with)
+            record = await run_in_threadpool(
+                self._backend.create_task,
+                params,
+                fail_with=decision.task_failure_code,
+                defect=decision.defect,
+            )
         except InsufficientCredits as exc:
             raise ApiError(402, f"Insufficient balance: {exc}. Top up and retry.") from exc
         return JSONResponse(create_json(record))
@@ -97,11 +126,12 @@ class _Routes:
     async def get_task(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
         sync_upstream = request.query_params.get("sync_upstream", "").lower() == "true"
+        decision = _decision(request)
         view = await run_in_threadpool(
             self._backend.view_task,
             task_id,
             sync_upstream=sync_upstream,
-            empty_results=_decision(request).empty_results,
+            empty_results=decision.empty_results,
         )
         if view is None:
             raise ApiError(404, f"Task {task_id!r} does not exist.", code="task_not_found")
@@ -111,8 +141,7 @@ class _Routes:
             and view.result_sig is not None
             and not view.empty_results
         ):
-            query = urlencode({"expires": view.result_expires, "sig": view.result_sig})
-            url = f"{_base_url(request)}/files/output/{quote(task_id)}.mp4?{query}"
+            url = result_url(_base_url(request), task_id, view.result_expires, view.result_sig)
         body = task_json(
             view.record,
             view.snapshot.status,
@@ -120,7 +149,19 @@ class _Routes:
             result_url=url,
             result_shape=self._result_shape,
         )
+        if decision.status is not None:
+            body["status"] = decision.status  # the ``status`` fault: an unexpected word
         return JSONResponse(body)
+
+    def _check_aspect(self, params: ExtendParams) -> None:
+        """422 if ``aspect_ratio`` contradicts an input this simulator holds (worker thread)."""
+        if params.aspect_ratio is None:
+            return
+        path = self._backend.local_file(params.video_url)
+        size = displayed_size(path) if path is not None else None
+        problem = aspect_conflict(params.aspect_ratio, *size) if size is not None else None
+        if problem is not None:
+            raise ApiError(422, problem, code="invalid_parameter", param="aspect_ratio")
 
     async def upload_stream(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
@@ -128,6 +169,7 @@ class _Routes:
             raise ApiError(
                 400, "Content-Type must be multipart/form-data.", code="invalid_content_type"
             )
+        request = self._limited(request, self._max_file_bytes + BODY_OVERHEAD_BYTES, "file")
         async with request.form() as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
@@ -138,6 +180,8 @@ class _Routes:
                     param="file",
                 )
             data = await upload.read()
+            if len(data) > self._max_file_bytes:
+                raise too_large(len(data), self._max_file_bytes, param="file")
             name_field = form.get("file_name")
             name = name_field if isinstance(name_field, str) and name_field else upload.filename
             cleanup_field = form.get("auto_cleanup")
@@ -149,9 +193,33 @@ class _Routes:
         return await self._store_upload(request, data, safe_filename(name or ""), auto_cleanup)
 
     async def upload_base64(self, request: Request) -> Response:
+        # Base64 carries 3 bytes in 4 characters.
+        body_limit_bytes = self._max_file_bytes * 4 // 3 + BODY_OVERHEAD_BYTES
+        request = self._limited(request, body_limit_bytes, "file_data")
         body = parse_json_body(request.headers.get("content-type"), await request.body())
         upload = parse_base64_upload(body)
+        if len(upload.data) > self._max_file_bytes:
+            raise too_large(len(upload.data), self._max_file_bytes, param="file_data")
         return await self._store_upload(request, upload.data, upload.file_name, upload.auto_cleanup)
+
+    async def upload_url(self, request: Request) -> Response:
+        body = parse_json_body(request.headers.get("content-type"), await request.body())
+        upload = parse_url_upload(body)
+        data, fetched_name = await fetch_upload(
+            upload.url, allow_remote=self._fetch_remote, limit_bytes=self._max_file_bytes
+        )
+        name = safe_filename(upload.file_name or fetched_name)
+        return await self._store_upload(request, data, name, upload.auto_cleanup)
+
+    def _limited(self, request: Request, body_limit_bytes: int, param: str) -> Request:
+        """``request`` with its body capped at ``body_limit_bytes``: a declared larger size is
+        refused at once, an undeclared one as soon as it passes the cap (JSON 413)."""
+        file_limit_bytes = self._max_file_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > body_limit_bytes:
+            raise too_large(int(declared), file_limit_bytes, param=param, what="The request body")
+        receive = LimitedReceive(request.receive, body_limit_bytes, file_limit_bytes, param=param)
+        return Request(request.scope, receive)
 
     async def _store_upload(
         self, request: Request, data: bytes, filename: str, auto_cleanup: bool
@@ -162,8 +230,7 @@ class _Routes:
             )
         except StorageFull as exc:
             raise ApiError(403, f"Upload refused: {exc}.", code="storage_quota_exceeded") from exc
-        path = f"/files/uploads/{record.day}/{record.id}/{quote(record.filename)}"
-        return JSONResponse(upload_json(record, _base_url(request) + path))
+        return JSONResponse(upload_json(record, upload_url(_base_url(request), record)))
 
     async def get_upload(self, request: Request) -> Response:
         params = request.path_params

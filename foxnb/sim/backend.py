@@ -24,41 +24,31 @@ or is cancelled gets them back; a short balance is :class:`InsufficientCredits` 
 
 from __future__ import annotations
 
-import logging
 import random
-import re
 import secrets
 import string
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from .catalog import MODELS
+from .defects import check_defect
 from .faults import Decision, FaultInjector, Faults
-from .pipeline import RenderCache, TaskFailure, check_input, fetch_input, file_sha256, render_key
+from .pipeline import RenderCache, run_task
 from .signing import sign, valid_signature, window_expiry
-from .states import Snapshot, Status, Timeline, observe
+from .states import Snapshot, Status, Timeline
 from .store import AccountState, Outcome, StateStore, TaskRecord, UploadRecord, write_atomic
+from .urls import UploadRef, parse_file_url
 from .validate import ExtendParams
 
 __all__ = ["Backend", "InsufficientCredits", "StorageFull", "TaskView", "completed_at"]
 
-_log = logging.getLogger(__name__)
-
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_OWN_UPLOAD_PATH = re.compile(r"^/files/uploads/(\d{8})/(file-[0-9a-z-]+)/([^/]+)$")
-_OWN_RESULT_PATH = re.compile(r"^/files/output/(task-unified-[0-9a-z-]+)\.mp4$")
-_FAULT_MESSAGES = {
-    "content_policy_violation": "The request was blocked by the content safety policy. "
-    "Change the prompt or input video and submit a new task.",
-    "generation_failed": "Video generation failed upstream. Submit the task again.",
-}
 
 
 class InsufficientCredits(Exception):
@@ -118,7 +108,8 @@ class Backend:
         self.faults = FaultInjector(faults or Faults(), seed=fault_seed, now=now)
         #: False: tasks of the same input share one rendering (see the module docstring).
         self.distinct_results = distinct_results
-        #: Requests seen per endpoint (``create``, ``task``, ``upload``, ``download``).
+        #: Requests seen per endpoint (``create``, ``task``, ``upload``, ``download``), plus
+        #: ``redirect_hop`` (requests on a redirect chain) and ``key_sent_to_files``.
         self.requests: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._store = StateStore(state_dir)
@@ -161,9 +152,23 @@ class Backend:
 
     def decide(self, endpoint: str) -> Decision:
         """Count a request to ``endpoint`` and decide its faults."""
-        with self._lock:
-            self.requests[endpoint] += 1
+        self.count(endpoint)
         return self.faults.decide(endpoint)
+
+    def count(self, name: str) -> None:
+        """Add one to ``requests[name]``."""
+        with self._lock:
+            self.requests[name] += 1
+
+    @property
+    def key_sent_to_files(self) -> int:
+        """How many requests to file URLs (uploads, results, redirect hops) carried the API key.
+
+        File URLs are public, like a CDN's; a client that sends its key there would send it to
+        whatever host a result URL or a redirect names.
+        """
+        with self._lock:
+            return self.requests["key_sent_to_files"]
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -183,8 +188,14 @@ class Backend:
         with self._lock:
             return self._state.tasks.get(task_id)
 
-    def create_task(self, params: ExtendParams, *, fail_with: str | None = None) -> TaskRecord:
-        """Reserve credits and plan a new task; ``fail_with`` plans a mid-processing failure."""
+    def create_task(
+        self, params: ExtendParams, *, fail_with: str | None = None, defect: str | None = None
+    ) -> TaskRecord:
+        """Reserve credits and plan a new task.
+
+        ``fail_with`` plans a mid-processing failure with that code; ``defect`` plans a result
+        with that output defect (:mod:`foxnb.sim.defects`), kept in the record as ground truth.
+        """
         spec = MODELS[params.model]
         with self._lock:
             balance = self._state.balance_credits
@@ -203,6 +214,7 @@ class Backend:
                 estimated_time_s=max(1, round(typical_s)),
                 credits=spec.credits,
                 fail_with=fail_with,
+                defect=check_defect(defect),
             )
             self._state.balance_credits -= spec.credits
             self._state.tasks[record.id] = record
@@ -220,10 +232,10 @@ class Backend:
             if record is None:
                 return None
             now = self._now()
-            snapshot = _snapshot(record, now if sync_upstream else now - self.lag_s)
+            snapshot = record.snapshot(now if sync_upstream else now - self.lag_s)
             if snapshot.status is not Status.COMPLETED:
                 return TaskView(record, snapshot)
-            expires = window_expiry(_result_ready_at(record), self.result_ttl_s, now)
+            expires = window_expiry(record.ready_at, self.result_ttl_s, now)
             return TaskView(
                 record,
                 snapshot,
@@ -296,6 +308,20 @@ class Backend:
             self._store.save(self._state)
         return record
 
+    def evict_uploads(self, file_ids: Iterable[str] | None = None) -> list[str]:
+        """Delete uploads as the service's storage clean-up would; their URLs then answer 404.
+
+        ``file_ids`` names the uploads (``None``: all of them); unknown ids are skipped.
+        Returns the ids evicted.
+        """
+        with self._lock:
+            uploads = self._state.uploads
+            wanted = list(uploads) if file_ids is None else [i for i in file_ids if i in uploads]
+            for file_id in wanted:
+                self._store.upload_path(uploads.pop(file_id)).unlink(missing_ok=True)
+            self._store.save(self._state)
+        return wanted
+
     def upload_file(self, day: str, file_id: str, filename: str) -> Path | None:
         """The stored file behind an upload URL path, or ``None`` if unknown or evicted."""
         with self._lock:
@@ -303,6 +329,21 @@ class Backend:
             if record is None or record.day != day or record.filename != filename:
                 return None
             return self._store.upload_path(record)
+
+    def local_file(self, url: str) -> Path | None:
+        """The local file behind one of this simulator's upload or (valid) result URLs.
+
+        Any host matches: a restarted simulator answers on another port for the same files.
+        Result URLs are checked like a download (signature, expiry), so chaining an extension
+        from an expired result URL fails as it would on the real CDN.
+        """
+        ref = parse_file_url(url)
+        if isinstance(ref, UploadRef):
+            return self.upload_file(ref.day, ref.file_id, ref.filename)
+        if ref is None:
+            return None
+        verdict, path = self.result_file(ref.task_id, ref.expires, ref.sig)
+        return path if verdict == "ok" else None
 
     def close(self) -> None:
         """Stop starting work, wait for running renders, and remove temporary files."""
@@ -324,62 +365,18 @@ class Backend:
             if candidate not in taken:
                 return candidate
 
-    def _own_file(self, url: str) -> Path | None:
-        """The local file behind one of this simulator's upload or (valid) result URLs.
-
-        Any host matches: a restarted simulator answers on another port for the same files.
-        Result URLs are checked like a download (signature, expiry), so chaining an extension
-        from an expired result URL fails as it would on the real CDN.
-        """
-        parts = urlsplit(url)
-        upload = _OWN_UPLOAD_PATH.match(parts.path)
-        if upload is not None:
-            day, file_id, name = upload.groups()
-            return self.upload_file(day, file_id, unquote(name))
-        result = _OWN_RESULT_PATH.match(parts.path)
-        query = parse_qs(parts.query)
-        expires, sig = query.get("expires", [""])[0], query.get("sig", [""])[0]
-        if result is None or not expires.isdigit():
-            return None
-        verdict, path = self.result_file(result.group(1), int(expires), sig)
-        return path if verdict == "ok" else None
-
     def _process(self, record: TaskRecord) -> None:
         """Worker thread: run one task's pipeline and record how it ended."""
-        params = record.params
-        scratch = self._store.input_path(record.id)
-        try:
-            source = fetch_input(params.video_url, own_file=self._own_file, scratch=scratch)
-            check_input(source)
-            if record.fail_with is not None:
-                code = record.fail_with
-                failed_at = max(self._now(), _planned_failure_at(record.timeline))
-                outcome = Outcome(Status.FAILED, failed_at, None, code, _FAULT_MESSAGES[code])
-            else:
-                prompt, seed = (params.prompt, record.seed) if self.distinct_results else ("", 0)
-                key = render_key(
-                    file_sha256(source),
-                    prompt=prompt,
-                    seed=seed,
-                    generate_audio=params.generate_audio,
-                )
-                output = self._cache.get_or_render(
-                    key,
-                    source,
-                    prompt=prompt,
-                    seed=seed,
-                    generate_audio=params.generate_audio,
-                )
-                outcome = Outcome(Status.COMPLETED, self._now(), self._store.relative(output))
-        except TaskFailure as failure:
-            outcome = Outcome(Status.FAILED, self._now(), None, failure.code, failure.message)
-        except Exception:
-            # A simulator bug should fail the task visibly, not leave it processing forever.
-            _log.exception("simulated task %s crashed", record.id)
-            message = _FAULT_MESSAGES["generation_failed"]
-            outcome = Outcome(Status.FAILED, self._now(), None, "generation_failed", message)
-        finally:
-            scratch.unlink(missing_ok=True)
+        outcome = run_task(
+            record,
+            own_file=self.local_file,
+            scratch=self._store.input_path(record.id),
+            cache=self._cache,
+            shared_render=not self.distinct_results,
+            now=self._now,
+        )
+        if outcome.output is not None:  # records keep paths relative to the state folder
+            outcome = replace(outcome, output=self._store.relative(Path(outcome.output)))
         with self._lock:
             self._finish(record.id, outcome)
 
@@ -395,18 +392,6 @@ class Backend:
         self._store.save(self._state)
 
 
-def _snapshot(record: TaskRecord, at: float) -> Snapshot:
-    outcome = record.outcome
-    ended = {} if outcome is None else {outcome.status: outcome.at}
-    return observe(
-        record.timeline,
-        at,
-        done_at=ended.get(Status.COMPLETED),
-        failed_at=ended.get(Status.FAILED),
-        cancelled_at=ended.get(Status.CANCELLED),
-    )
-
-
 def completed_at(record: TaskRecord) -> float | None:
     """The instant a synced query first shows ``record`` completed (``None``: it did not).
 
@@ -416,18 +401,7 @@ def completed_at(record: TaskRecord) -> float | None:
     outcome = record.outcome
     if outcome is None or outcome.status is not Status.COMPLETED:
         return None
-    return _result_ready_at(record)
-
-
-def _result_ready_at(record: TaskRecord) -> float:
-    assert record.outcome is not None
-    return max(record.outcome.at, record.timeline.finish_at)
-
-
-def _planned_failure_at(timeline: Timeline) -> float:
-    """A seeded instant 30–80 % of the way through processing."""
-    fraction = random.Random(timeline.jitter_seed + 1).uniform(0.3, 0.8)
-    return timeline.start_at + fraction * (timeline.finish_at - timeline.start_at)
+    return record.ready_at
 
 
 def _new_api_key() -> str:

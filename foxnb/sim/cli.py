@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .faults import Faults
+from .intake import DEFAULT_MAX_FILE_BYTES
 from .payloads import RESULT_SHAPES
 from .server import Simulator
 from .store import StateDirInUseError
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="random fault setting, repeatable: rate_limit=0.2, retry_after_s=1, "
         "rate_limit_rps=5, error_500=0.1, error_503=0.1, latency_s=0.1-0.5, drop=0.05, "
         "lost_response=0.05, task_failure=0.1, failure_code=generation_failed, "
-        "empty_results=0.2, edge_html=0.01, truncated=0.01, endpoints=create,task",
+        "empty_results=0.2, edge_html=0.01, truncated=0.01, endpoints=create,task, "
+        "defect=0.3 (flawed results), defect_kinds=cut,prefix,flicker,color_drift,short,no_audio",
     )
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault RNG")
     parser.add_argument("--state-dir", type=Path, help="keep tasks and files here across restarts")
@@ -49,6 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--result-shape", choices=RESULT_SHAPES, default="results")
     parser.add_argument("--upstream-lag-s", type=float, default=2.0, help="sim seconds of lag")
     parser.add_argument("--result-ttl-s", type=float, help="wall seconds result URLs stay valid")
+    parser.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=DEFAULT_MAX_FILE_BYTES,
+        help="upload file-size limit, answered with a JSON 413 (default 100 MiB)",
+    )
+    parser.add_argument(
+        "--edge-max-body-bytes",
+        type=int,
+        help="the edge's request-body limit, answered with an HTML 413 page (default: none)",
+    )
+    parser.add_argument(
+        "--fetch-remote-uploads",
+        action="store_true",
+        help="let /v1/files/upload/url fetch from hosts other than loopback",
+    )
     parser.add_argument(
         "--distinct-results",
         action=argparse.BooleanOptionalAction,
@@ -84,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result_shape=args.result_shape,
             upstream_lag_s=args.upstream_lag_s,
             result_ttl_s=args.result_ttl_s,
+            max_file_bytes=args.max_file_bytes,
+            max_upload_bytes=args.edge_max_body_bytes,
+            fetch_remote_uploads=args.fetch_remote_uploads,
             distinct_results=args.distinct_results,
             quiet=not args.verbose,
         )

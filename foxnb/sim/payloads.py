@@ -27,6 +27,7 @@ from .store import TaskRecord, UploadRecord
 
 __all__ = [
     "RESULT_SHAPES",
+    "cdn_error_html",
     "cdn_error_xml",
     "create_json",
     "edge_block_html",
@@ -136,6 +137,16 @@ def edge_too_large_html() -> str:
         "<html>\n<head><title>413 Request Entity Too Large</title></head>\n"
         "<body>\n<center><h1>413 Request Entity Too Large</h1></center>\n"
         "<hr><center>edge</center>\n</body>\n</html>\n"
+    )
+
+
+def cdn_error_html() -> str:
+    """An HTML error page a CDN might send in place of a file (served with a 200 by faults)."""
+    return (
+        "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
+        "<body><center><h1>502 Bad Gateway</h1></center>\n"
+        "<p>The origin did not answer in time. Please try again later.</p>\n"
+        "<hr><center>cdn</center></body></html>\n"
     )
 
 

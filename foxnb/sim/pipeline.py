@@ -7,26 +7,57 @@ failure is raised as :class:`TaskFailure` carrying FoxAPI-style ``code`` and ``m
 Failure codes: ``video_fetch_failed`` (input URL unreachable or not 200), ``video_decode_failed``
 (not decodable media; an invented code, the docs list none), the input-constraint codes from
 :func:`~foxnb.sim.render.check_extend_input` (``video_no_stream``,
-``video_resolution_unsupported``, ``video_aspect_ratio_unsupported``) and ``generation_failed``
-(the renderer itself failed).
+``video_resolution_unsupported``, ``video_aspect_ratio_unsupported``),
+``aspect_ratio_mismatch`` (``aspect_ratio`` contradicts an input only fetched now; the message
+names the field) and ``generation_failed`` (the renderer itself failed).
+
+Failure messages never show the simulator's local paths: the messages are written without
+them, and any absolute path that still slips in (from a library's error text) is replaced by
+``<file>`` before the message is stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import random
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from .probe import displayed_size
 from .render import RenderError, check_extend_input, probe_video, render_extension
+from .states import Status, Timeline
+from .store import Outcome, TaskRecord
+from .validate import aspect_conflict
 
-__all__ = ["RenderCache", "TaskFailure", "check_input", "fetch_input", "file_sha256", "render_key"]
+__all__ = [
+    "RenderCache",
+    "TaskFailure",
+    "check_input",
+    "fetch_input",
+    "file_sha256",
+    "render_key",
+    "run_task",
+    "without_local_paths",
+]
+
+_log = logging.getLogger(__name__)
 
 _FETCH_TIMEOUT_S = 10.0
 _CHUNK_BYTES = 1 << 20
+# An absolute path not inside a URL: it starts after a space, quote or bracket (or at the start),
+# where a URL's path follows its host.
+_LOCAL_PATH = re.compile(r"(?<![\w:/.\-])/(?:[^\s/'\"]+/)+[^\s'\"),;]*")
+_FAULT_MESSAGES = {
+    "content_policy_violation": "The request was blocked by the content safety policy. "
+    "Change the prompt or input video and submit a new task.",
+    "generation_failed": "Video generation failed upstream. Submit the task again.",
+}
 
 
 class TaskFailure(Exception):
@@ -93,10 +124,23 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def render_key(input_sha256: str, *, prompt: str, seed: int, generate_audio: bool) -> str:
-    """The cache key of a render: everything the deterministic renderer's output depends on."""
-    material = json.dumps([input_sha256, prompt, seed, generate_audio])
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+def render_key(
+    input_sha256: str,
+    *,
+    prompt: str,
+    seed: int,
+    generate_audio: bool,
+    defect: str | None = None,
+) -> str:
+    """The cache key of a render: everything the deterministic renderer's output depends on.
+
+    A clean render's key leaves the defect out, so it is the same key as before defects
+    existed and a state folder's earlier renders are still found.
+    """
+    parts: list[object] = [input_sha256, prompt, seed, generate_audio]
+    if defect is not None:
+        parts.append(defect)
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
 
 
 class RenderCache:
@@ -113,7 +157,14 @@ class RenderCache:
         self._key_locks: dict[str, threading.Lock] = {}
 
     def get_or_render(
-        self, key: str, source: Path, *, prompt: str, seed: int, generate_audio: bool
+        self,
+        key: str,
+        source: Path,
+        *,
+        prompt: str,
+        seed: int,
+        generate_audio: bool,
+        defect: str | None = None,
     ) -> Path:
         """Path of the result for ``key``, rendering it from ``source`` if it is not there."""
         with self._guard:
@@ -123,10 +174,87 @@ class RenderCache:
             if not target.exists():
                 try:
                     render_extension(
-                        source, target, prompt=prompt, seed=seed, generate_audio=generate_audio
+                        source,
+                        target,
+                        prompt=prompt,
+                        seed=seed,
+                        generate_audio=generate_audio,
+                        defect=defect,
                     )
                 except RenderError as exc:
                     raise TaskFailure(
                         "generation_failed", f"Video generation failed: {exc}."
                     ) from exc
             return target
+
+
+def run_task(
+    record: TaskRecord,
+    *,
+    own_file: Callable[[str], Path | None],
+    scratch: Path,
+    cache: RenderCache,
+    shared_render: bool,
+    now: Callable[[], float],
+) -> Outcome:
+    """Run one task's work (fetch, check, render) and say how it ended; never raises.
+
+    A planned failure (``record.fail_with``) ends at a seeded instant 30–80 % of the way
+    through processing; ``shared_render`` renders with an empty prompt and seed 0 so every
+    task of one input shares a rendering (the backend's ``distinct_results=False``).
+    """
+    params = record.params
+    try:
+        source = fetch_input(params.video_url, own_file=own_file, scratch=scratch)
+        check_input(source)
+        size = displayed_size(source) if params.aspect_ratio is not None else None
+        if params.aspect_ratio is not None and size is not None:
+            problem = aspect_conflict(params.aspect_ratio, *size)
+            if problem is not None:
+                raise TaskFailure("aspect_ratio_mismatch", problem)
+        if record.fail_with is not None:
+            code = record.fail_with
+            failed_at = max(now(), _planned_failure_at(record.timeline))
+            return Outcome(Status.FAILED, failed_at, None, code, _FAULT_MESSAGES[code])
+        prompt, seed = ("", 0) if shared_render else (params.prompt, record.seed)
+        key = render_key(
+            file_sha256(source),
+            prompt=prompt,
+            seed=seed,
+            generate_audio=params.generate_audio,
+            defect=record.defect,
+        )
+        output = cache.get_or_render(
+            key,
+            source,
+            prompt=prompt,
+            seed=seed,
+            generate_audio=params.generate_audio,
+            defect=record.defect,
+        )
+        return Outcome(Status.COMPLETED, now(), str(output))
+    except TaskFailure as failure:
+        message = without_local_paths(failure.message)
+        return Outcome(Status.FAILED, now(), None, failure.code, message)
+    except Exception:
+        # A simulator bug should fail the task visibly, not leave it processing forever.
+        _log.exception("simulated task %s crashed", record.id)
+        message = _FAULT_MESSAGES["generation_failed"]
+        return Outcome(Status.FAILED, now(), None, "generation_failed", message)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def without_local_paths(message: str) -> str:
+    """``message`` with every absolute local path replaced by ``<file>``; URLs are kept.
+
+    >>> without_local_paths("cannot read '/tmp/sim/uploads/a.mp4' from http://h:1/files/a.mp4")
+    "cannot read '<file>' from http://h:1/files/a.mp4"
+    """
+    return _LOCAL_PATH.sub("<file>", message)
+
+
+def _planned_failure_at(timeline: Timeline) -> float:
+    """A seeded instant 30–80 % of the way through processing."""
+    fraction = random.Random(timeline.jitter_seed + 1).uniform(0.3, 0.8)
+    return timeline.start_at + fraction * (timeline.finish_at - timeline.start_at)

@@ -27,6 +27,7 @@ from starlette.types import Scope
 from .app import build_app
 from .backend import Backend
 from .faults import Faults
+from .intake import DEFAULT_MAX_FILE_BYTES
 
 __all__ = ["Simulator"]
 
@@ -36,18 +37,26 @@ _STOP_TIMEOUT_S = 15.0
 
 
 class _ConnectionAborter:
-    """Aborts the TCP connection behind an ASGI scope (needs the running uvicorn server)."""
+    """Closes the TCP connection behind an ASGI scope (needs the running uvicorn server).
+
+    By default the transport is aborted: anything still buffered is thrown away. ``graceful``
+    closes it after the buffer has gone out, so a response cut short arrives exactly as far
+    as it was written.
+    """
 
     def __init__(self) -> None:
         self.server: Any = None
 
-    def __call__(self, scope: Scope) -> bool:
+    def __call__(self, scope: Scope, *, graceful: bool = False) -> bool:
         client = scope.get("client")
         if self.server is None or client is None:
             return False
         for connection in list(self.server.server_state.connections):
             if getattr(connection, "client", None) == tuple(client):
-                connection.transport.abort()
+                if graceful:
+                    connection.transport.close()
+                else:
+                    connection.transport.abort()
                 return True
         return False
 
@@ -77,7 +86,10 @@ class Simulator:
     configure random faults; :meth:`inject` scripts one-shot ones. ``seed`` fixes ids,
     durations and seeds drawn for requests without one. ``state_dir`` keeps tasks, uploads and
     results across restarts (also on another port). ``result_ttl_s`` overrides the wall
-    seconds a result URL is valid. ``distinct_results=False`` (for load tests and benchmarks)
+    seconds a result URL is valid. ``max_file_bytes`` (100 MiB) is the upload file-size limit,
+    answered with a JSON 413; ``max_upload_bytes`` (off) is the edge's body limit, answered
+    with an HTML 413 page. ``fetch_remote_uploads=True`` lets ``/v1/files/upload/url`` fetch
+    from hosts other than loopback. ``distinct_results=False`` (for load tests and benchmarks)
     gives every task of the same input one shared rendering, so the simulator's own renderer
     is not what gets measured; timelines are unchanged. ``quiet=False`` shows uvicorn's
     access log.
@@ -99,7 +111,9 @@ class Simulator:
         upstream_lag_s: float = 2.0,
         result_ttl_s: float | None = None,
         upload_quota_bytes: int = 2 * 1024**3,
-        max_upload_bytes: int = 100 * 1024**2,
+        max_upload_bytes: int | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        fetch_remote_uploads: bool = False,
         distinct_results: bool = True,
         quiet: bool = True,
     ) -> None:
@@ -126,6 +140,8 @@ class Simulator:
             drop=self._aborter,
             result_shape=result_shape,
             max_upload_bytes=max_upload_bytes,
+            max_file_bytes=max_file_bytes,
+            fetch_remote_uploads=fetch_remote_uploads,
         )
         self._socket: socket.socket | None = None
         self._server: _Server | None = None
@@ -161,12 +177,22 @@ class Simulator:
         retry_after_s: float | None = None,
         latency_s: float = 1.0,
         code: str = "content_policy_violation",
+        defect: str | None = None,
+        hops: int = 1,
+        status: str | None = None,
+        error_type: str | None = None,
+        location: str | None = None,
     ) -> None:
         """Script one-shot faults for the next requests to ``endpoint``, consumed in order.
 
         ``sim.inject("task", "500", count=3)``, ``sim.inject("create", "429",
-        retry_after_s=1.5)``, ``sim.inject("create", "task_failure", code="generation_failed")``.
-        Endpoints and kinds are listed in :mod:`foxnb.sim.faults`.
+        retry_after_s=1.5)``, ``sim.inject("create", "task_failure", code="generation_failed")``,
+        ``sim.inject("create", "defect", defect="cut")`` (the task completes with a flawed
+        result; ``sim.backend.task(task_id).defect`` says which flaw),
+        ``sim.inject("download", "redirect", hops=3)``, ``sim.inject("task", "status",
+        status="succeeded", count=5)``, ``sim.inject("create", "error_200",
+        error_type="insufficient_quota")``. Endpoints, kinds and which option goes with which
+        kind are listed in :mod:`foxnb.sim.faults`.
         """
         self.backend.faults.inject(
             endpoint,
@@ -175,6 +201,11 @@ class Simulator:
             retry_after_s=retry_after_s,
             latency_s=latency_s,
             code=code,
+            defect=defect,
+            hops=hops,
+            status=status,
+            error_type=error_type,
+            location=location,
         )
 
     def set_faults(self, faults: Faults) -> None:

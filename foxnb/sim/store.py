@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .states import Status, Timeline
+from .states import Snapshot, Status, Timeline, observe
 from .validate import ExtendParams
 
 __all__ = [
@@ -64,7 +64,9 @@ class TaskRecord:
     """Everything known about one task, planned at creation and completed by the worker.
 
     ``fail_with`` is a fault-injected failure code planned at creation (``None`` normally);
-    ``seed`` is the seed actually used (drawn by the simulator when the request had none).
+    ``defect`` an output defect planned at creation (:mod:`foxnb.sim.defects`; ``None`` for a
+    clean result); ``seed`` is the seed actually used (drawn by the simulator when the request
+    had none).
     """
 
     id: str
@@ -76,6 +78,25 @@ class TaskRecord:
     credits: int
     fail_with: str | None = None
     outcome: Outcome | None = None
+    defect: str | None = None
+
+    def snapshot(self, at: float) -> Snapshot:
+        """The status and progress this task shows at wall-clock instant ``at``."""
+        outcome = self.outcome
+        ended = {} if outcome is None else {outcome.status: outcome.at}
+        return observe(
+            self.timeline,
+            at,
+            done_at=ended.get(Status.COMPLETED),
+            failed_at=ended.get(Status.FAILED),
+            cancelled_at=ended.get(Status.CANCELLED),
+        )
+
+    @property
+    def ready_at(self) -> float:
+        """When a finished task's outcome shows: the later of its end and the planned finish."""
+        assert self.outcome is not None, "only a finished task has a ready time"
+        return max(self.outcome.at, self.timeline.finish_at)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for the state file."""
@@ -92,6 +113,7 @@ class TaskRecord:
             "credits": self.credits,
             "fail_with": self.fail_with,
             "outcome": outcome,
+            "defect": self.defect,
         }
 
     @classmethod
@@ -107,6 +129,8 @@ class TaskRecord:
             estimated_time_s=data["estimated_time_s"],
             credits=data["credits"],
             fail_with=data["fail_with"],
+            # State saved before defects existed has no such key.
+            defect=data.get("defect"),
             outcome=None
             if outcome is None
             else Outcome(**{**outcome, "status": Status(outcome["status"])}),

@@ -11,7 +11,10 @@ Choices where the docs are silent: ``video`` is accepted as an alias of ``video_
 fast model's page names it so; sending both with different values is a 422); the optional
 fields documented as ``integer | null`` / ``string | null`` accept ``null``; ``seed`` has no
 upper bound; any ``advanced`` key, even ``null``, is refused with 422
-``unsupported_advanced_options`` because no channel is simulated that supports it.
+``unsupported_advanced_options`` because no channel is simulated that supports it; an absent
+``aspect_ratio`` is kept as ``None`` (the input's own shape), so only a value actually sent can
+contradict the input (see :mod:`foxnb.sim.intake`); ``/v1/files/upload/url`` takes ``url``
+(required), ``file_name`` and ``auto_cleanup``, the names a public client sends.
 """
 
 from __future__ import annotations
@@ -30,10 +33,14 @@ __all__ = [
     "ASPECT_RATIOS",
     "Base64Upload",
     "ExtendParams",
+    "UrlUpload",
+    "aspect_conflict",
+    "orientation",
     "parse_base64_upload",
     "parse_create",
     "parse_form_bool",
     "parse_json_body",
+    "parse_url_upload",
     "safe_filename",
 ]
 
@@ -43,13 +50,14 @@ _SAFETY_RANGE = range(1, 7)
 
 @dataclass(frozen=True)
 class ExtendParams:
-    """A validated create request. ``input_field`` records which name carried the URL."""
+    """A validated create request. ``input_field`` records which name carried the URL;
+    ``aspect_ratio`` is ``None`` when the request did not send one."""
 
     model: str
     prompt: str
     video_url: str
     input_field: str = "video_url"
-    aspect_ratio: str = "16:9"
+    aspect_ratio: str | None = None
     generate_audio: bool = True
     auto_fix: bool | None = None
     safety_tolerance: int | None = None
@@ -110,8 +118,8 @@ def parse_create(body: Any) -> ExtendParams:
         )
     prompt = _required_str(body, "prompt")
     video_url, input_field = _video_url(body)
-    aspect_ratio = body.get("aspect_ratio", "16:9")
-    if aspect_ratio not in ASPECT_RATIOS:
+    aspect_ratio = body.get("aspect_ratio")
+    if aspect_ratio is not None and aspect_ratio not in ASPECT_RATIOS:
         raise _invalid("aspect_ratio", aspect_ratio, "one of '16:9', '9:16'")
     generate_audio = body.get("generate_audio", True)
     if not isinstance(generate_audio, bool):
@@ -149,6 +157,31 @@ def parse_create(body: Any) -> ExtendParams:
     )
 
 
+def orientation(width: int, height: int) -> str:
+    """The ``aspect_ratio`` value a frame of this size has: ``"9:16"`` if taller, else ``"16:9"``.
+
+    >>> orientation(1280, 720), orientation(720, 1280)
+    ('16:9', '9:16')
+    """
+    return "9:16" if height > width else "16:9"
+
+
+def aspect_conflict(asked: str, width: int, height: int) -> str | None:
+    """Why ``aspect_ratio=asked`` cannot extend a video shown at ``width`` x ``height``, or None.
+
+    An extension continues the input's own picture, so the only output shape that fits is the
+    input's; a different one is a parameter error naming the field.
+    """
+    own = orientation(width, height)
+    if asked == own:
+        return None
+    return (
+        f"Invalid value {asked!r} for parameter 'aspect_ratio': the input video is "
+        f"{width}x{height} ({own}) and an extension keeps the input's aspect ratio; "
+        f"send {own!r} or leave 'aspect_ratio' out."
+    )
+
+
 def parse_base64_upload(body: Any) -> Base64Upload:
     """Validate a ``POST /v1/files/upload/base64`` body (raw base64 or a ``data:`` URI)."""
     if not isinstance(body, dict):
@@ -174,6 +207,31 @@ def parse_base64_upload(body: Any) -> Base64Upload:
     if not isinstance(auto_cleanup, bool):
         raise _invalid("auto_cleanup", auto_cleanup, "true or false")
     return Base64Upload(data=data, file_name=safe_filename(file_name), auto_cleanup=auto_cleanup)
+
+
+@dataclass(frozen=True)
+class UrlUpload:
+    """A validated ``/v1/files/upload/url`` body; ``file_name`` is ``None`` when not given."""
+
+    url: str
+    file_name: str | None
+    auto_cleanup: bool
+
+
+def parse_url_upload(body: Any) -> UrlUpload:
+    """Validate a ``POST /v1/files/upload/url`` body: ``url``, ``file_name``, ``auto_cleanup``."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object.", code="invalid_json")
+    url = _required_str(body, "url")
+    if not re.match(r"https?://[^\s/]+", url):
+        raise _invalid("url", url, "an http(s) URL of the file to fetch")
+    file_name = body.get("file_name")
+    if file_name is not None and not isinstance(file_name, str):
+        raise _invalid("file_name", file_name, "a file name with extension")
+    auto_cleanup = body.get("auto_cleanup", True)
+    if not isinstance(auto_cleanup, bool):
+        raise _invalid("auto_cleanup", auto_cleanup, "true or false")
+    return UrlUpload(url=url, file_name=file_name or None, auto_cleanup=auto_cleanup)
 
 
 def parse_form_bool(name: str, value: str | None, *, default: bool) -> bool:
