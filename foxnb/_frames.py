@@ -57,7 +57,9 @@ class Sampled:
     ``frames`` is an ``(n, grid_h, grid_w, 3)`` uint8 RGB array, one entry per kept frame, in
     display order; ``times_s`` holds their times. ``duration_s`` runs from the first frame's
     start to the last frame's end; ``audio_end_s`` is where the audio track ends on the same
-    clock (None without audio). ``bad_packets`` counts packets the decoder rejected.
+    clock (None without audio). ``bad_packets`` counts packets the decoder rejected;
+    ``declared_s`` is the length the file's header gives its video (None if it gives none),
+    which is longer than ``duration_s`` when the file was cut short.
     """
 
     width: int
@@ -68,6 +70,7 @@ class Sampled:
     frames: NDArray[np.uint8]
     audio_end_s: float | None
     bad_packets: int
+    declared_s: float | None
 
 
 def grid_size(width: int, height: int, long_px: int = GRID_LONG_PX) -> tuple[int, int]:
@@ -142,6 +145,7 @@ def sample_frames(
         duration = max(
             t + ((p.duration or 0) * tb or interval) for t, p in zip(times, packets, strict=True)
         )
+        declared_s = video.duration * tb if video.duration else None
         width, height = video.codec_context.width, video.codec_context.height
         shape = grid or grid_size(width, height)
         wanted = _Windows(windows(duration), slack_s=interval / 2)
@@ -159,6 +163,7 @@ def sample_frames(
         frames=np.stack(decoder.frames)[order],
         audio_end_s=None if audio_end is None else audio_end - start * tb,
         bad_packets=decoder.bad_packets,
+        declared_s=declared_s,
     )
 
 

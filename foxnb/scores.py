@@ -130,14 +130,13 @@ class Scores:
         NaN becomes None (JSON has no NaN) and ``notes`` one string.
         """
         values = asdict(self)
+        notes = values.pop("notes")
         fields: dict[str, Any] = {"scores_version": SCORES_VERSION}
-        for name, _ in SCORE_COLUMNS[1:]:
-            value = values[name.removeprefix("score_")]
-            if name == "score_notes":
-                value = "; ".join(value)
-            elif isinstance(value, float):
+        for name, value in values.items():
+            if isinstance(value, float):
                 value = None if math.isnan(value) else round(value, 4)
             fields[name] = value
+        fields["score_notes"] = "; ".join(notes)
         return fields
 
 
@@ -241,6 +240,13 @@ class _Scorer:
                 f"the result lasts {out_s:.2f} s; expected {expected_s:.2f} s"
                 + (f" (input {in_s:.2f} s + {self.extension_s:g} s)" if has_prefix else "")
             )
+        for which, sampled in (("input", clip), ("result", result)):
+            declared_s = sampled.declared_s
+            if declared_s is not None and declared_s > sampled.duration_s + 0.5:
+                self.notes.append(
+                    f"the {which} file is cut short: its header says {declared_s:.2f} s but it "
+                    f"holds {sampled.duration_s:.2f} s of video (an incomplete copy?)"
+                )
         if result.bad_packets or clip.bad_packets:
             self.notes.append(
                 f"{result.bad_packets + clip.bad_packets} damaged packets were skipped"

@@ -307,6 +307,26 @@ def test_unreadable_files_raise_a_clear_error(clip: Path, folder: Path) -> None:
         score_extension(clip, empty)
 
 
+def test_truncated_result_is_called_cut_short(clip: Path, folder: Path, clean: Scores) -> None:
+    """A result missing its end (an interrupted copy) is scored on what it holds, and said so."""
+    whole = folder / "faststart.mp4"
+    frames = [(t, scene(t)) for t in timeline(0, IN_S + EXT_S)]
+    with av.open(str(whole), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        video = out.add_stream("libx264", rate=FPS, options={"crf": "10"})
+        video.width, video.height = SIZE
+        for index, (_, image) in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    cut = folder / "cut-short.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    scores = score(clip, cut)
+    assert not scores.duration_ok and scores.new_s < EXT_S - 0.3
+    assert any("result file is cut short: its header says 3.50 s" in n for n in scores.notes)
+    assert not any("cut short" in n for n in score(clip, whole).notes)
+
+
 def test_fields_fit_the_declared_columns(clean: Scores, clip: Path, new_only: Path) -> None:
     """as_fields() gives exactly SCORE_COLUMNS, JSON-ready, and casts to their dtypes."""
     rows = [clean.as_fields(), score(clip, new_only).as_fields()]
