@@ -26,6 +26,12 @@ count=3)``, ``sim.inject("create", "429", retry_after_s=1.5)``,
 ``sim.inject("download", "expired")`` script one-shot faults, consumed in order per endpoint.
 See :mod:`foxnb.sim.faults` for the full list.
 
+**Output defects.** ``sim.inject("create", "defect", defect="cut")`` (or ``Faults(defect=0.2)``
+for a seeded random rate) makes a task complete normally with a flawed result: a hard ``cut``
+at the seam, an altered ``prefix``, ``flicker``, ``color_drift``, a ``short`` new part or
+``no_audio``. ``sim.backend.task(task_id).defect`` is the ground truth; see
+:mod:`foxnb.sim.defects`. Clean results are unchanged.
+
 **State.** ``state_dir=`` keeps tasks, uploads and results on disk; a new simulator on the
 same directory (another process, another port) continues the tasks on the wall clock and
 serves their files.

@@ -87,9 +87,14 @@ class _Routes:
     async def create(self, request: Request) -> Response:
         body = parse_json_body(request.headers.get("content-type"), await request.body())
         params = parse_create(body)
-        fail_with = _decision(request).task_failure_code
+        decision = _decision(request)
         try:
-            record = await run_in_threadpool(self._backend.create_task, params, fail_with=fail_with)
+            record = await run_in_threadpool(
+                self._backend.create_task,
+                params,
+                fail_with=decision.task_failure_code,
+                defect=decision.defect,
+            )
         except InsufficientCredits as exc:
             raise ApiError(402, f"Insufficient balance: {exc}. Top up and retry.") from exc
         return JSONResponse(create_json(record))

@@ -40,6 +40,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .catalog import MODELS
+from .defects import check_defect
 from .faults import Decision, FaultInjector, Faults
 from .pipeline import RenderCache, TaskFailure, check_input, fetch_input, file_sha256, render_key
 from .signing import sign, valid_signature, window_expiry
@@ -183,8 +184,14 @@ class Backend:
         with self._lock:
             return self._state.tasks.get(task_id)
 
-    def create_task(self, params: ExtendParams, *, fail_with: str | None = None) -> TaskRecord:
-        """Reserve credits and plan a new task; ``fail_with`` plans a mid-processing failure."""
+    def create_task(
+        self, params: ExtendParams, *, fail_with: str | None = None, defect: str | None = None
+    ) -> TaskRecord:
+        """Reserve credits and plan a new task.
+
+        ``fail_with`` plans a mid-processing failure with that code; ``defect`` plans a result
+        with that output defect (:mod:`foxnb.sim.defects`), kept in the record as ground truth.
+        """
         spec = MODELS[params.model]
         with self._lock:
             balance = self._state.balance_credits
@@ -203,6 +210,7 @@ class Backend:
                 estimated_time_s=max(1, round(typical_s)),
                 credits=spec.credits,
                 fail_with=fail_with,
+                defect=check_defect(defect),
             )
             self._state.balance_credits -= spec.credits
             self._state.tasks[record.id] = record
@@ -362,6 +370,7 @@ class Backend:
                     prompt=prompt,
                     seed=seed,
                     generate_audio=params.generate_audio,
+                    defect=record.defect,
                 )
                 output = self._cache.get_or_render(
                     key,
@@ -369,6 +378,7 @@ class Backend:
                     prompt=prompt,
                     seed=seed,
                     generate_audio=params.generate_audio,
+                    defect=record.defect,
                 )
                 outcome = Outcome(Status.COMPLETED, self._now(), self._store.relative(output))
         except TaskFailure as failure:

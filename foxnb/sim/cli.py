@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="random fault setting, repeatable: rate_limit=0.2, retry_after_s=1, "
         "rate_limit_rps=5, error_500=0.1, error_503=0.1, latency_s=0.1-0.5, drop=0.05, "
         "lost_response=0.05, task_failure=0.1, failure_code=generation_failed, "
-        "empty_results=0.2, edge_html=0.01, truncated=0.01, endpoints=create,task",
+        "empty_results=0.2, edge_html=0.01, truncated=0.01, endpoints=create,task, "
+        "defect=0.3 (flawed results), defect_kinds=cut,prefix,flicker,color_drift,short,no_audio",
     )
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault RNG")
     parser.add_argument("--state-dir", type=Path, help="keep tasks and files here across restarts")

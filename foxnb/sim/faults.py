@@ -5,7 +5,9 @@ Two ways to make the simulator misbehave:
 * **Random faults**, described by a frozen :class:`Faults` value of probabilities. Each request
   to an affected endpoint draws the same fixed number of random numbers from one RNG seeded
   with ``fault_seed``, so the same seed and the same sequence of requests give the same faults,
-  and changing one rate does not reshuffle the others.
+  and changing one rate does not reshuffle the others. Output defects (``Faults(defect=0.2)``)
+  draw from a second RNG of the same seed, two numbers per create request, so enabling them
+  leaves every other fault exactly where it was.
 * **Scripted faults**, queued per endpoint with :meth:`FaultInjector.inject` and consumed by
   that endpoint's next requests in order (a scripted fault replaces the random draw for that
   request). This is what deterministic tests use.
@@ -26,7 +28,15 @@ Scripted kinds (see :data:`SCRIPTED_KINDS` for which endpoint takes which):
 ``task_failure``   (create) the task is created but fails mid-processing with ``code=``
 ``empty_results``  (task) a completed task is reported with ``results: []``
 ``expired``        (download) the signed URL is answered as expired
+``defect``         (create) the task is created and completes normally, but its result has the
+                   output defect ``defect=`` (``cut``, ``prefix``, ``flicker``,
+                   ``color_drift``, ``short``, ``no_audio``; see :mod:`foxnb.sim.defects`)
 =================  ===========================================================================
+
+Random output defects: ``Faults(defect=0.3, defect_kinds=("cut", "flicker"))`` gives each
+create request a 30 % chance of a defect, its kind drawn evenly from ``defect_kinds`` (default:
+all of them); on the command line ``--fault defect=0.3 --fault defect_kinds=cut,flicker``.
+Which task got which defect is in its record: ``sim.backend.task(task_id).defect``.
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+
+from .defects import DEFECT_KINDS, check_defect
 
 __all__ = [
     "ENDPOINTS",
@@ -53,7 +65,7 @@ FAILURE_CODES = frozenset({"content_policy_violation", "generation_failed"})
 _COMMON_KINDS = frozenset({"drop", "lost_response", "429", "500", "503", "edge_html", "latency"})
 _JSON_KINDS = _COMMON_KINDS | {"truncated"}
 SCRIPTED_KINDS: dict[str, frozenset[str]] = {
-    "create": _JSON_KINDS | {"task_failure"},
+    "create": _JSON_KINDS | {"task_failure", "defect"},
     "task": _JSON_KINDS | {"empty_results"},
     "upload": _JSON_KINDS,
     "download": _COMMON_KINDS | {"expired"},
@@ -98,10 +110,12 @@ class Faults:
     empty_results: float = 0.0
     edge_html: float = 0.0
     truncated: float = 0.0
+    defect: float = 0.0
+    defect_kinds: Collection[str] = DEFECT_KINDS  # stored as a tuple in DEFECT_KINDS order
     endpoints: Collection[str] = field(default=ENDPOINTS)  # stored as a frozenset
 
     def __post_init__(self) -> None:
-        for name in _PROBABILITIES:
+        for name in (*_PROBABILITIES, "defect"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"Faults.{name} must be a probability in [0, 1], got {value!r}")
@@ -114,6 +128,12 @@ class Faults:
             raise ValueError("Faults.rate_limit_rps must be > 0 or None")
         if self.failure_code not in FAILURE_CODES:
             raise ValueError(f"Faults.failure_code must be one of {sorted(FAILURE_CODES)}")
+        kinds = set(self.defect_kinds)
+        for kind in kinds:
+            check_defect(kind)
+        if not kinds:
+            raise ValueError("Faults.defect_kinds must name at least one defect")
+        object.__setattr__(self, "defect_kinds", tuple(k for k in DEFECT_KINDS if k in kinds))
         endpoints = frozenset(self.endpoints)
         if not endpoints <= ENDPOINTS:
             raise ValueError(f"Faults.endpoints must be a subset of {sorted(ENDPOINTS)}")
@@ -131,7 +151,8 @@ class Faults:
         """Build faults from ``key=value`` strings, as given to ``--fault`` on the command line.
 
         Numbers are floats; ``none`` clears ``retry_after_s`` / ``rate_limit_rps``;
-        ``latency_s=0.1-0.5`` is a range; ``endpoints=create,task`` is a comma list.
+        ``latency_s=0.1-0.5`` is a range; ``endpoints=create,task`` and
+        ``defect_kinds=cut,flicker`` are comma lists.
 
         >>> Faults.parse(["rate_limit=0.2", "retry_after_s=1", "latency_s=0.1-0.3"]).latency_s
         (0.1, 0.3)
@@ -153,7 +174,7 @@ def _parse_value(key: str, text: str) -> object:
     """Convert one ``--fault`` value string to the type of field ``key``."""
     if key == "failure_code":
         return text
-    if key == "endpoints":
+    if key in ("endpoints", "defect_kinds"):
         return frozenset(part.strip() for part in text.split(",") if part.strip())
     if key in ("retry_after_s", "rate_limit_rps") and text.lower() == "none":
         return None
@@ -168,7 +189,8 @@ class Decision:
     """What the edge should do with one request.
 
     ``action`` is ``None`` (serve normally) or one of the scripted kinds that changes the
-    response; ``task_failure_code`` and ``empty_results`` are instructions for the handler.
+    response; ``task_failure_code``, ``empty_results`` and ``defect`` are instructions for the
+    handler.
     """
 
     action: str | None = None
@@ -176,6 +198,7 @@ class Decision:
     retry_after_s: float | None = None
     task_failure_code: str | None = None
     empty_results: bool = False
+    defect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +207,12 @@ class _Scripted:
     retry_after_s: float | None
     latency_s: float
     code: str
+    defect: str | None
+
+
+def _defect_draw_count(endpoint: str) -> int:
+    """Numbers drawn from the defect RNG per request: two per create (whether, which kind)."""
+    return 2 if endpoint == "create" else 0
 
 
 class FaultInjector:
@@ -196,6 +225,7 @@ class FaultInjector:
     def __init__(self, faults: Faults, *, seed: int, now: Callable[[], float]) -> None:
         self._faults = faults
         self._rng = random.Random(seed)
+        self._defect_rng = random.Random(f"defects:{seed}")
         self._now = now
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[_Scripted]] = {name: deque() for name in ENDPOINTS}
@@ -221,11 +251,13 @@ class FaultInjector:
         retry_after_s: float | None = None,
         latency_s: float = 1.0,
         code: str = "content_policy_violation",
+        defect: str | None = None,
     ) -> None:
         """Queue ``count`` one-shot faults of ``kind`` for the next requests to ``endpoint``.
 
         ``retry_after_s`` applies to ``429`` (default: the ``Faults.retry_after_s`` in force),
-        ``latency_s`` to ``latency``, ``code`` to ``task_failure``.
+        ``latency_s`` to ``latency``, ``code`` to ``task_failure``, ``defect`` (required) to
+        ``defect``.
 
         >>> injector = FaultInjector(Faults(), seed=0, now=lambda: 0.0)
         >>> injector.inject("create", "429", retry_after_s=1.5)
@@ -241,9 +273,12 @@ class FaultInjector:
             raise ValueError(f"code must be one of {sorted(FAILURE_CODES)}")
         if count < 1 or latency_s < 0:
             raise ValueError("count must be >= 1 and latency_s >= 0")
+        check_defect(defect)
+        if (kind == "defect") != (defect is not None):
+            raise ValueError("defect=KIND goes with the 'defect' fault, and only with it")
         with self._lock:
             self._scripts[endpoint].extend(
-                _Scripted(kind, retry_after_s, latency_s, code) for _ in range(count)
+                _Scripted(kind, retry_after_s, latency_s, code, defect) for _ in range(count)
             )
 
     def scripted_left(self, endpoint: str) -> int:
@@ -257,11 +292,12 @@ class FaultInjector:
             # Draw even when a script wins, so the random sequence depends only on the
             # sequence of requests, not on which of them were scripted.
             draws = [self._rng.random() for _ in range(len(_PROBABILITIES) + 1)]
+            defect_draws = [self._defect_rng.random() for _ in range(_defect_draw_count(endpoint))]
             if self._scripts[endpoint]:
                 return self._from_script(self._scripts[endpoint].popleft())
             if endpoint not in self._faults.endpoints:
                 return Decision()
-            return self._from_draws(draws)
+            return self._from_draws(draws, defect_draws)
 
     def allow(self, api_key: str, endpoint: str) -> bool:
         """Take a token from ``api_key``'s bucket; ``False`` means answer 429."""
@@ -284,6 +320,8 @@ class FaultInjector:
             return Decision(task_failure_code=script.code)
         if script.kind == "empty_results":
             return Decision(empty_results=True)
+        if script.kind == "defect":
+            return Decision(defect=script.defect)
         if script.kind != "429":
             return Decision(action=script.kind)
         retry_after_s = script.retry_after_s
@@ -291,7 +329,7 @@ class FaultInjector:
             retry_after_s = self._faults.retry_after_s
         return Decision(action="429", retry_after_s=retry_after_s)
 
-    def _from_draws(self, draws: list[float]) -> Decision:
+    def _from_draws(self, draws: list[float], defect_draws: list[float]) -> Decision:
         faults = self._faults
         by_name = dict(zip(_PROBABILITIES, draws, strict=False))
         low_s, high_s = faults.latency_range_s
@@ -308,10 +346,15 @@ class FaultInjector:
         )
         action = next((act for name, act in ladder if by_name[name] < getattr(faults, name)), None)
         failing = by_name["task_failure"] < faults.task_failure
+        defect = None
+        if defect_draws and defect_draws[0] < faults.defect:
+            kinds = tuple(faults.defect_kinds)
+            defect = kinds[min(len(kinds) - 1, int(defect_draws[1] * len(kinds)))]
         return Decision(
             action=action,
             latency_s=latency_s,
             retry_after_s=faults.retry_after_s if action == "429" else None,
             task_failure_code=faults.failure_code if failing else None,
             empty_results=by_name["empty_results"] < faults.empty_results,
+            defect=defect,
         )

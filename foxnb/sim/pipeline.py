@@ -93,10 +93,23 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def render_key(input_sha256: str, *, prompt: str, seed: int, generate_audio: bool) -> str:
-    """The cache key of a render: everything the deterministic renderer's output depends on."""
-    material = json.dumps([input_sha256, prompt, seed, generate_audio])
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+def render_key(
+    input_sha256: str,
+    *,
+    prompt: str,
+    seed: int,
+    generate_audio: bool,
+    defect: str | None = None,
+) -> str:
+    """The cache key of a render: everything the deterministic renderer's output depends on.
+
+    A clean render's key leaves the defect out, so it is the same key as before defects
+    existed and a state folder's earlier renders are still found.
+    """
+    parts: list[object] = [input_sha256, prompt, seed, generate_audio]
+    if defect is not None:
+        parts.append(defect)
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
 
 
 class RenderCache:
@@ -113,7 +126,14 @@ class RenderCache:
         self._key_locks: dict[str, threading.Lock] = {}
 
     def get_or_render(
-        self, key: str, source: Path, *, prompt: str, seed: int, generate_audio: bool
+        self,
+        key: str,
+        source: Path,
+        *,
+        prompt: str,
+        seed: int,
+        generate_audio: bool,
+        defect: str | None = None,
     ) -> Path:
         """Path of the result for ``key``, rendering it from ``source`` if it is not there."""
         with self._guard:
@@ -123,7 +143,12 @@ class RenderCache:
             if not target.exists():
                 try:
                     render_extension(
-                        source, target, prompt=prompt, seed=seed, generate_audio=generate_audio
+                        source,
+                        target,
+                        prompt=prompt,
+                        seed=seed,
+                        generate_audio=generate_audio,
+                        defect=defect,
                     )
                 except RenderError as exc:
                     raise TaskFailure(

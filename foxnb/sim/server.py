@@ -161,11 +161,14 @@ class Simulator:
         retry_after_s: float | None = None,
         latency_s: float = 1.0,
         code: str = "content_policy_violation",
+        defect: str | None = None,
     ) -> None:
         """Script one-shot faults for the next requests to ``endpoint``, consumed in order.
 
         ``sim.inject("task", "500", count=3)``, ``sim.inject("create", "429",
-        retry_after_s=1.5)``, ``sim.inject("create", "task_failure", code="generation_failed")``.
+        retry_after_s=1.5)``, ``sim.inject("create", "task_failure", code="generation_failed")``,
+        ``sim.inject("create", "defect", defect="cut")`` (the task completes with a flawed
+        result; ``sim.backend.task(task_id).defect`` says which flaw).
         Endpoints and kinds are listed in :mod:`foxnb.sim.faults`.
         """
         self.backend.faults.inject(
@@ -175,6 +178,7 @@ class Simulator:
             retry_after_s=retry_after_s,
             latency_s=latency_s,
             code=code,
+            defect=defect,
         )
 
     def set_faults(self, faults: Faults) -> None:

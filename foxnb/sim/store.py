@@ -64,7 +64,9 @@ class TaskRecord:
     """Everything known about one task, planned at creation and completed by the worker.
 
     ``fail_with`` is a fault-injected failure code planned at creation (``None`` normally);
-    ``seed`` is the seed actually used (drawn by the simulator when the request had none).
+    ``defect`` an output defect planned at creation (:mod:`foxnb.sim.defects`; ``None`` for a
+    clean result); ``seed`` is the seed actually used (drawn by the simulator when the request
+    had none).
     """
 
     id: str
@@ -76,6 +78,7 @@ class TaskRecord:
     credits: int
     fail_with: str | None = None
     outcome: Outcome | None = None
+    defect: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict for the state file."""
@@ -92,6 +95,7 @@ class TaskRecord:
             "credits": self.credits,
             "fail_with": self.fail_with,
             "outcome": outcome,
+            "defect": self.defect,
         }
 
     @classmethod
@@ -107,6 +111,8 @@ class TaskRecord:
             estimated_time_s=data["estimated_time_s"],
             credits=data["credits"],
             fail_with=data["fail_with"],
+            # State saved before defects existed has no such key.
+            defect=data.get("defect"),
             outcome=None
             if outcome is None
             else Outcome(**{**outcome, "status": Status(outcome["status"])}),
