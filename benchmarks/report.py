@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import scoring
 from .simproc import RequestCounts, ServerTask
 
 LABELS = {
@@ -137,6 +138,8 @@ def misses(report: dict[str, Any]) -> list[str]:
         missed.append(
             f"only {memory['most_tracked_at_once']} of {memory['jobs']} jobs were tracked at once"
         )
+    if "scoring" in report:
+        missed.extend(scoring.misses(report["scoring"]))
     return missed
 
 
@@ -382,6 +385,7 @@ def _scale_table(report: dict[str, Any]) -> str:
             f"{ledger['seconds_median']:.2f} s (median of {len(ledger['seconds'])} runs in fresh "
             f"processes: {times} s; CPU {ledger['cpu_seconds_median']:.2f} s) | "
             f"< 1 s {_mark(ledger_ok)} |",
+            *(scoring.table_rows(report["scoring"]) if "scoring" in report else []),
         ]
     )
 
@@ -462,4 +466,6 @@ requests/s) so that every task was created before the first one ended.
 (every event its sweep wrote — about ten per run — repeated with new run and task ids), then
 `Ledger(folder).dataframe()` timed {_count(cfg["ledger_repeats"], "time")}, each in a fresh process
 (foxnb and pandas imported, the file not yet read; the file is in the OS page cache).
+
+{scoring.method(report["scoring"]) if "scoring" in report else ""}
 """

@@ -9,7 +9,9 @@ minutes and writes ``docs/benchmark.md`` (the table, the machine, how it was mea
    the same sweep (see :mod:`benchmarks.clients`), then the figures from both sides;
 3. 1,000 jobs tracked at once by one foxnb process (:mod:`benchmarks.memory`);
 4. a 10,000-run ledger loaded into a DataFrame in fresh processes
-   (:mod:`benchmarks.ledger_load`).
+   (:mod:`benchmarks.ledger_load`);
+5. the CPU time to score a 9 s 720p and a 9 s 1080p result, in a fresh process
+   (:mod:`benchmarks.scoring`).
 
 ``--check`` makes it exit with status 1 when foxnb misses one of the targets. Smaller runs
 (``--jobs 6 --memory-jobs 20 ...``) are for trying it out; their figures mean little.
@@ -59,6 +61,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--ledger-runs", type=int, default=10_000, help="runs (10000)")
     parser.add_argument("--ledger-repeats", type=int, default=3, help="fresh processes (3)")
+    parser.add_argument(
+        "--scoring-repeats", type=int, default=7, help="timed scorings per size (7)"
+    )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (7)")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "docs" / "benchmark.md", help="the Markdown report"
@@ -179,6 +184,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "memory_speed",
             "ledger_runs",
             "ledger_repeats",
+            "scoring_repeats",
             "seed",
         )
     }
@@ -190,12 +196,19 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     phase_started = time.monotonic()
     ledger = ledger_phase(args, work)
     ledger["phase_s"] = time.monotonic() - phase_started
+    log("scoring: a 9 s 720p and a 9 s 1080p result")
+    phase_started = time.monotonic()
+    scored = json.loads(
+        run_module("benchmarks.scoring", ["--json", f"--repeats={args.scoring_repeats}"])
+    )
+    scored["phase_s"] = time.monotonic() - phase_started
     return {
         "config": config,
         "machine": machine,
         "clients": clients,
         "memory": memory,
         "ledger": ledger,
+        "scoring": scored,
     }
 
 

@@ -19,7 +19,8 @@ Catch ``FoxError`` to catch them all; catch a branch to handle one kind::
     ├── JobError                            a tracked job did not produce a video (carries ``job``)
     │   ├── TaskFailedError                 the service reported ``failed`` or ``cancelled``
     │   └── DownloadError                   the result could not be saved (expired URL, disk full)
-    └── JobTimeoutError (also TimeoutError) ``wait(timeout=...)`` ran out; the job keeps running
+    ├── JobTimeoutError (also TimeoutError) ``wait(timeout=...)`` ran out; the job keeps running
+    └── ScoreError                          a result or its input could not be scored (unreadable)
 
 Warnings (something you may want to know, nothing failed) are ``FoxnbWarning``, a
 ``UserWarning``: ``warnings.simplefilter("error", foxnb.FoxnbWarning)`` turns them into errors.
@@ -160,6 +161,18 @@ class DownloadError(JobError):
 
 class JobTimeoutError(FoxError, TimeoutError):
     """``wait()`` gave up; the job itself keeps running in the background."""
+
+
+class ScoreError(FoxError):
+    """A result (or the input it extends) could not be scored.
+
+    The file is missing, is not a video FFmpeg can read, has no video stream or no frame that
+    decodes. ``path`` is the file; the message says which one it is and what was wrong.
+    """
+
+    def __init__(self, message: str, *, path: str):
+        self.path = path
+        super().__init__(message)
 
 
 class FoxnbWarning(UserWarning):

@@ -100,7 +100,9 @@ class InProcessSimulator:
 def asgi_sim() -> InProcessSimulator:
     """The simulator as an in-process ASGI app, for client tests that need no socket."""
     backend = Backend(speed=200, upstream_lag_s=0.0)
-    return InProcessSimulator(backend, build_app(backend, drop=lambda scope: False))
+    return InProcessSimulator(
+        backend, build_app(backend, drop=lambda scope: False, max_file_bytes=100 * 1024**2)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,19 @@ from foxnb.sim import Simulator
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
+def shared_sim() -> Iterator[Simulator]:
     """A simulator 200x faster than the service and without query lag, shared by a module.
 
-    Modules that need another configuration define their own (module-scoped) ``sim``.
+    A module that needs another configuration defines its own (module-scoped) ``shared_sim``;
+    ``sim`` (one simulator per test) is in ``tests/conftest.py``.
     """
     with Simulator(speed=200, upstream_lag_s=0.0) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def api(sim: Simulator) -> Iterator[httpx.Client]:
-    """An httpx client on the module's ``sim`` with its bearer key."""
-    headers = {"Authorization": f"Bearer {sim.api_key}"}
-    with httpx.Client(base_url=sim.url, headers=headers, timeout=30) as client:
+def api(shared_sim: Simulator) -> Iterator[httpx.Client]:
+    """An httpx client on the module's ``shared_sim`` with its bearer key."""
+    headers = {"Authorization": f"Bearer {shared_sim.api_key}"}
+    with httpx.Client(base_url=shared_sim.url, headers=headers, timeout=30) as client:
         yield client

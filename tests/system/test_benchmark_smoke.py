@@ -24,8 +24,8 @@ CLIENTS = ("foxnb", "sequential", "thread_pool", "fixed_interval")
 
 @pytest.mark.slow
 def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
-    """6 jobs at 80x, 20 jobs at once, a 200-run ledger: exit 0, a full table, sane figures,
-    and the simulator's key nowhere in the output."""
+    """6 jobs at 80x, 20 jobs at once, a 200-run ledger, one scoring per size: exit 0, a full
+    table, sane figures, and the simulator's key nowhere in the output."""
     out = tmp_path / "benchmark.md"
     started = time.monotonic()
     done = subprocess.run(
@@ -40,6 +40,7 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
             "--memory-speed=80",
             "--ledger-runs=200",
             "--ledger-repeats=1",
+            "--scoring-repeats=1",
             f"--out={out}",
         ],
         cwd=ROOT,
@@ -65,6 +66,8 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     assert "extrapolated from 1 job" in text
     assert re.search(r"memory growth while 20 jobs", text)
     assert re.search(r"loading 200 runs \(\d[\d,]* ledger events", text)
+    assert re.search(r"scoring one 9 s 720p result .* \| ≤ 0\.5 s", text)
+    assert re.search(r"scoring one 9 s 1080p result .* \| ≤ 1 s", text)
     for heading in ("## A 6-job sweep", "## foxnb at scale", "## Machine", "## How it was"):
         assert heading in text
 
@@ -87,3 +90,8 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     assert memory["statuses"] == {"completed": 20}
     assert memory["most_tracked_at_once"] == 20 and memory["rss_growth_mb"] > 0
     assert ledger["rows"] == [200] and ledger["events"] > 200
+    scored = figures["scoring"]["sizes"]
+    assert set(scored) == {"720p", "1080p"}
+    for size in scored.values():
+        assert len(size["cpu_s"]) == 1 and size["cpu_s_median"] > 0
+        assert size["scores"]["duration_ok"] and not size["scores"]["cut_at_seam"]

@@ -18,7 +18,7 @@ BODY = {
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
+def shared_sim() -> Iterator[Simulator]:
     # speed=1: tasks stay pending for the whole module, so no input is ever fetched.
     with Simulator(speed=1, upstream_lag_s=0.0) as running:
         yield running
@@ -31,11 +31,13 @@ def read(api: httpx.Client, task_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("word", ["succeeded", "success", "done", "error", "timeout"])
-def test_status_word_replaces_only_the_status(sim: Simulator, api: httpx.Client, word: str) -> None:
+def test_status_word_replaces_only_the_status(
+    shared_sim: Simulator, api: httpx.Client, word: str
+) -> None:
     """status=WORD: the next reads report WORD; the rest of the body and the task are unchanged."""
     task_id = api.post("/v1/videos/generations", json=BODY).json()["id"]
     honest = read(api, task_id)
-    sim.inject("task", "status", status=word, count=2)
+    shared_sim.inject("task", "status", status=word, count=2)
     odd = [read(api, task_id) for _ in range(2)]
     assert [body["status"] for body in odd] == [word, word]
     for body in odd:
@@ -45,11 +47,11 @@ def test_status_word_replaces_only_the_status(sim: Simulator, api: httpx.Client,
     assert read(api, task_id)["status"] == honest["status"] == "pending"
 
 
-def test_error_200_on_a_task_read(sim: Simulator, api: httpx.Client) -> None:
+def test_error_200_on_a_task_read(shared_sim: Simulator, api: httpx.Client) -> None:
     """error_200 on a read: HTTP 200, a body with only an error object (type as asked)."""
     task_id = api.post("/v1/videos/generations", json=BODY).json()["id"]
-    sim.inject("task", "error_200")
-    sim.inject("task", "error_200", error_type="not_found")
+    shared_sim.inject("task", "error_200")
+    shared_sim.inject("task", "error_200", error_type="not_found")
     first = api.get(f"/v1/tasks/{task_id}")
     second = api.get(f"/v1/tasks/{task_id}")
     assert first.status_code == second.status_code == 200
@@ -61,21 +63,21 @@ def test_error_200_on_a_task_read(sim: Simulator, api: httpx.Client) -> None:
 
 @pytest.mark.parametrize("error_type", [None, "insufficient_quota", "rate_limit_error"])
 def test_error_200_on_create_creates_nothing(
-    sim: Simulator, api: httpx.Client, error_type: str | None
+    shared_sim: Simulator, api: httpx.Client, error_type: str | None
 ) -> None:
     """error_200 on create: HTTP 200 with an error body; no task, no credits taken."""
-    tasks, balance = sim.backend.task_count, sim.backend.balance_credits
-    sim.inject("create", "error_200", error_type=error_type)
+    tasks, balance = shared_sim.backend.task_count, shared_sim.backend.balance_credits
+    shared_sim.inject("create", "error_200", error_type=error_type)
     response = api.post("/v1/videos/generations", json=BODY)
     assert response.status_code == 200
     assert response.json()["error"]["type"] == (error_type or "server_error")
     assert "id" not in response.json()
-    assert (sim.backend.task_count, sim.backend.balance_credits) == (tasks, balance)
+    assert (shared_sim.backend.task_count, shared_sim.backend.balance_credits) == (tasks, balance)
 
 
-def test_edge_413_on_a_small_upload(sim: Simulator, api: httpx.Client) -> None:
+def test_edge_413_on_a_small_upload(shared_sim: Simulator, api: httpx.Client) -> None:
     """edge_413: the edge's HTML 413 page, whatever the size; nothing is stored."""
-    sim.inject("upload", "edge_413")
+    shared_sim.inject("upload", "edge_413")
     response = api.post("/v1/files/upload/stream", files={"file": ("a.mp4", b"tiny")})
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("text/html")
@@ -99,8 +101,8 @@ def test_edge_413_on_a_small_upload(sim: Simulator, api: httpx.Client) -> None:
     ],
 )
 def test_misplaced_or_missing_options_are_refused(
-    sim: Simulator, endpoint: str, kind: str, options: dict[str, Any]
+    shared_sim: Simulator, endpoint: str, kind: str, options: dict[str, Any]
 ) -> None:
     """Each option goes with its own kind and is checked when the fault is scripted."""
     with pytest.raises(ValueError):
-        sim.inject(endpoint, kind, **options)
+        shared_sim.inject(endpoint, kind, **options)

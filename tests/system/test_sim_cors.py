@@ -35,14 +35,14 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ],
 )
 def test_preflight_is_answered_without_auth_or_faults(
-    sim: Simulator, path: str, method: str
+    shared_sim: Simulator, path: str, method: str
 ) -> None:
     """OPTIONS with Access-Control-Request-Method gets 204 and the allow headers; no key is
     needed, no fault is consumed, nothing reaches the backend."""
-    sim.inject("create", "500")
-    before = dict(sim.backend.requests)
+    shared_sim.inject("create", "500")
+    before = dict(shared_sim.backend.requests)
     response = httpx.options(
-        sim.url + path,
+        shared_sim.url + path,
         headers={
             "Origin": ORIGIN,
             "Access-Control-Request-Method": method,
@@ -56,27 +56,29 @@ def test_preflight_is_answered_without_auth_or_faults(
     assert response.headers["access-control-allow-headers"] == "authorization,content-type"
     assert response.headers["access-control-allow-private-network"] == "true"
     assert "access-control-allow-credentials" not in response.headers
-    assert dict(sim.backend.requests) == before
-    assert sim.backend.faults.scripted_left("create") == 1
-    sim.backend.faults.decide("create")  # leave the queue as found
+    assert dict(shared_sim.backend.requests) == before
+    assert shared_sim.backend.faults.scripted_left("create") == 1
+    shared_sim.backend.faults.decide("create")  # leave the queue as found
 
 
-def test_every_response_carries_cors_headers(sim: Simulator, api: httpx.Client, clip: Path) -> None:
+def test_every_response_carries_cors_headers(
+    shared_sim: Simulator, api: httpx.Client, clip: Path
+) -> None:
     """Successes, API errors, edge pages, file downloads and redirects all allow any origin
     and expose Retry-After."""
     origin = {"Origin": ORIGIN}
     upload_url = api.post(
         "/v1/files/upload/stream", files={"file": ("in.mp4", clip.read_bytes())}, headers=origin
     ).json()["url"]
-    sim.inject("create", "429", retry_after_s=2)
-    sim.inject("create", "edge_html")
-    sim.inject("download", "redirect")
+    shared_sim.inject("create", "429", retry_after_s=2)
+    shared_sim.inject("create", "edge_html")
+    shared_sim.inject("download", "redirect")
     answers = {
         "429": api.post("/v1/videos/generations", json=CREATE, headers=origin),
         "edge 403": api.post("/v1/videos/generations", json=CREATE, headers=origin),
         "create": api.post("/v1/videos/generations", json=CREATE, headers=origin),
         "422": api.post("/v1/videos/generations", json={"model": "x"}, headers=origin),
-        "401": httpx.get(f"{sim.url}/v1/tasks/task-unified-1-abcdefgh", headers=origin),
+        "401": httpx.get(f"{shared_sim.url}/v1/tasks/task-unified-1-abcdefgh", headers=origin),
         "404": api.get("/v1/tasks/task-unified-1-abcdefgh", headers=origin),
         "no route": api.get("/v1/nothing", headers=origin),
         "redirect": httpx.get(upload_url, headers=origin),
@@ -103,25 +105,25 @@ def test_every_response_carries_cors_headers(sim: Simulator, api: httpx.Client, 
 
 
 _APP_CYCLE = """
-async ({sim, key, clip}) => {
+async ({shared_sim, key, clip}) => {
   const auth = {Authorization: `Bearer ${key}`};
   const json = {...auth, "Content-Type": "application/json"};
-  const up = await fetch(`${sim}/v1/files/upload/base64`, {
+  const up = await fetch(`${shared_sim}/v1/files/upload/base64`, {
     method: "POST", headers: json, body: JSON.stringify({file_data: clip, file_name: "in.mp4"})});
   const upload = await up.json();
-  const created = await fetch(`${sim}/v1/videos/generations`, {method: "POST", headers: json,
+  const created = await fetch(`${shared_sim}/v1/videos/generations`, {method: "POST", headers: json,
     body: JSON.stringify({model: "veo-3.1-extend-fast", prompt: "on", video_url: upload.url})});
   const task = await created.json();
   let seen = task;
   for (let i = 0; i < 400 && seen.status !== "completed" && seen.status !== "failed"; i++) {
     await new Promise((done) => setTimeout(done, 50));
-    seen = await (await fetch(`${sim}/v1/tasks/${task.id}?sync_upstream=true`,
+    seen = await (await fetch(`${shared_sim}/v1/tasks/${task.id}?sync_upstream=true`,
                               {headers: auth})).json();
   }
   const video = await fetch(seen.results[0].url);
   const bytes = (await video.arrayBuffer()).byteLength;
   await window.inject429();
-  const limited = await fetch(`${sim}/v1/videos/generations`, {method: "POST", headers: json,
+  const limited = await fetch(`${shared_sim}/v1/videos/generations`, {method: "POST", headers: json,
     body: JSON.stringify({model: "veo-3.1-extend-fast", prompt: "on", video_url: upload.url})});
   return {upload: up.status, create: created.status, status: seen.status, bytes,
           declared: Number(video.headers.get("Content-Length")),
@@ -160,7 +162,7 @@ def app_origin() -> Iterator[str]:
 
 @pytest.mark.browser
 def test_a_browser_app_on_another_origin_runs_a_full_cycle(
-    sim: Simulator, browser: Any, app_origin: str, clip: Path
+    shared_sim: Simulator, browser: Any, app_origin: str, clip: Path
 ) -> None:
     """Chromium on another origin uploads, creates, polls, downloads the MP4 and reads
     Retry-After from a 429, all through CORS."""
@@ -168,18 +170,20 @@ def test_a_browser_app_on_another_origin_runs_a_full_cycle(
     try:
         page.goto(app_origin + "/")
         # The app calls this between its two creates, so the 429 meets the second one.
-        page.expose_function("inject429", lambda: sim.inject("create", "429", retry_after_s=3))
+        page.expose_function(
+            "inject429", lambda: shared_sim.inject("create", "429", retry_after_s=3)
+        )
         result = page.evaluate(
             _APP_CYCLE,
             {
-                "sim": sim.url,
-                "key": sim.api_key,
+                "shared_sim": shared_sim.url,
+                "key": shared_sim.api_key,
                 "clip": base64.b64encode(clip.read_bytes()).decode(),
             },
         )
     finally:
         page.close()
-    assert result["origin"] == app_origin != sim.url
+    assert result["origin"] == app_origin != shared_sim.url
     assert (result["upload"], result["create"], result["status"]) == (200, 200, "completed")
     assert result["bytes"] == result["declared"] > 10_000
     assert (result["limited"], result["retryAfter"]) == (429, "3")

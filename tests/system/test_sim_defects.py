@@ -57,12 +57,12 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def results(
-    sim: Simulator, clip: Path, tmp_path_factory: pytest.TempPathFactory
+    shared_sim: Simulator, clip: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
     """One clean task ("clean") and one per defect kind, same request; bodies and MP4s."""
     folder = tmp_path_factory.mktemp("defect-results")
-    auth = {"Authorization": f"Bearer {sim.api_key}"}
-    with httpx.Client(base_url=sim.url, headers=auth, timeout=30) as client:
+    auth = {"Authorization": f"Bearer {shared_sim.api_key}"}
+    with httpx.Client(base_url=shared_sim.url, headers=auth, timeout=30) as client:
         upload = client.post(
             "/v1/files/upload/stream", files={"file": ("in.mp4", clip.read_bytes(), "video/mp4")}
         ).json()["url"]
@@ -70,7 +70,7 @@ def results(
         task_ids: dict[str, str] = {}
         for kind in ("clean", *DEFECT_KINDS):
             if kind != "clean":
-                sim.inject("create", "defect", defect=kind)
+                shared_sim.inject("create", "defect", defect=kind)
             created = client.post("/v1/videos/generations", json=body)
             assert created.status_code == 200, created.text
             task_ids[kind] = created.json()["id"]
@@ -91,11 +91,11 @@ def results(
 
 
 def test_the_record_names_the_defect_and_the_api_does_not(
-    sim: Simulator, results: dict[str, dict[str, Any]]
+    shared_sim: Simulator, results: dict[str, dict[str, Any]]
 ) -> None:
     """Ground truth is in the task record; the task JSON looks like any completed task."""
     for kind, result in results.items():
-        record = sim.backend.task(result["task_id"])
+        record = shared_sim.backend.task(result["task_id"])
         assert record is not None
         assert record.defect == (None if kind == "clean" else kind)
         assert "defect" not in str(result["body"])

@@ -57,10 +57,10 @@ def is_loopback(url: str) -> bool:
 
 
 def test_redirect_leads_to_the_same_file_under_another_loopback_url(
-    sim: Simulator, files: dict[str, str], result_bytes: bytes
+    shared_sim: Simulator, files: dict[str, str], result_bytes: bytes
 ) -> None:
     """redirect: a 302 to another loopback URL, which serves the very same bytes."""
-    sim.inject("download", "redirect")
+    shared_sim.inject("download", "redirect")
     first = httpx.get(files["result"])
     assert first.status_code == 302
     location = first.headers["location"]
@@ -69,33 +69,33 @@ def test_redirect_leads_to_the_same_file_under_another_loopback_url(
 
 
 def test_chained_redirects_take_no_faults_of_their_own(
-    sim: Simulator, files: dict[str, str], result_bytes: bytes
+    shared_sim: Simulator, files: dict[str, str], result_bytes: bytes
 ) -> None:
     """hops=3 is exactly three 302s; the next queued fault still hits the next download."""
-    hops_before = sim.backend.requests["redirect_hop"]
-    sim.inject("download", "redirect", hops=3)
-    sim.inject("download", "expired")
+    hops_before = shared_sim.backend.requests["redirect_hop"]
+    shared_sim.inject("download", "redirect", hops=3)
+    shared_sim.inject("download", "expired")
     followed = httpx.get(files["result"], follow_redirects=True)
     assert [r.status_code for r in followed.history] == [302, 302, 302]
     assert all(is_loopback(str(r.url)) for r in followed.history)
     assert followed.status_code == 200 and followed.content == result_bytes
-    assert sim.backend.requests["redirect_hop"] == hops_before + 3
+    assert shared_sim.backend.requests["redirect_hop"] == hops_before + 3
     assert httpx.get(files["result"]).status_code == 403  # the queued "expired"
 
 
 def test_redirect_of_an_upload_url_answers_head_at_the_end(
-    sim: Simulator, files: dict[str, str], clip: Path
+    shared_sim: Simulator, files: dict[str, str], clip: Path
 ) -> None:
     """A HEAD pre-check of an upload URL follows the redirect to a 200 with the file's size."""
-    sim.inject("download", "redirect", hops=2)
+    shared_sim.inject("download", "redirect", hops=2)
     head = httpx.head(files["upload"], follow_redirects=True)
     assert len(head.history) == 2
     assert head.status_code == 200 and int(head.headers["content-length"]) == clip.stat().st_size
 
 
-def test_redirect_loop_never_ends(sim: Simulator, files: dict[str, str]) -> None:
+def test_redirect_loop_never_ends(shared_sim: Simulator, files: dict[str, str]) -> None:
     """redirect_loop: 302s that go round two loopback URLs for ever; a client gives up."""
-    sim.inject("download", "redirect_loop")
+    shared_sim.inject("download", "redirect_loop")
     url, locations = files["result"], []
     for _ in range(6):
         response = httpx.get(url)
@@ -104,7 +104,7 @@ def test_redirect_loop_never_ends(sim: Simulator, files: dict[str, str]) -> None
         locations.append(url)
     assert len(set(locations)) == 2 and all(is_loopback(u) for u in locations)
     assert locations[1] == locations[3] == locations[5] != locations[2]
-    sim.inject("download", "redirect_loop")
+    shared_sim.inject("download", "redirect_loop")
     with (
         httpx.Client(follow_redirects=True, max_redirects=5) as client,
         pytest.raises(httpx.TooManyRedirects),
@@ -112,14 +112,16 @@ def test_redirect_loop_never_ends(sim: Simulator, files: dict[str, str]) -> None
         client.get(files["result"])
 
 
-def test_redirect_offsite_points_off_this_machine(sim: Simulator, files: dict[str, str]) -> None:
+def test_redirect_offsite_points_off_this_machine(
+    shared_sim: Simulator, files: dict[str, str]
+) -> None:
     """redirect_offsite: Location is plain http on a non-loopback host (default or location=)."""
-    sim.inject("download", "redirect_offsite")
+    shared_sim.inject("download", "redirect_offsite")
     location = httpx.get(files["result"]).headers["location"]
     parts = urlsplit(location)
     assert parts.scheme == "http" and parts.hostname == "192.0.2.1"
     assert parts.path == urlsplit(files["result"]).path
-    sim.inject("download", "redirect_offsite", location="http://10.9.8.7:8080/x.mp4")
+    shared_sim.inject("download", "redirect_offsite", location="http://10.9.8.7:8080/x.mp4")
     assert httpx.get(files["result"]).headers["location"] == "http://10.9.8.7:8080/x.mp4"
 
 
@@ -132,10 +134,10 @@ def test_redirect_offsite_points_off_this_machine(sim: Simulator, files: dict[st
     ],
 )
 def test_bodies_that_are_not_the_video(
-    sim: Simulator, files: dict[str, str], kind: str, content_type: str | None, starts: bytes
+    shared_sim: Simulator, files: dict[str, str], kind: str, content_type: str | None, starts: bytes
 ) -> None:
     """A 200 carrying an error page, labelled as video, as octets, or not labelled at all."""
-    sim.inject("download", kind)
+    shared_sim.inject("download", kind)
     response = httpx.get(files["result"])
     assert response.status_code == 200
     assert response.headers.get("content-type") == content_type
@@ -145,10 +147,10 @@ def test_bodies_that_are_not_the_video(
 
 
 def test_short_body_sends_one_byte_less_than_declared(
-    sim: Simulator, files: dict[str, str], result_bytes: bytes
+    shared_sim: Simulator, files: dict[str, str], result_bytes: bytes
 ) -> None:
     """short_body: Content-Length N, exactly N - 1 correct bytes, then the connection ends."""
-    sim.inject("download", "short_body")
+    shared_sim.inject("download", "short_body")
     received = bytearray()
     with pytest.raises(httpx.RemoteProtocolError), httpx.stream("GET", files["result"]) as resp:
         assert resp.status_code == 200
@@ -177,15 +179,15 @@ def test_every_file_url_answers_head_and_ranges(
     assert httpx.get(url, headers={"Range": f"bytes={size + 5}-"}).status_code == 416
 
 
-def test_evicted_uploads_answer_404(sim: Simulator, api: httpx.Client, clip: Path) -> None:
+def test_evicted_uploads_answer_404(shared_sim: Simulator, api: httpx.Client, clip: Path) -> None:
     """evict_uploads(ids) or evict_uploads(): those URLs 404 (GET and HEAD), others still serve;
     a task made from an evicted URL fails with video_fetch_failed."""
     first, second = upload(api, clip, "a.mp4"), upload(api, clip, "b.mp4")
-    assert sim.backend.evict_uploads([first["id"], "file-0-nothing"]) == [first["id"]]
+    assert shared_sim.backend.evict_uploads([first["id"], "file-0-nothing"]) == [first["id"]]
     assert httpx.get(first["url"]).status_code == 404
     assert httpx.head(first["url"]).status_code == 404
     assert httpx.head(second["url"]).status_code == 200
-    assert second["id"] in sim.backend.evict_uploads()
+    assert second["id"] in shared_sim.backend.evict_uploads()
     assert httpx.get(second["url"]).status_code == 404
     body = {"model": "veo-3.1-extend-fast", "prompt": "on", "video_url": first["url"]}
     task_id = api.post("/v1/videos/generations", json=body).json()["id"]
@@ -199,13 +201,15 @@ def test_evicted_uploads_answer_404(sim: Simulator, api: httpx.Client, clip: Pat
     assert task["status"] == "failed" and task["error"]["code"] == "video_fetch_failed"
 
 
-def test_the_key_sent_to_a_file_url_is_counted(sim: Simulator, files: dict[str, str]) -> None:
+def test_the_key_sent_to_a_file_url_is_counted(
+    shared_sim: Simulator, files: dict[str, str]
+) -> None:
     """A file request carrying the API key is counted, redirect hops included; others are not."""
-    before = sim.backend.key_sent_to_files
+    before = shared_sim.backend.key_sent_to_files
     httpx.get(files["result"])
     httpx.get(files["result"], headers={"Authorization": "Bearer sk-someone-else"})
-    assert sim.backend.key_sent_to_files == before
-    sim.inject("download", "redirect", hops=2)
-    leaky = {"Authorization": f"Bearer {sim.api_key}"}
+    assert shared_sim.backend.key_sent_to_files == before
+    shared_sim.inject("download", "redirect", hops=2)
+    leaky = {"Authorization": f"Bearer {shared_sim.api_key}"}
     httpx.get(files["result"], headers=leaky, follow_redirects=True)
-    assert sim.backend.key_sent_to_files == before + 3
+    assert shared_sim.backend.key_sent_to_files == before + 3

@@ -29,7 +29,7 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sim(state_dir: Path) -> Iterator[Simulator]:
+def shared_sim(state_dir: Path) -> Iterator[Simulator]:
     with Simulator(speed=200, upstream_lag_s=0.0, state_dir=state_dir) as running:
         yield running
 
@@ -90,7 +90,7 @@ def via(url: str) -> str:
 
 
 def test_upload_by_url_answers_like_the_other_uploads(
-    sim: Simulator, api: httpx.Client, clips: dict[str, Path]
+    shared_sim: Simulator, api: httpx.Client, clips: dict[str, Path]
 ) -> None:
     """A loopback URL is fetched and stored; the answer has the upload fields, the new URL
     serves the same bytes, and a task made from it completes."""
@@ -131,15 +131,15 @@ def test_upload_by_url_refusals_name_the_field(
 
 
 def test_upload_by_url_does_not_follow_a_redirect_off_this_machine(
-    sim: Simulator, api: httpx.Client, clips: dict[str, Path]
+    shared_sim: Simulator, api: httpx.Client, clips: dict[str, Path]
 ) -> None:
     """A loopback URL that redirects off-machine is refused (the redirect is not followed),
     and a 404 is a fetch failure."""
     source = upload(api, clips["landscape"])
-    sim.inject("download", "redirect_offsite")
+    shared_sim.inject("download", "redirect_offsite")
     refused = api.post("/v1/files/upload/url", json={"url": source["url"]})
     assert refused.json()["error"]["code"] == "url_not_allowed"
-    sim.backend.evict_uploads([source["id"]])
+    shared_sim.backend.evict_uploads([source["id"]])
     gone = api.post("/v1/files/upload/url", json={"url": source["url"]})
     assert gone.json()["error"]["code"] == "url_fetch_failed" and "404" in gone.text
 
@@ -201,18 +201,18 @@ def test_uploads_over_the_file_limit_get_a_json_413() -> None:
 
 
 def test_aspect_ratio_that_contradicts_the_input_is_a_422(
-    sim: Simulator, api: httpx.Client, clips: dict[str, Path]
+    shared_sim: Simulator, api: httpx.Client, clips: dict[str, Path]
 ) -> None:
     """9:16 on a 16:9 upload (or the reverse, or against a rotation flag) is refused before
     any task exists; the matching value or none at all is accepted."""
-    tasks, balance = sim.backend.task_count, sim.backend.balance_credits
+    tasks, balance = shared_sim.backend.task_count, shared_sim.backend.balance_credits
     cases = [("landscape", "9:16"), ("portrait", "16:9"), ("rotated", "16:9")]
     for clip, wrong in cases:
         response = create(api, upload(api, clips[clip])["url"], aspect_ratio=wrong)
         assert response.status_code == 422, clip
         error = response.json()["error"]
         assert error["param"] == "aspect_ratio" and "aspect_ratio" in error["message"]
-    assert (sim.backend.task_count, sim.backend.balance_credits) == (tasks, balance)
+    assert (shared_sim.backend.task_count, shared_sim.backend.balance_credits) == (tasks, balance)
     landscape = upload(api, clips["landscape"])["url"]
     portrait = upload(api, clips["portrait"])["url"]
     rotated = upload(api, clips["rotated"])["url"]
@@ -222,25 +222,25 @@ def test_aspect_ratio_that_contradicts_the_input_is_a_422(
 
 
 def test_aspect_ratio_against_a_foreign_input_fails_the_task(
-    sim: Simulator, api: httpx.Client, clips: dict[str, Path]
+    shared_sim: Simulator, api: httpx.Client, clips: dict[str, Path]
 ) -> None:
     """An input the simulator only sees once fetched fails with aspect_ratio_mismatch,
     naming the field, and is refunded."""
     foreign = via(upload(api, clips["landscape"])["url"])
-    balance = sim.backend.balance_credits
+    balance = shared_sim.backend.balance_credits
     created = create(api, foreign, aspect_ratio="9:16")
     assert created.status_code == 200
     task = finish(api, created.json()["id"])
     assert task["status"] == "failed" and task["error"]["code"] == "aspect_ratio_mismatch"
     assert "aspect_ratio" in task["error"]["message"]
-    assert sim.backend.balance_credits == balance
+    assert shared_sim.backend.balance_credits == balance
 
 
 # -- failure messages ---------------------------------------------------------------------
 
 
 def test_failed_tasks_never_show_local_paths(
-    sim: Simulator, api: httpx.Client, clips: dict[str, Path], state_dir: Path
+    shared_sim: Simulator, api: httpx.Client, clips: dict[str, Path], state_dir: Path
 ) -> None:
     """Undecodable, unsupported, audio-only and unreachable inputs fail with messages that
     hold no path of the simulator's disk."""
@@ -264,7 +264,7 @@ def test_failed_tasks_never_show_local_paths(
 
 def test_stray_paths_are_scrubbed_and_urls_kept() -> None:
     """The safety net replaces absolute paths, not the paths inside URLs."""
-    text = "decode '/tmp/foxnb-sim-1/uploads/a.mp4' (from http://127.0.0.1:5/files/uploads/a.mp4)"
+    text = "decode '/tmp/foxnb-shared_sim-1/uploads/a.mp4' (from http://127.0.0.1:5/files/uploads/a.mp4)"
     assert (
         without_local_paths(text) == "decode '<file>' (from http://127.0.0.1:5/files/uploads/a.mp4)"
     )

@@ -22,8 +22,8 @@ import foxnb
 LAYERS: list[tuple[str, ...]] = [
     ("foxnb._version", "foxnb.errors"),
     ("foxnb.config", "foxnb.models"),
-    ("foxnb._files", "foxnb.media", "foxnb.sample", "foxnb.scores", "foxnb._frames"),
-    ("foxnb._measures", "foxnb._inputs"),
+    ("foxnb._files", "foxnb.media", "foxnb.sample", "foxnb._frames", "foxnb._measures"),
+    ("foxnb.scores", "foxnb._inputs"),
     ("foxnb._wire",),
     ("foxnb.client",),
     ("foxnb.runtime",),
