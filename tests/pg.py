@@ -23,6 +23,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -66,6 +67,22 @@ def _free_port() -> int:
         return port
 
 
+# Stops the server and deletes its folder once the test process is gone, however it ended
+# (a kill -9 or a timeout runs no fixture teardown): argv = parent pid, then the stop command.
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+parent, root, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+subprocess.run(stop, capture_output=True, timeout=120)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
 @dataclass
 class PgServer:
     """A running server; ``dsn(db)`` connects to database ``db`` on it."""
@@ -73,6 +90,7 @@ class PgServer:
     bin: Path
     root: Path
     port: int
+    watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def data(self) -> Path:
@@ -96,15 +114,25 @@ class PgServer:
     def drop_database(self, name: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def stop_command(self) -> list[str]:
+        return _as_server_user(
+            [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
+        )
+
     def stop(self) -> None:
-        _run_server_cmd([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"])
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
+        subprocess.run(self.stop_command(), capture_output=True, timeout=120)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _as_server_user(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", SERVER_USER, "--", *cmd] if os.geteuid() == 0 else cmd
+
+
 def _run_server_cmd(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    if os.geteuid() == 0:
-        cmd = ["runuser", "-u", SERVER_USER, "--", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(_as_server_user(cmd), capture_output=True, text=True, timeout=120)
 
 
 def start_server(durable: bool = False, attempts: int = 3) -> PgServer:
@@ -138,7 +166,13 @@ def start_server(durable: bool = False, attempts: int = 3) -> PgServer:
              "-w", "-t", "60", "-o", " ".join([*options, f"-c port={port}"]), "start"]
         )  # fmt: skip
         if started.returncode == 0:
-            return PgServer(binary, root, port)
+            server = PgServer(binary, root, port)
+            watch = [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(root)]
+            server.watchdog = subprocess.Popen(
+                [*watch, *server.stop_command()],
+                start_new_session=True,  # outlives a kill of the test process's group
+            )
+            return server
     log = (root / "server.log").read_text(errors="replace")[-2000:]
     shutil.rmtree(root, ignore_errors=True)
     raise RuntimeError(f"pg_ctl start failed: {started.stderr.strip()}\n{log}")
