@@ -151,7 +151,7 @@ def run_foxnb(
     gc.collect()
     main_thread["full_gc_ms"] = (time.perf_counter() - full_started) * 1000
     main_thread["gc_tracked_objects"] = len(gc.get_objects())
-    runs = fx.ledger.runs()
+    runs = fx.store.runs()
     seen = [
         {
             "task_id": runs[job.run_id].get("task_id"),

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from foxnb.runtime.store import STORE_NAME
 from foxnb.sample import make_sample_clip
 
 from . import ledger_load, report
@@ -141,7 +142,7 @@ def memory_phase(args: argparse.Namespace, clip: Path, work: Path) -> dict[str, 
 def ledger_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     folder = work / "ledger"
     log(f"ledger: {args.ledger_runs} runs")
-    events = ledger_load.build(work / "foxnb" / "client" / "runs.jsonl", folder, args.ledger_runs)
+    events = ledger_load.build(work / "foxnb" / "client", folder, args.ledger_runs)
     timings = [
         json.loads(run_module("benchmarks.ledger_load", [str(folder)]))
         for _ in range(args.ledger_repeats)
@@ -149,7 +150,7 @@ def ledger_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return {
         "runs": args.ledger_runs,
         "events": events,
-        "file_mb": (folder / "runs.jsonl").stat().st_size / 1024**2,
+        "file_mb": (folder / STORE_NAME).stat().st_size / 1024**2,
         "rows": [t["rows"] for t in timings],
         "seconds": [t["seconds"] for t in timings],
         "cpu_seconds": [t["cpu_seconds"] for t in timings],

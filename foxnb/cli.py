@@ -1,22 +1,34 @@
-"""The ``foxnb`` command: run the simulator, extend a clip, list and resume runs.
+"""The ``foxnb`` command: run the simulator, extend a clip, sweep, work, list and resume runs.
 
 foxnb demo                         # make a sample clip and extend it on the simulator
 foxnb extend "Keep panning" --video clip.mp4 --seed 7
-foxnb runs                         # the run ledger of ./foxnb-runs as a table
+foxnb sweep spec.toml              # a sweep from a TOML file (the fields of fx.sweep)
+foxnb sweep spec.toml --record-only  # ... recorded for workers, nothing sent here
+foxnb worker --store URL [--experiment NAME]   # claim and run cells until none are left
+foxnb runs                         # the runs of ./foxnb-runs (or --store) as a table
 foxnb resume                       # finish runs a crash or restart left behind
 foxnb sim --port 8765 --speed 10   # a standalone simulator (see ``foxnb sim --help``)
+
+``--store`` (or ``FOXNB_STORE``) names the runs store: a SQLite file, or ``postgresql://…``
+shared by machines; without it, ``runs.db`` in ``--workdir``.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import FoxError
+from .experiments.sweep import Sweep
+from .experiments.sweep_spec import load_spec
 from .models import ASPECT_RATIOS, MODELS
 from .runtime.jobs import Job
+from .runtime.tracker import LEASE_S
+from .runtime.worker import HOLD, work
 from .sample import make_sample_clip
 from .session import Session, connect
 from .widgets.text import print_progress as _progress_printer
@@ -78,9 +90,61 @@ def _runs(fx: Session, args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(fx: Session, args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    result = fx.sweep(**spec, dry_run=args.dry_run, launch=not args.record_only)
+    if not isinstance(result, Sweep):
+        print(repr(result))
+        return 0
+    if args.record_only:
+        print(
+            f"recorded sweep {result.name!r}: {len(result.run_ids)} cells in "
+            f"{fx.store.location}; start workers with: foxnb worker --store ... "
+            f"--experiment {result.name}"
+        )
+        return 0
+    result.wait()
+    print(repr(result))
+    return 0 if all(job.status == "completed" for job in result.jobs) else 1
+
+
+def _worker(fx: Session, args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    owner = fx.tracker.owner
+    print(f"foxnb worker {owner}: claiming runs from {fx.store.location}", flush=True)
+
+    said: set[str] = set()
+
+    def ended(job: Job) -> None:
+        if job.done and job.run_id not in said:
+            said.add(job.run_id)
+            print(f"{job.run_id}: {job.status}", flush=True)
+
+    def taken(job: Job) -> None:
+        if not args.quiet:
+            job.on_update(ended)
+
+    report = work(
+        fx.tracker,
+        experiment=args.experiment,
+        hold=args.hold,
+        on_job=taken,
+        should_stop=stop.is_set,
+    )
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(report.counts.items()))
+    print(f"foxnb worker {owner}: {len(report.jobs)} runs ({counts or 'none'})", flush=True)
+    return 130 if stop.is_set() else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="foxnb", description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", default="foxnb-runs", help="run ledger folder")
+    parser.add_argument("--workdir", default="foxnb-runs", help="work folder (runs, videos)")
+    parser.add_argument(
+        "--store", default=None, help="runs store: a SQLite file or postgresql://… (FOXNB_STORE)"
+    )
+    parser.add_argument("--videos", default=None, help="where results are saved")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ext = sub.add_parser("extend", help="extend a video by 7 s (real service if a key is set)")
@@ -103,6 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--status", default=None)
 
     sub.add_parser("resume", help="re-attach unfinished runs and wait for them")
+
+    sweep = sub.add_parser("sweep", help="start a sweep written as a TOML file (fx.sweep fields)")
+    sweep.add_argument("spec", help="the TOML file")
+    sweep.add_argument("--dry-run", action="store_true", help="show the plan, send nothing")
+    sweep.add_argument(
+        "--record-only", action="store_true", help="record the cells for workers; send nothing"
+    )
+
+    worker = sub.add_parser("worker", help="claim and run cells until none are left")
+    worker.add_argument("--experiment", default=None, help="only runs of this experiment")
+    worker.add_argument("--hold", type=int, default=HOLD, help="unsent runs held at once")
+    worker.add_argument("--lease-s", type=float, default=LEASE_S, help="lease of a claim (s)")
+    worker.add_argument("--rate-per-s", type=float, default=10.0, help="requests per second")
+    worker.add_argument("--quiet", action="store_true", help="no line per finished run")
     sub.add_parser("sim", help="run a standalone FoxAPI simulator", add_help=False)
     return parser
 
@@ -118,7 +196,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
-        fx = connect(workdir=args.workdir)
+        options = {}
+        if args.command == "worker":
+            options = {"lease_s": args.lease_s, "rate_per_s": args.rate_per_s}
+        fx = connect(
+            workdir=args.workdir,
+            store=args.store,
+            videos=args.videos,
+            quiet=args.command == "worker",
+            **options,
+        )
+        if args.command == "worker":
+            try:
+                return _worker(fx, args)
+            finally:
+                fx.close()
+        if args.command == "sweep":
+            return _sweep(fx, args)
         if args.command == "extend":
             return _extend(fx, args)
         if args.command == "runs":

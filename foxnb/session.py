@@ -7,9 +7,12 @@
     job.video_path                # the local MP4
     fx.runs()                     # every run in this folder, as a pandas DataFrame
 
-Runs are recorded in ``foxnb-runs/runs.jsonl`` beside your notebook (``workdir=``), results
-are saved in ``foxnb-runs/videos/``. After a kernel restart, ``fx.resume()`` picks up every
-unfinished run.
+Runs are recorded in a runs store — ``foxnb-runs/runs.db`` (SQLite) beside your notebook
+(``workdir=``) unless ``store=`` or ``FOXNB_STORE`` names another, e.g. a PostgreSQL database a
+team shares — and results are saved in ``foxnb-runs/videos/`` (``videos=``). After a kernel
+restart, ``fx.resume()`` picks up every unfinished run. Any number of kernels, scripts and
+workers (``foxnb worker``) may share one store: each run is claimed by one of them, so none is
+ever sent twice.
 """
 
 from __future__ import annotations
@@ -23,15 +26,23 @@ from . import media
 from ._files import sha256_file
 from ._html.job import banner_html
 from ._inputs import fit_aspect, parse_tags, reject_unknown, source
-from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key
+from .config import (
+    Config,
+    base_url_from_env,
+    is_loopback,
+    key_from_env,
+    mask_key,
+    store_from_env,
+)
 from .experiments.compare import Comparison, compare
+from .experiments.fetching import fetch_all
 from .experiments.plan import SweepPlan
 from .experiments.report import Report, write_report
 from .experiments.runs_like import RunsLike
 from .experiments.sweep import Sweep, start_sweep
 from .models import EXTEND_OPTIONS, ExtendRequest
 from .runtime.jobs import Job
-from .runtime.tracker import Tracker
+from .runtime.tracker import LEASE_S, Tracker
 
 if TYPE_CHECKING:
     from .sim import Simulator
@@ -44,11 +55,13 @@ _embedded: dict[Path, Simulator] = {}
 
 
 class Session:
-    """A connection to FoxAPI (or the simulator) plus this folder's run ledger.
+    """A connection to FoxAPI (or the simulator) plus a runs store.
 
     Make one with ``foxnb.connect()``. ``backend`` is ``"sim"`` or ``"real"``. The session is
     a facade: the runs themselves are started, tracked and resumed by its ``tracker``
     (``foxnb.runtime.tracker``); sweeps, comparisons and reports are ``foxnb.experiments``.
+    ``store`` is the runs store (``foxnb.runtime.store``); ``tracker.owner`` is this session's
+    name in it (host, process id, session id).
     """
 
     def __init__(
@@ -57,6 +70,9 @@ class Session:
         *,
         workdir: str | Path = "foxnb-runs",
         backend: str = "real",
+        store: str | Path | None = None,
+        videos: str | Path | None = None,
+        lease_s: float = LEASE_S,
         max_in_flight: int = 8,
         rate_per_s: float = 10.0,
         simulator: Simulator | None = None,
@@ -70,11 +86,16 @@ class Session:
             config,
             self.workdir,
             backend=backend,
+            store=store,
+            videos=videos,
+            lease_s=lease_s,
             max_in_flight=max_in_flight,
             rate_per_s=rate_per_s,
             **client_options,
         )
-        self.ledger = self.tracker.ledger
+        self.store = self.tracker.store
+        #: The name the runs store had before issue 11 (for code that reads ``fx.ledger``).
+        self.ledger = self.store
         self.engine = self.tracker.engine
 
     # ------------------------------------------------------------------ submitting
@@ -134,6 +155,7 @@ class Session:
         budget_credits: float | None = None,
         force: bool = False,
         tags: str | list[str] | None = None,
+        launch: bool = True,
         **fields: Any,
     ) -> Sweep | SweepPlan:
         """Extend ``video`` once per cell of a grid of request fields (``experiments.sweep``).
@@ -143,7 +165,10 @@ class Session:
         for are reused or re-attached, never paid twice; ``dry_run=True`` returns the plan.
         ``max_jobs`` refuses a sweep that would submit more new jobs; ``budget_credits``
         stops sending cells once the experiment's reserved credits would pass it (a 402 or
-        401 answer stops it too); cells not sent end ``not_submitted``.
+        401 answer stops it too); cells not sent end ``not_submitted``. The budget and the
+        stop hold for every kernel and worker sharing the runs store, and two of them starting
+        the same sweep at once make one set of cells. ``launch=False`` only records the cells,
+        for headless workers to carry out (``foxnb worker``).
 
             sweep = fx.sweep("clip.mp4", name="dusk-vs-storm",
                              prompt=["Dusk falls", "A storm rolls in"], seed=[1, 2, 3])
@@ -161,13 +186,29 @@ class Session:
             force=force,
             tags=tags,
             fields=fields,
+            launch=launch,
         )
 
     # ------------------------------------------------------------------ reading
 
     def runs(self) -> pd.DataFrame:
-        """Every run recorded in this folder, one row each (see ``foxnb.runtime.ledger``)."""
-        return self.ledger.dataframe()
+        """Every run in the runs store, one row each (see ``foxnb.runtime.store``); this
+        session's own changes are all in it."""
+        self.tracker.link.flush_blocking()
+        return self.store.dataframe()
+
+    def fetch(self, runs: RunsLike | pd.DataFrame | list[Job] | str) -> pd.DataFrame:
+        """Local copies of the videos of ``runs`` (completed on this or another machine).
+
+        A video this machine cannot read — a worker elsewhere saved it — is downloaded again
+        into this session's videos folder while the service still serves it (the task is
+        asked for a fresh link). Returns the runs with ``video_path`` pointing at the local
+        files; a run whose video cannot be fetched keeps no path, and a ``FoxnbWarning``
+        says where its video is and why.
+
+            local = fx.fetch(fx.runs().query("experiment == 'dusk-vs-storm'"))
+        """
+        return fetch_all(self.tracker, runs)
 
     def compare(
         self,
@@ -207,7 +248,9 @@ class Session:
 
             fx.report("dusk-vs-storm", "reports/dusk-vs-storm")
         """
-        return write_report(self.ledger, name, path, rows=rows, cols=cols, overwrite=overwrite)
+        return write_report(
+            self.store, self.workdir, name, path, rows=rows, cols=cols, overwrite=overwrite
+        )
 
     def job(self, run_id: str) -> Job:
         """The ``Job`` of ``run_id`` (attaching to it if this session has not yet)."""
@@ -241,7 +284,8 @@ class Session:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Stop this session's HTTP clients (running jobs stop being tracked, stay resumable)."""
+        """Stop this session's HTTP clients and give up its runs (running jobs stop being
+        tracked and stay resumable, here or by any process sharing the store)."""
         self.tracker.close()
 
     def describe(self) -> str:
@@ -285,6 +329,7 @@ def connect(
     base_url: str | None = None,
     workdir: str | Path = "foxnb-runs",
     *,
+    store: str | Path | None = None,
     resume: bool = False,
     simulator: Simulator | None = None,
     sim_speed: float = DEFAULT_SIM_SPEED,
@@ -298,8 +343,17 @@ def connect(
     started on 127.0.0.1 (state kept in ``<workdir>/.sim`` so it survives restarts) and a
     banner says so. ``resume=True`` re-attaches unfinished runs at once.
 
+    ``store`` is where runs are recorded: ``None`` reads ``FOXNB_STORE``, else a SQLite file
+    ``<workdir>/runs.db`` (an old ``runs.jsonl`` there is imported first and kept as
+    ``runs.jsonl.bak``); a path or ``sqlite:///path`` names another SQLite file (one machine);
+    ``"postgresql://user@host/db"`` a PostgreSQL database several machines share
+    (``pip install 'foxnb[postgres]'``). ``videos=`` is where results are saved (default
+    ``<workdir>/videos``; a shared folder works too). ``lease_s=`` is how long a claim on a
+    run lasts without renewal (default 30 s; see ``foxnb.runtime.tracker``).
+
         fx = foxnb.connect()                       # simulator
         fx = foxnb.connect(api_key="sk-...")       # the real service
+        fx = foxnb.connect(store="postgresql://me@db.lab/foxnb")   # a team's store
     """
     workdir = Path(workdir).expanduser().resolve()
     key = api_key or key_from_env()
@@ -312,13 +366,23 @@ def connect(
         assert key is not None
         config = Config(api_key=key, base_url=base_url or base_url_from_env())
         backend = "sim" if is_loopback(config.base_url) else "real"
-    session = Session(config, workdir=workdir, backend=backend, simulator=simulator, **options)
+    session = Session(
+        config,
+        workdir=workdir,
+        backend=backend,
+        simulator=simulator,
+        store=store if store is not None else store_from_env(),
+        **options,
+    )
     if not quiet:
         print(session.describe())
     if resume:
         session.resume()
     elif not quiet and (left := session.unfinished()):
-        print(f"foxnb: {len(left)} unfinished run(s) in {workdir}; fx.resume() picks them up.")
+        print(
+            f"foxnb: {len(left)} unfinished run(s) in {session.store.location}; fx.resume() "
+            "picks them up (runs another process works on are watched, not sent again)."
+        )
     return session
 
 

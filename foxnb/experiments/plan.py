@@ -197,8 +197,16 @@ def plan_cells(
     grid: list[dict[str, Any]],
     input_sha256: str | None,
     force: bool,
+    *,
+    intact: dict[str, bool] | None = None,
+    host: str | None = None,
 ) -> list[Cell]:
-    """Decide per cell: re-attach its unfinished run, reuse a completed one, or submit."""
+    """Decide per cell: re-attach its unfinished run, reuse a completed one, or submit.
+
+    ``intact`` remembers which videos were checked (path → still as recorded), so planning
+    again reads no file twice; ``host`` is this machine's name in the store: a video another
+    machine holds is trusted as recorded (``fx.fetch()`` gets a copy).
+    """
     unfinished: dict[Key, list[dict[str, Any]]] = {}
     completed: dict[Key, list[dict[str, Any]]] = {}
     for run in runs:  # of this backend only: a simulator's video is no answer to a paid one
@@ -211,7 +219,7 @@ def plan_cells(
             unfinished.setdefault(run_key(run), []).append(run)
         elif run.get("status") == "completed" and not run.get("reused_from"):
             completed.setdefault(run_key(run), []).insert(0, run)  # newest first
-    intact: dict[str, bool] = {}
+    intact = {} if intact is None else intact
     cells = []
     for index, (request, fields) in enumerate(zip(requests, grid, strict=True)):
         key = run_key({**dataclasses.asdict(request), "input_sha256": input_sha256})
@@ -220,18 +228,21 @@ def plan_cells(
         # Without an explicit seed the service picks one, so the same request is not the
         # same video: only seeded requests are reused.
         if earlier is None and not force and request.seed is not None:
-            earlier = next((r for r in completed.get(key, []) if _intact(r, intact)), None)
+            earlier = next((r for r in completed.get(key, []) if _intact(r, intact, host)), None)
             action = "reuse"
         values = {a: fields[a] for a in axes}
         cells.append(Cell(index, values, request, action if earlier else "submit", earlier))
     return cells
 
 
-def _intact(run: dict[str, Any], seen: dict[str, bool]) -> bool:
-    """True when the run's video file still exists with the sha256 recorded for it."""
+def _intact(run: dict[str, Any], seen: dict[str, bool], host: str | None) -> bool:
+    """True when the run's video file still exists with the sha256 recorded for it (on
+    another machine: as that machine recorded it)."""
     path = run.get("video_path")
     if not path or not run.get("sha256"):
         return False
+    if host is not None and run.get("video_host") not in (None, host):
+        return True
     if path not in seen:
         seen[path] = Path(path).is_file() and sha256_file(path) == run["sha256"]
     return seen[path]

@@ -8,8 +8,12 @@
 Every request field given as a list is an axis. ``mode="product"`` crosses the axes in the
 order you gave them (the first varies slowest); ``mode="zip"`` pairs them element-wise.
 
-Every cell is checked before anything is sent, and recorded in the ledger (``experiment``,
+Every cell is checked before anything is sent, and recorded in the runs store (``experiment``,
 ``cell``) before any is launched, so after a kernel restart ``fx.resume()`` sends the rest.
+Planning and recording happen in one critical section of the store per experiment
+(``RunStore.exclusive``): two kernels, scripts or machines starting the same sweep at the same
+moment make one set of cells — the second finds the first's cells and watches them. Budgets
+and stops are the store's (see ``runtime.sending``), so they hold for every writer.
 Running a sweep again never pays twice for a cell:
 
 - a cell with an explicit seed whose exact request (same fields, same input content or URL)
@@ -33,9 +37,9 @@ import pandas as pd
 from .._inputs import parse_tags, reject_unknown
 from ..errors import FoxError, JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
-from ..runtime.gate import SweepGate
 from ..runtime.jobs import Job
-from ..runtime.tracker import Event, Tracker
+from ..runtime.store import Claim, Event, ExperimentState, Held, SendRule
+from ..runtime.tracker import Tracker
 from .plan import (
     MODES,
     Cell,
@@ -46,40 +50,64 @@ from .plan import (
     plan_cells,
 )
 
+STATE_TTL_S = 0.5
+"""How long ``Sweep.credits`` and ``Sweep.stopped`` reuse one reading of the store."""
+
 
 class Sweep:
     """A running sweep: ``jobs`` (one per cell, grid order), ``wait()``, ``df``."""
 
     def __init__(
-        self, tracker: Tracker, name: str, axes: list[str], cells: list[Cell], gate: SweepGate
+        self, tracker: Tracker, name: str, axes: list[str], cells: list[Cell], rule: SendRule
     ):
         self.name = name
         self.axes = axes
         self.cells = cells
         self.jobs: list[Job] = []
-        self.gate = gate
+        #: The run of each cell, in grid order.
+        self.run_ids: list[str] = []
+        self.rule = rule
         self._tracker = tracker
+        self._state: tuple[float, ExperimentState] | None = None
+
+    def _experiment(self) -> ExperimentState:
+        """The experiment as the store has it (read at most every ``STATE_TTL_S``)."""
+        now = time.monotonic()
+        if self._state is None or now - self._state[0] > STATE_TTL_S:
+            state = self._tracker.store.experiment(
+                self.name, time.time(), self._tracker.backend, self.rule.models
+            )
+            self._state = (now, state)
+        return self._state[1]
 
     @property
     def credits(self) -> float:
-        """Credits reserved by this experiment's tasks, as the service reported them."""
-        return self.gate.spent_credits
+        """Credits reserved by this experiment's tasks (by every writer of the store), as the
+        service reported them."""
+        return self._experiment().spent_credits
 
     @property
     def stopped(self) -> str | None:
-        """Why cells stopped being sent (budget, 402, 401, ``stop_submitting()``), or None."""
-        return self.gate.stopped
+        """Why cells stopped being sent (budget, 402, 401, ``stop_submitting()``, from any
+        writer of the store), or None."""
+        return self._experiment().stopped
 
     def stop_submitting(self) -> int:
-        """Send no more cells; returns how many cells that leaves unsent.
+        """Send no more cells, from this or any other process; returns how many cells of this
+        sweep that leaves unsent.
 
         Cells not yet sent end ``not_submitted`` (nothing created, nothing billed). Cells
         already sent keep running on the service and are billed (FoxAPI has no cancel
         endpoint); foxnb keeps tracking and downloading them.
         """
-        unsent = sum(job.status == "queued" for job in self.jobs)
-        self.gate.stop("you called stop_submitting()")
-        return unsent
+        tracker = self._tracker
+        tracker.store.stop_experiment(self.name, "you called stop_submitting()")
+        self._state = None
+        tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, self.name)
+        # Counted once the stop is in the store: a run still queued now is never sent (every
+        # writer's begin_send refuses it from here on).
+        runs = tracker.store.peek(self.run_ids)
+        return sum(held.run.get("status") == "queued" for held in runs.values())
 
     def counts(self) -> dict[str, int]:
         """How many cells are in each status, e.g. ``{"completed": 4, "processing": 2}``."""
@@ -107,8 +135,9 @@ class Sweep:
     @property
     def df(self) -> pd.DataFrame:
         """This sweep's runs from ``fx.runs()``, one row per cell in grid order."""
-        runs = self._tracker.ledger.dataframe().set_index("run_id")
-        frame = runs.loc[[job.run_id for job in self.jobs]].reset_index()
+        self._tracker.link.flush_blocking()
+        runs = self._tracker.store.dataframe().set_index("run_id")
+        frame = runs.loc[self.run_ids].reset_index()
         for column in ("experiment", "reused_from"):  # absent until some run has them
             frame[column] = frame.get(column, pd.Series(None, index=frame.index, dtype=object))
         frame["cell"] = frame["cell"].astype("Int64")
@@ -147,8 +176,12 @@ def start_sweep(
     force: bool,
     tags: str | list[str] | None,
     fields: dict[str, Any],
+    launch: bool = True,
 ) -> Sweep | SweepPlan:
-    """``Session.sweep``: check every cell, plan each, then record all and launch."""
+    """``Session.sweep``: check every cell, plan each, then record all and launch.
+
+    ``launch=False`` records the cells for workers (``foxnb worker``) and launches none.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("name", "must be a non-empty text naming the experiment")
     if mode not in MODES:
@@ -167,43 +200,105 @@ def start_sweep(
     tag_list = parse_tags(tags)
     axes, grid = grid_cells(fields, mode)
     requests, input_sha256 = cell_requests(video, axes, grid)
-    runs = [r for r in tracker.ledger.runs().values() if tracker.same_backend(r)]
-    cells = plan_cells(runs, name, requests, axes, grid, input_sha256, force)
-    gate = tracker.gate_for(name, budget_credits, {c.request.model for c in cells})
+    models = frozenset(request.model for request in requests)
+    store, host = tracker.store, tracker.owner.host
+    # A first plan outside the critical section reads the videos a reuse relies on, so the
+    # plan inside it (which every other writer of the store waits for) reads no file.
+    intact: dict[str, bool] = {}
+    runs = [r for r in store.runs().values() if tracker.same_backend(r)]
+    cells = plan_cells(
+        runs, name, requests, axes, grid, input_sha256, force, intact=intact, host=host
+    )
     if dry_run:
+        state = store.experiment(name, time.time(), tracker.backend, models)
         return SweepPlan(
             name,
             axes,
             cells,
             *expected_time(runs, cells),
-            price_credits=gate.price_credits,
+            price_credits=state.price_credits,
             budget_credits=budget_credits,
-            spent_credits=gate.spent_credits,
+            spent_credits=state.spent_credits,
         )
-    new = sum(cell.action == "submit" for cell in cells)
-    if max_jobs is not None and new > max_jobs:
-        raise ValidationError(
-            "max_jobs",
-            f"this sweep would submit {new} new jobs, more than {max_jobs}; nothing sent",
+    rule = SendRule(name, backend=tracker.backend, models=models, per_writer=True)
+    # Fields every new cell records: its budget (read back by fx.resume() of older versions).
+    extra: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
+    if not launch and input_sha256 is not None:
+        # Cells recorded for workers, perhaps on machines without this clip: upload it now
+        # and record the link with them (a worker sends it as it is; see Tracker.requeue).
+        url, at = tracker.engine.call(
+            tracker.runner.uploads.url_for(Path(requests[0].video), input_sha256)
         )
-    sweep = Sweep(tracker, name, axes, cells, gate)
-    # Every cell is in the ledger, in one write, before the first is launched: a crash
-    # leaves all of them queued for fx.resume() (or this same call again), or none.
-    budget: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
-    events = [_event(tracker, cell, name, tag_list, input_sha256, budget) for cell in cells]
-    tracker.ledger.append_many([e for e in events if e is not None])
-    run_ids = [
-        event[0] if event else str((cell.run or {})["run_id"])  # a re-attached cell's own run
-        for cell, event in zip(cells, events, strict=True)
-    ]
-    for cell, run_id in zip(cells, run_ids, strict=True):
-        if cell.action == "submit":
-            sweep.jobs.append(tracker.launch(run_id, cell.request, input_sha256, gate))
-        elif cell.action == "reuse":
-            sweep.jobs.append(tracker.settled(run_id, cell.request))
-        else:
-            sweep.jobs.append(_reattach(tracker, cell, gate))
+        extra.update(video_url=url, uploaded_at=at)
+    with tracker.lock, store.exclusive(name) as txn:
+        runs = [r for r in txn.runs().values() if tracker.same_backend(r)]
+        cells = plan_cells(
+            runs, name, requests, axes, grid, input_sha256, force, intact=intact, host=host
+        )
+        new = sum(cell.action == "submit" for cell in cells)
+        if max_jobs is not None and new > max_jobs:
+            raise ValidationError(
+                "max_jobs",
+                f"this sweep would submit {new} new jobs, more than {max_jobs}; nothing sent",
+            )
+        # Calling the sweep is asking for it to run: an earlier stop is lifted, and the budget
+        # is this call's (both joined to this transaction: same thread).
+        store.clear_stop(name)
+        store.set_budget(name, budget_credits)
+        # Every cell is in the store, in one transaction, before the first is launched: a
+        # crash leaves all of them queued for fx.resume() (or this same call again), or none.
+        events = [_event(tracker, cell, name, tag_list, input_sha256, extra) for cell in cells]
+        txn.append_many([e for e in events if e is not None])
+        run_ids = [
+            event[0] if event else str((cell.run or {})["run_id"])  # a re-attached cell's run
+            for cell, event in zip(cells, events, strict=True)
+        ]
+        claims: dict[str, Claim] = {}
+        if launch:
+            wanted = [
+                run_id
+                for cell, run_id in zip(cells, run_ids, strict=True)
+                if cell.action != "reuse" and tracker.live(run_id) is None
+            ]
+            claims = tracker.claimed(
+                txn.claim_many(wanted, tracker.owner, tracker.lease_s, time.time())
+            )
+    sweep = Sweep(tracker, name, axes, cells, rule)
+    sweep.run_ids = run_ids
+    if not launch:
+        return sweep
+    tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, name)
+    with tracker.lock:
+        for cell, run_id in zip(cells, run_ids, strict=True):
+            sweep.jobs.append(_job(tracker, cell, run_id, input_sha256, rule, claims))
     return sweep
+
+
+def _job(
+    tracker: Tracker,
+    cell: Cell,
+    run_id: str,
+    input_sha256: str | None,
+    rule: SendRule,
+    claims: dict[str, Claim],
+) -> Job:
+    """The job of one cell: launched, settled (reused), continued, or watched."""
+    live = tracker.live(run_id)
+    if live is not None:
+        return live
+    if cell.action == "reuse":
+        return tracker.settled(run_id, cell.request)
+    claim = claims[run_id]
+    if not claim.ok:  # another live owner works on it: watch, never send again
+        return tracker.watch(
+            Held(claim.run or cell.run or {"run_id": run_id}, claim.previous, None)
+        )
+    if cell.action == "submit":
+        return tracker.launch(run_id, cell.request, input_sha256, rule)
+    # An unfinished cell of an earlier call: carried on from where the store says it is (a
+    # create in flight when an earlier kernel died is never resent: submission_unknown).
+    job = tracker.continue_run(claim.run or dict(cell.run or {}))
+    return job if job is not None else tracker.settled(run_id, cell.request)
 
 
 def _event(
@@ -212,14 +307,14 @@ def _event(
     name: str,
     tags: list[str],
     input_sha256: str | None,
-    budget: dict[str, Any],
+    extra: dict[str, Any],
 ) -> Event | None:
-    """The cell's first ledger event: a new queued or reused run (None: it re-attaches)."""
+    """The cell's first event: a new queued or reused run (None: it re-attaches)."""
     if cell.action == "attach":
         return None
     if cell.action == "submit":
         return tracker.first_event(
-            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **budget
+            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **extra
         )
     source = cell.run
     assert source is not None
@@ -234,25 +329,5 @@ def _event(
         progress=100,
         credits=0,
         completed_at=time.time(),
-        **{k: source.get(k) for k in ("video_path", "sha256", "size_bytes")},
+        **{k: source.get(k) for k in ("video_path", "video_host", "sha256", "size_bytes")},
     )
-
-
-def _reattach(tracker: Tracker, cell: Cell, gate: SweepGate) -> Job:
-    """The live job of an unfinished cell: this session's, or attached, or sent if queued."""
-    assert cell.run is not None
-    run_id = cell.run["run_id"]
-    live = tracker.live(run_id)
-    if live is not None:
-        return live
-    if cell.run.get("task_id"):
-        return tracker.attach(run_id)
-    if cell.run.get("status") == "queued":
-        job = tracker.requeue(cell.run, gate)
-        if job is not None:
-            return job
-    # A create request in flight when an earlier kernel died: never resent; recorded as
-    # submission_unknown with the evidence, as fx.resume() does.
-    if cell.run.get("status") == "submitting":
-        tracker.flag_unknown(cell.run)
-    return tracker.settled(run_id, cell.request)

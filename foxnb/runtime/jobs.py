@@ -44,6 +44,9 @@ class JobState:
     video_path: Path | None = None
     sha256: str | None = None
     credits: float | None = None
+    #: The owner (``host:pid:session``) working on this run when it is not this session:
+    #: the job then mirrors the runs store, read-only (``runtime.watch``).
+    watching: str | None = None
     history: list[tuple[float, int]] = field(default_factory=list)
 
 
@@ -237,4 +240,5 @@ class Job:
         where = " [simulator]" if self.backend == "sim" else ""
         task = f" {self.task_id}" if self.task_id else ""
         pct = f" {self.progress}%" if self.status in ("pending", "processing") else ""
-        return f"<Job {self.run_id} {self.request.model} {self.status}{pct}{task}{where}>"
+        by = f" (run by {self._state.watching})" if self._state.watching and not self.done else ""
+        return f"<Job {self.run_id} {self.request.model} {self.status}{pct}{task}{where}{by}>"

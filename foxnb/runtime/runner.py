@@ -1,9 +1,17 @@
 """The life of one run on the engine loop: upload, create, poll, download — each step recorded.
 
-``Runner.run(job)`` never raises: whatever happens ends up in the job's state and in the
-ledger, so a notebook never loses track of a paid task. Its order of work is the guarantee:
-the ledger learns that a create request is about to be sent *before* it is sent, and learns
-the task id as soon as it is known.
+``Runner.run(job)`` never raises: whatever happens ends up in the job's state and in the runs
+store, so a notebook never loses track of a paid task. Its order of work is the guarantee:
+
+- the caller holds the run's lease (``Tracker`` claimed it) before the runner starts;
+- a create request goes out only after ``RunStore.begin_send`` moved the run from ``queued``
+  to ``submitting`` in one transaction (the one gate to money: any number of writers, one
+  create per run), with the experiment's budget and stop checked in the same transaction;
+- the task id is durable in the store before anything else happens to the run;
+- when the runner stops working on the run, its last events and the end of its lease are
+  committed together.
+
+Store calls go through the session's ``StoreLink`` (a writer thread), never on the loop.
 """
 
 from __future__ import annotations
@@ -19,19 +27,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..client import AsyncClient
 from ..errors import (
-    APIError,
     DownloadError,
     FoxError,
-    JobError,
     NotFoundError,
-    SubmissionUnknownError,
     TaskFailedError,
-    TransportError,
 )
 from ..models import Task
-from .gate import SweepGate
 from .jobs import Job, JobState
-from .ledger import Ledger
+from .records import StoreLink
+from .sending import Sender, Turns
+from .store import SendRule
 from .uploads import UploadCache
 
 log = logging.getLogger("foxnb")
@@ -50,30 +55,55 @@ def _expiry(url: str, seen_at: float) -> float:
 
 
 class Runner:
-    """Runs jobs against one connection, recording every step in the ledger."""
+    """Runs jobs against one connection, recording every step in the runs store."""
 
     def __init__(
         self,
         client: AsyncClient,
-        ledger: Ledger,
+        link: StoreLink,
         videos_dir: Path,
+        *,
+        host: str,
         clock: Callable[[], float] = time.time,
+        on_lost: Callable[[Job], bool] | None = None,
     ):
         self.client = client
-        self.ledger = ledger
+        self.link = link
+        self.store = link.store
         self.videos_dir = videos_dir
+        #: This machine's name, recorded with each saved video (``video_host``).
+        self.host = host
         self.clock = clock
-        self.uploads = UploadCache(client, ledger, clock)
+        #: Called with a job whose run another owner now holds; True when it took the job
+        #: over (then the runner leaves the job alone: not done, lease not released).
+        self.on_lost = on_lost
+        self.uploads = UploadCache(client, link, clock)
+        self.sender = Sender(self)
         # Work in progress per run id, and the runs whose tracking was stopped (detach).
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._detaching: set[str] = set()
+        self._handing: set[str] = set()  # runs another owner took over
+        self._turns: dict[str, Turns] = {}
 
     def record(self, job: Job, **fields: Any) -> None:
-        """Update the job and append the same fields to the ledger."""
+        """Update the job and queue the same fields for the store (see ``StoreLink``)."""
         job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
         stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
         stored.pop("error", None)
-        self.ledger.append(job.run_id, self.clock(), **stored)
+        self.link.append(job.run_id, stored)
+
+    def turns(self, experiment: str) -> Turns:
+        """This process's line for asking to send runs of ``experiment`` (engine loop only)."""
+        turns = self._turns.get(experiment)
+        if turns is None:
+            turns = self._turns[experiment] = Turns()
+        return turns
+
+    def poke(self, experiment: str) -> None:
+        """Let ``experiment``'s waiting cells ask the store again (from any thread)."""
+        turns = self._turns.get(experiment)
+        if turns is not None:
+            turns.poke()
 
     def fail(
         self, job: Job, exc: FoxError, code: str | None, status: str | None = None, **extra: Any
@@ -92,39 +122,56 @@ class Runner:
         if job.status != "submitting" and work is not None:
             work.cancel()
 
+    async def hand_off(self, job: Job) -> None:
+        """(Engine loop) another owner now holds ``job``'s run: stop working on it and let
+        ``on_lost`` watch it. A create request in flight is let finish: its task id must be
+        recorded."""
+        work = self._tasks.get(job.run_id)
+        if job.status != "submitting" and work is not None:
+            self._handing.add(job.run_id)
+            work.cancel()
+
     async def run(
-        self, job: Job, input_sha256: str | None = None, gate: SweepGate | None = None
+        self, job: Job, input_sha256: str | None = None, rule: SendRule | None = None
     ) -> None:
         """Take ``job`` as far as it can go. Never raises; see the module docstring.
 
-        ``gate`` is the sweep's say on sending the create request, if the job is a cell.
+        ``rule`` is the experiment's guard on sending the create request, if the job is one
+        of an experiment's runs.
         """
         work = asyncio.current_task()
         assert work is not None
         self._tasks[job.run_id] = work
+        handed_off = False
         try:
-            task = await self._submit(job, input_sha256, gate) if job.task_id is None else None
             if job.task_id is None:
+                task, handed_off = await self.sender.submit(job, input_sha256, rule)
+            else:
+                task = None
+            if job.task_id is None or handed_off:
                 return
             if job.run_id in self._detaching:
                 self._detached(job)
                 return
             if task is None:
                 task = await self.client.get_task(job.task_id)
-                self._observe(job, task)
+                self.observe(job, task)
             # Returns at once for a finished task (re-reading one that lacks its result URL).
             task = await self.client.wait(
                 task,
-                on_update=lambda t: self._observe(job, t),
+                on_update=lambda t: self.observe(job, t),
                 created_s=job.state.accepted_at or job.state.submitted_at,
             )
-            self._observe(job, task)
+            self.observe(job, task)
             if task.status == "completed":
                 await self._download(job, task)
         except asyncio.CancelledError:
-            if job.run_id not in self._detaching:
+            if job.run_id in self._handing:
+                handed_off = self.lost(job)
+            elif job.run_id in self._detaching:
+                self._detached(job)
+            else:
                 raise  # the engine is shutting down: leave the run resumable as recorded
-            self._detached(job)
         except NotFoundError as exc:
             self.fail(job, exc, "task_not_found", status="failed")
         except FoxError as exc:  # e.g. 401 mid-poll: stop tracking, keep the run resumable
@@ -136,72 +183,29 @@ class Runner:
         finally:
             self._tasks.pop(job.run_id, None)
             self._detaching.discard(job.run_id)
+            self._handing.discard(job.run_id)
+            if not handed_off:
+                await self._finish(job)
+
+    async def _finish(self, job: Job) -> None:
+        """Give the run up (its events first, in the same commit), then say the job is done."""
+        try:
+            if not self.link.closed:
+                self.link.release(job.run_id)
+                await self.link.flush()
+        except Exception:
+            log.exception("foxnb: could not record the end of %s", job.run_id)
+        finally:
             job.mark_done()
 
-    async def _submit(
-        self, job: Job, input_sha256: str | None, gate: SweepGate | None
-    ) -> Task | None:
-        req = job.request
-        video_url: str | None = None
-        try:
-            if req.is_local:
-                assert input_sha256 is not None
-                video_url, uploaded_at = await self.uploads.url_for(Path(req.video), input_sha256)
-                self.ledger.append(
-                    job.run_id, self.clock(), video_url=video_url, uploaded_at=uploaded_at
-                )
-        except (APIError, TransportError) as exc:
-            self.fail(job, exc, "upload_failed", status="not_submitted")
-            return None
-        if gate is not None and (refusal := await gate.admit()) is not None:
-            code, reason = refusal
-            refused = JobError(
-                f"{job.run_id} not sent: {reason}; nothing was created or billed for it",
-                job=job,
-                code=code,
-            )
-            self.fail(job, refused, code, status="not_submitted")
-            return None
-        now = self.clock()
-        self.record(
-            job,
-            status="submitting",
-            submitted_at=now,
-            create_sent_at=now,
-            video_url=video_url or req.video,
-        )
-        try:
-            task = await self.client.create_task(req, video_url)
-        except SubmissionUnknownError as exc:
-            if gate is not None:
-                gate.settle(created=True, credits=None, error=exc)  # may have been created
-            exc.job = job  # type: ignore[attr-defined]
-            self.fail(
-                job, exc, "submission_unknown", status="submission_unknown", evidence=exc.evidence
-            )
-            return None
-        except (APIError, TransportError) as exc:
-            if gate is not None:
-                gate.settle(created=False, credits=None, error=exc)
-            code = getattr(exc, "code", None) or type(exc).__name__
-            self.fail(job, exc, code, status="not_submitted")
-            return None
-        # One ledger line: the task id, its status, and when the answer came (the polling
-        # planner's clock starts there, not when the request waited in the rate limiter).
-        self._observe(job, task, task_id=task.id, accepted_at=self.clock())
-        if gate is not None and gate.settle(created=True, credits=task.credits, error=None):
-            # The budget needs this task's price before the next cell may go; FoxAPI's
-            # create answer carries no ``usage``, a task reading does.
-            credits = None
-            try:
-                task = await self.client.get_task(task.id)
-                self._observe(job, task)
-                credits = task.credits
-            finally:
-                gate.priced(credits)
-        return task
+    def lost(self, job: Job) -> bool:
+        """The store says the run is no longer ours to send (another owner took it, or it was
+        sent already): hand the job to whoever watches other owners' runs (True), else it
+        ends here, as the store says, with nothing sent."""
+        return self.on_lost is not None and self.on_lost(job)
 
-    def _observe(self, job: Job, task: Task, **extra: Any) -> None:
+    def observe(self, job: Job, task: Task, **extra: Any) -> None:
+        """Take what a task reading says into the job and the store (changes only)."""
         state = job.state
         if task.status in ("pending", "processing") and job.elapsed_s is not None:
             job.add_progress(job.elapsed_s, task.progress)
@@ -266,6 +270,7 @@ class Runner:
             status="completed",
             progress=100,
             video_path=saved.path,
+            video_host=self.host,
             sha256=saved.sha256,
             size_bytes=saved.size,
             error=None,

@@ -2,7 +2,8 @@
 
 FoxAPI turns a local file into a public URL through ``/v1/files/upload/stream``; the
 extension request then sends that URL. Runs of the same clip share one upload, and a URL
-recorded in the ledger is reused for a while after it was made.
+recorded in the runs store is reused for a while after it was made — by any process sharing
+the store, so a worker on another machine can send a cell whose clip it does not have.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..client import AsyncClient
-from .ledger import Ledger
+from .records import StoreLink
 
 UPLOAD_REUSE_S = 48 * 3600  # uploads are kept ~72 h (third-party reports); stay well inside
 
@@ -20,14 +21,14 @@ UPLOAD_REUSE_S = 48 * 3600  # uploads are kept ~72 h (third-party reports); stay
 class UploadCache:
     """Uploads each local file content once; concurrent runs of one clip share the upload.
 
-    Earlier uploads recorded in the ledger are reused only if they were made through the same
+    Earlier uploads recorded in the store are reused only if they were made through the same
     service address (a simulator restarted on another port serves none of them).
     """
 
-    def __init__(self, client: AsyncClient, ledger: Ledger, clock: Callable[[], float]):
+    def __init__(self, client: AsyncClient, link: StoreLink, clock: Callable[[], float]):
         self._client = client
         self._host = client.config.host
-        self._ledger = ledger
+        self._link = link
         self._clock = clock
         self._urls: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -36,18 +37,27 @@ class UploadCache:
         """The public URL of this content, uploading it if no recent upload exists."""
         lock = self._locks.setdefault(sha256, asyncio.Lock())
         async with lock:
-            known = self._urls.get(sha256) or self._from_ledger(sha256)
-            if known and self._clock() - known[1] < UPLOAD_REUSE_S:
+            known = self._urls.get(sha256)
+            if not self._fresh(known):
+                # Off the loop: this reads every run of the store (once per content).
+                known = await asyncio.to_thread(self.recorded, sha256)
+            if known is not None and self._fresh(known):
+                self._urls[sha256] = known
                 return known
             uploaded = await self._client.upload(path)
             self._urls[sha256] = (uploaded.url, self._clock())
             return self._urls[sha256]
 
-    def _from_ledger(self, sha256: str) -> tuple[str, float] | None:
+    def _fresh(self, known: tuple[str, float] | None) -> bool:
+        return known is not None and self._clock() - known[1] < UPLOAD_REUSE_S
+
+    def recorded(self, sha256: str) -> tuple[str, float] | None:
+        """The newest upload of this content the store records for this service, if still
+        fresh enough to send (any thread; reads the store)."""
         best: tuple[str, float] | None = None
-        for run in self._ledger.runs().values():
+        for run in self._link.store.runs().values():
             usable = run.get("input_sha256") == sha256 and run.get("host") == self._host
             usable = usable and run.get("uploaded_at")
             if usable and run.get("video_url") and (best is None or run["uploaded_at"] > best[1]):
                 best = (run["video_url"], run["uploaded_at"])
-        return best
+        return best if self._fresh(best) else None

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from old_ledger import Ledger
 
 from foxnb.errors import StoreError
-from foxnb.runtime.ledger import Ledger
 from foxnb.runtime.store import COLUMNS, Owner, RunStore, SendRule, open_store
 
 EVENTS: list[tuple[str, float, dict[str, Any]]] = [

@@ -126,12 +126,29 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Held:
+    """A run and who holds it: its fields, its owner (``host:pid:session`` or ``None``) and
+    when the owner's lease ends (seconds since the epoch)."""
+
+    run: dict[str, Any]
+    owner: str | None
+    lease_until: float | None
+
+    def live(self, now: float) -> bool:
+        """Whether an owner holds the run with a lease that has not expired."""
+        return self.owner is not None and self.lease_until is not None and self.lease_until > now
+
+
+@dataclass(frozen=True)
 class SendRule:
     """An experiment's guard for :meth:`RunStore.begin_send` (see ``rules.py``).
 
     ``budget_credits``: the most the experiment may reserve in all (``None``: the budget
-    stored with :meth:`RunStore.set_budget`, if any). ``backend`` / ``models``: which recorded
-    tasks tell the price of a job (``models`` empty: the experiment's own models).
+    stored with :meth:`RunStore.set_budget`, if any). ``max_in_flight``: creates that may be
+    in flight for the experiment at once — of all writers, or with ``per_writer`` of the
+    writer asking (the budget always counts every writer's).
+    ``backend`` / ``models``: which recorded tasks tell the price of a job (``models`` empty:
+    the experiment's own models).
     """
 
     experiment: str
@@ -139,13 +156,16 @@ class SendRule:
     max_in_flight: int = 4
     backend: str | None = None
     models: frozenset[str] = field(default_factory=frozenset)
+    per_writer: bool = False
 
 
 @dataclass(frozen=True)
 class SendDecision:
     """What :meth:`RunStore.begin_send` decided.
 
-    - ``send``: the run is now ``submitting``; send its create request.
+    - ``send``: the run is now ``submitting``; send its create request. ``pricing``: it was
+      let out while the price is unknown; once a task reading tells the price, report it
+      with :meth:`RunStore.priced` (the experiment's other sends wait for it).
     - ``wait``: not now (too many creates in flight, or the price is being learnt); ask again.
     - ``refuse``: never (``code``/``reason`` say why); nothing was recorded, the caller
       records ``not_submitted`` — provably nothing was created or billed.
@@ -156,6 +176,7 @@ class SendDecision:
     code: str | None = None
     reason: str | None = None
     run: dict[str, Any] | None = None
+    pricing: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +201,11 @@ class Txn(Protocol):
 
     def append_many(self, events: Iterable[Event]) -> None:
         """Record events as part of this transaction."""
+
+    def claim_many(
+        self, run_ids: Iterable[str], owner: Owner, lease_s: float, now: float
+    ) -> dict[str, Claim]:
+        """Claim runs as part of this transaction (see :meth:`RunStore.claim_many`)."""
 
 
 def merge_event(
@@ -254,9 +280,20 @@ class RunStore(ABC):
     def runs(self) -> dict[str, dict[str, Any]]:
         """Every run as a dict of its latest fields, in order of first appearance (a copy)."""
 
+    @abstractmethod
     def get(self, run_id: str) -> dict[str, Any] | None:
         """The latest fields of one run, or ``None``."""
-        return self.runs().get(run_id)
+
+    @abstractmethod
+    def peek(self, run_ids: Iterable[str]) -> dict[str, Held]:
+        """These runs (those that exist) with who holds them; nothing is claimed."""
+
+    @abstractmethod
+    def unfinished(
+        self, backend: str | None = None, experiment: str | None = None
+    ) -> dict[str, Held]:
+        """Every run with work left (:data:`RESUMABLE`), in first-appearance order, with who
+        holds it; only those of ``backend`` / ``experiment`` when given."""
 
     @abstractmethod
     def dataframe(self) -> pd.DataFrame:
@@ -280,6 +317,12 @@ class RunStore(ABC):
         """Take the run for ``lease_s`` seconds if :func:`claimable`; see :class:`Claim`."""
 
     @abstractmethod
+    def claim_many(
+        self, run_ids: Iterable[str], owner: Owner, lease_s: float, now: float
+    ) -> dict[str, Claim]:
+        """:meth:`claim` for several runs in one transaction; a :class:`Claim` per run id."""
+
+    @abstractmethod
     def renew(self, owner: Owner, lease_s: float, now: float) -> set[str]:
         """Extend every lease ``owner`` holds; the run ids it still holds."""
 
@@ -288,10 +331,47 @@ class RunStore(ABC):
         """Give the run up (only if ``owner`` holds it)."""
 
     @abstractmethod
+    def commit(
+        self,
+        events: Iterable[Event],
+        owner: Owner | None,
+        release: Iterable[str] = (),
+        *,
+        new: Iterable[str] = (),
+        lease_s: float = 0.0,
+        now: float = 0.0,
+    ) -> None:
+        """Append ``events`` and release the runs ``release`` (held by ``owner``) in one
+        transaction; ``new`` are runs the events create, held by ``owner`` from the start
+        (for ``lease_s`` seconds from ``now``)."""
+
+    @abstractmethod
+    def claim_some(
+        self,
+        owner: Owner,
+        lease_s: float,
+        now: float,
+        count: int,
+        experiment: str | None = None,
+        *,
+        backend: str | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[dict[str, Any]]:
+        """:meth:`claim_next` for up to ``count`` runs in one transaction, oldest first."""
+
+    @abstractmethod
     def claim_next(
-        self, owner: Owner, lease_s: float, now: float, experiment: str | None = None
+        self,
+        owner: Owner,
+        lease_s: float,
+        now: float,
+        experiment: str | None = None,
+        *,
+        backend: str | None = None,
+        exclude: Iterable[str] = (),
     ) -> dict[str, Any] | None:
-        """Claim the oldest claimable run with work left (:data:`RESUMABLE`); its fields."""
+        """Claim the oldest claimable run with work left (:data:`RESUMABLE`); its fields.
+        Only runs of ``experiment`` / ``backend`` when given, never one in ``exclude``."""
 
     # ---- the one gate to money, and experiments ------------------------------------
     @abstractmethod
@@ -323,8 +403,15 @@ class RunStore(ABC):
         """Store the credit budget of ``name`` (``None``: no budget)."""
 
     @abstractmethod
-    def experiment(self, name: str, now: float, backend: str | None = None) -> ExperimentState:
-        """What ``name`` has reserved so far, and its guard."""
+    def experiment(
+        self,
+        name: str,
+        now: float,
+        backend: str | None = None,
+        models: frozenset[str] = frozenset(),
+    ) -> ExperimentState:
+        """What ``name`` has reserved so far, and its guard; the price is that of ``models``
+        (the experiment's own when empty), as in :class:`SendRule`."""
 
     @abstractmethod
     def close(self) -> None:
