@@ -59,6 +59,19 @@ AXIS_FIELDS = ("prompt", *REQUEST_FIELDS)
 EXTEND_OPTIONS = (*REQUEST_FIELDS, "tags")
 """The keyword options of ``fx.extend()`` (``tags`` is recorded, never sent)."""
 
+RATINGS = (1, 2, 3, 4, 5)
+"""What ``fx.rate(run, stars)`` accepts (``None`` clears a rating)."""
+PICKS = ("star", "reject")
+"""A run's ``pick``: starred (the one to keep, the chain's choice) or rejected (never chosen)."""
+JUDGEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("rating", "Int64"),
+    ("pick", "string"),
+    ("note", "string"),
+    ("judged_at", "datetime"),
+)
+"""Your judgement of a run as ``fx.runs()`` columns (with their dtypes): each recorded by
+``fx.rate`` / ``fx.star`` / ``fx.reject`` / ``fx.note`` as one ledger event."""
+
 EXTEND_DEFAULTS: dict[str, Any] = {
     "model": "veo-3.1-extend",
     "aspect_ratio": None,  # the clip's own (16:9 for a URL)
@@ -297,7 +310,11 @@ class RunRecord(TypedDict, total=False):
     """One run as the ledger holds it (the merge of its events); every field may be absent.
 
     The request's fields, where it was sent, what the service said and what was saved. Sweeps
-    add ``experiment``, ``cell`` and ``budget_credits``; a reused cell has ``reused_from``.
+    add ``experiment``, ``cell`` and ``budget_credits``; a reused cell has ``reused_from``;
+    a chain's runs have ``experiment``, ``hop`` and ``candidate``. Scores
+    (``foxnb.scores.SCORE_COLUMNS``) follow once the result is scored (``scored_at``, or
+    ``score_error`` when it could not be), and your judgement as you give it (``rating``,
+    ``pick``, ``note``, ``judged_at``).
     """
 
     run_id: str
@@ -338,6 +355,29 @@ class RunRecord(TypedDict, total=False):
     cell: int
     budget_credits: float
     reused_from: str
+    hop: int
+    candidate: int
+    scores_version: int
+    seam_jump: float | None
+    seam_ssim: float | None
+    cut_at_seam: bool | None
+    prefix_psnr: float | None
+    has_prefix: bool | None
+    flicker: float | None
+    motion_mean: float | None
+    motion_p95: float | None
+    color_shift: float | None
+    duration_ok: bool | None
+    new_s: float | None
+    seam_s: float | None
+    audio_ok: bool | None
+    score_notes: str | None
+    rating: int | None
+    pick: str | None
+    note: str | None
+    judged_at: float
+    scored_at: float
+    score_error: str | None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,8 +23,11 @@ from . import media
 from ._files import sha256_file
 from ._html.job import banner_html
 from ._inputs import fit_aspect, parse_tags, reject_unknown, source
+from ._session_outcomes import OutcomesMixin
 from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key
+from .experiments.chain import Chain
 from .experiments.compare import Comparison, compare
+from .experiments.outcomes import Judgements
 from .experiments.plan import SweepPlan
 from .experiments.report import Report, write_report
 from .experiments.runs_like import RunsLike
@@ -43,7 +46,7 @@ DEFAULT_SIM_SPEED = 10.0
 _embedded: dict[Path, Simulator] = {}
 
 
-class Session:
+class Session(OutcomesMixin):
     """A connection to FoxAPI (or the simulator) plus this folder's run ledger.
 
     Make one with ``foxnb.connect()``. ``backend`` is ``"sim"`` or ``"real"``. The session is
@@ -76,6 +79,11 @@ class Session:
         )
         self.ledger = self.tracker.ledger
         self.engine = self.tracker.engine
+        #: Records ratings, picks and notes (``foxnb.experiments.outcomes``).
+        self.judgements = Judgements(self.ledger)
+        #: The chains this session started or resumed, by name.
+        self.chains: dict[str, Chain] = {}
+        self.judgements.on_change(lambda _run_id, _fields: self._wake_chains())
 
     # ------------------------------------------------------------------ submitting
 
@@ -177,16 +185,29 @@ class Session:
         *,
         embed_video: bool = False,
         width_px: int = 280,
+        show: list[str] | tuple[str, ...] = (),
+        sort_by: str | None = None,
+        shade: str | None = None,
     ) -> Comparison:
         """Runs side by side: one row per value of ``rows``, one column per ``cols``.
 
         ``runs`` is a ``Sweep``, a DataFrame of runs (``fx.runs()`` filtered with pandas) or
         a list of jobs; see ``foxnb.experiments.compare``. Shows as a static, labelled table
-        of videos.
+        of videos. ``show`` lists values to write under each video, ``sort_by`` orders rows
+        and columns by a score or rating (best first), ``shade`` colours cells by one.
 
-            fx.compare(sweep, rows="prompt", cols="seed")
+            fx.compare(sweep, rows="prompt", cols="seed", show=["seam_jump", "rating"])
         """
-        return compare(runs, rows, cols, embed_video=embed_video, width_px=width_px)
+        return compare(
+            runs,
+            rows,
+            cols,
+            embed_video=embed_video,
+            width_px=width_px,
+            show=show,
+            sort_by=sort_by,
+            shade=shade,
+        )
 
     def report(
         self,
@@ -196,6 +217,9 @@ class Session:
         rows: str | None = None,
         cols: str | None = None,
         overwrite: bool = False,
+        show: list[str] | None = None,
+        sort_by: str | None = None,
+        shade: str | None = None,
     ) -> Report:
         """Write an experiment as a self-contained folder: page, videos, runs as CSV/Parquet.
 
@@ -203,11 +227,22 @@ class Session:
         DataFrame of runs. ``path/index.html`` shows the grid of videos (axes: what varies,
         or ``rows``/``cols``) and every run; it works opened from disk and after the folder
         is moved. An existing ``path`` is replaced only with ``overwrite=True``. See
-        ``foxnb.experiments.report``.
+        ``foxnb.experiments.report``. Scores, ratings, picks and notes are in its tables;
+        ``show``, ``sort_by`` and ``shade`` work on its grid as in ``compare``.
 
-            fx.report("dusk-vs-storm", "reports/dusk-vs-storm")
+            fx.report("dusk-vs-storm", "reports/dusk-vs-storm", sort_by="seam_jump")
         """
-        return write_report(self.ledger, name, path, rows=rows, cols=cols, overwrite=overwrite)
+        return write_report(
+            self.ledger,
+            name,
+            path,
+            rows=rows,
+            cols=cols,
+            overwrite=overwrite,
+            show=show,
+            sort_by=sort_by,
+            shade=shade,
+        )
 
     def job(self, run_id: str) -> Job:
         """The ``Job`` of ``run_id`` (attaching to it if this session has not yet)."""
@@ -230,9 +265,11 @@ class Session:
         Tracked tasks are polled again and downloaded; runs never sent are sent now. A run
         whose create request was in flight when the process died is marked
         ``submission_unknown``, never resent. Partial downloads left by a dead process are
-        deleted.
+        deleted. Chains a dead process was driving go on (``fx.chains[name]``).
         """
-        return self.tracker.resume()
+        jobs = self.tracker.resume()
+        self._resume_chains()
+        return jobs
 
     def attach(self, run_id: str) -> Job:
         """Track the task of a recorded run again (e.g. after ``detach()`` or a restart)."""

@@ -84,12 +84,16 @@ class CellView:
 
     ``media_html`` is trusted HTML (the video block built by ``show_video``); every other
     field is escaped when rendered. It is empty for a run that did not complete.
+    ``details_html`` (trusted, e.g. ``_html.outcomes.values_html``) goes under the caption;
+    ``background`` is a CSS colour shading the cell (``fx.compare(..., shade=...)``).
     """
 
     run_id: str
     status: str
     error_code: str | None = None
     media_html: str = ""
+    details_html: str = ""
+    background: str | None = None
 
 
 def label(value: object) -> str:
@@ -157,7 +161,8 @@ def cell_html(cell: CellView | None, *, width_px: int = 280) -> str:
         f'<div class="foxnb-compare-caption" style="{style.MUTED}">'
         f"<code>{escape(cell.run_id)}</code> · {escape(cell.status)}</div>"
     )
+    shade = f";background:{cell.background}" if cell.background else ""
     return (
-        f'<td class="foxnb-compare-cell" style="{style.CELL}">'
-        f'<div style="{box}">{content}{caption}</div></td>'
+        f'<td class="foxnb-compare-cell" style="{style.CELL}{shade}">'
+        f'<div style="{box}">{content}{caption}{cell.details_html}</div></td>'
     )

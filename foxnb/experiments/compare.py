@@ -20,6 +20,15 @@ grid and GitHub or nbviewer show it with no kernel. Videos are served through Ju
 ``/files/`` URL with a small poster saved alongside, as ``foxnb.show_video`` does;
 ``embed_video=True`` puts the videos themselves into the notebook.
 
+How results turned out can be read off the grid too:
+
+- ``show=["seam_jump", "rating"]`` writes those values under each video (a run's pick and
+  note always show);
+- ``sort_by="seam_jump"`` orders rows and columns by their mean value, best first (lowest
+  ``seam_jump`` or ``color_shift``, highest ``rating``, ``seam_ssim`` or ``flicker``; any
+  other number ascending);
+- ``shade="color_shift"`` colours each cell from green (the grid's best) to red (its worst).
+
 Where the notebook is trusted (the one you are running), each row with videos also gets a
 "▶ play row" button: it restarts the row's videos at 0 and plays them together, and a
 second click pauses them all. Elsewhere (GitHub, nbviewer, a notebook you did not run
@@ -36,10 +45,12 @@ from typing import Any
 import pandas as pd
 
 from .._html.grid import CellView, grid_html
+from .._html.outcomes import shade_colour, values_html
 from .._serve import video_block
 from ..errors import ValidationError
 from ..models import closest_name
 from ..runtime.jobs import Job
+from .choose import BETTER
 from .runs_like import RunsLike, runs_frame
 
 
@@ -88,6 +99,9 @@ def compare(
     *,
     embed_video: bool = False,
     width_px: int = 280,
+    show: Sequence[str] = (),
+    sort_by: str | None = None,
+    shade: str | None = None,
 ) -> Comparison:
     """The runs in a grid: one row per value of ``rows``, one column per value of ``cols``.
 
@@ -98,6 +112,7 @@ def compare(
 
         fx.compare(sweep, rows="prompt", cols="seed")
         fx.compare(runs[runs.tags.map(lambda t: "v2" in t)], rows="model", cols="seed")
+        fx.compare(sweep, show=["seam_jump", "rating"], sort_by="seam_jump", shade="seam_jump")
     """
     if isinstance(width_px, bool) or not isinstance(width_px, int) or width_px <= 0:
         raise ValidationError("width_px", f"must be a positive integer, got {width_px!r}")
@@ -109,9 +124,15 @@ def compare(
             raise ValidationError(name, f"{axis!r} is not a column of the runs{more}")
     if rows == cols:
         raise ValidationError("cols", f"must differ from rows (both are {rows!r})")
+    show = check_outcome_columns(frame, show, sort_by, shade)
     row_values, col_values, chosen = pick_runs(frame, rows, cols)
+    if sort_by is not None:
+        row_values, col_values = sort_axes(row_values, col_values, chosen, sort_by)
+    shades = shade_cells(chosen, shade)
     views = {
-        (row_values.index(r), col_values.index(c)): _view(run, embed_video)
+        (row_values.index(r), col_values.index(c)): _view(
+            run, embed_video, show, shades.get((r, c))
+        )
         for (r, c), run in chosen.items()
     }
     table = grid_html(rows, cols, row_values, col_values, views, width_px=width_px, play_rows=True)
@@ -127,7 +148,8 @@ def pick_runs(
     by position in ``frame``); with none completed, the last one in ``frame``.
     """
     records = [
-        {str(k): _plain(v) for k, v in record.items()} for record in frame.to_dict(orient="records")
+        {str(k): plain_value(v) for k, v in record.items()}
+        for record in frame.to_dict(orient="records")
     ]
     row_values: list[Any] = []
     col_values: list[Any] = []
@@ -145,7 +167,85 @@ def pick_runs(
     return row_values, col_values, {key: run for key, (_, run) in best.items()}
 
 
-def _view(run: dict[str, Any], embed_video: bool) -> CellView:
+def check_outcome_columns(
+    frame: pd.DataFrame, show: Sequence[str], sort_by: str | None, shade: str | None
+) -> list[str]:
+    """``show`` as a list, after checking it and ``sort_by``/``shade`` name columns of
+    ``frame`` (the last two numeric or yes/no); each error names its argument."""
+    if isinstance(show, str):
+        show = [show]
+    if not isinstance(show, Sequence) or not all(isinstance(n, str) for n in show):
+        raise ValidationError("show", "must be a list of column names, e.g. ['seam_jump']")
+    named = [("show", n) for n in show] + [
+        (a, n) for a, n in (("sort_by", sort_by), ("shade", shade)) if n is not None
+    ]
+    for argument, name in named:
+        if not isinstance(name, str) or name not in frame.columns:
+            hint = closest_name(str(name), [str(c) for c in frame.columns])
+            more = f"; did you mean {hint!r}?" if hint else ""
+            raise ValidationError(argument, f"{name!r} is not a column of the runs{more}")
+        if argument != "show" and not (
+            pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name])
+        ):
+            raise ValidationError(argument, f"{name!r} holds no numbers to order or shade by")
+    return list(show)
+
+
+def _number(run: dict[str, Any], name: str) -> float | None:
+    value = run.get(name)
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float) and not math.isnan(value):
+        return float(value)
+    return None
+
+
+def sort_axes(
+    row_values: list[Any],
+    col_values: list[Any],
+    chosen: dict[tuple[Any, Any], dict[str, Any]],
+    sort_by: str,
+) -> tuple[list[Any], list[Any]]:
+    """Rows and columns ordered by the mean ``sort_by`` of their cells, best first (see
+    ``BETTER``; unknown directions ascending); cells without a value do not count, and
+    rows or columns with none come last, in their first order."""
+    sign = -1.0 if BETTER.get(sort_by) == "max" else 1.0
+
+    def order(values: list[Any], axis: int) -> list[Any]:
+        def key(value: Any) -> tuple[int, float, int]:
+            numbers = [
+                n
+                for k, run in chosen.items()
+                if k[axis] == value
+                if (n := _number(run, sort_by)) is not None
+            ]
+            if not numbers:
+                return (1, 0.0, values.index(value))
+            return (0, sign * sum(numbers) / len(numbers), values.index(value))
+
+        return sorted(values, key=key)
+
+    return order(row_values, 0), order(col_values, 1)
+
+
+def shade_cells(
+    chosen: dict[tuple[Any, Any], dict[str, Any]], shade: str | None
+) -> dict[tuple[Any, Any], str]:
+    """A background colour per cell from its ``shade`` value (see ``shade_colour``)."""
+    if shade is None:
+        return {}
+    numbers = {k: n for k, run in chosen.items() if (n := _number(run, shade)) is not None}
+    if not numbers:
+        return {}
+    low, high = min(numbers.values()), max(numbers.values())
+    better = BETTER.get(shade, "min")
+    colours = {k: shade_colour(n, low, high, better) for k, n in numbers.items()}
+    return {k: c for k, c in colours.items() if c is not None}
+
+
+def _view(
+    run: dict[str, Any], embed_video: bool, show: Sequence[str] = (), background: str | None = None
+) -> CellView:
     status = str(run.get("status") or "unknown")
     code = run.get("error_code")
     media = ""
@@ -157,10 +257,12 @@ def _view(run: dict[str, Any], embed_video: bool) -> CellView:
         status=status,
         error_code=None if code is None else str(code),
         media_html=media,
+        details_html=values_html(run, show),
+        background=background,
     )
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """pandas' missing values (NA, NaN, NaT) as None; everything else unchanged."""
     if isinstance(value, list | tuple | dict | set):
         return value

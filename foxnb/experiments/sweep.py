@@ -35,6 +35,7 @@ from ..errors import FoxError, JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
 from ..runtime.gate import SweepGate
 from ..runtime.jobs import Job
+from ..runtime.scoring import SCORE_FIELDS
 from ..runtime.tracker import Event, Tracker
 from .plan import (
     MODES,
@@ -201,8 +202,9 @@ def start_sweep(
             sweep.jobs.append(tracker.launch(run_id, cell.request, input_sha256, gate))
         elif cell.action == "reuse":
             sweep.jobs.append(tracker.settled(run_id, cell.request))
+            tracker.scorer.submit(run_id)  # records scores only if the source had none
         else:
-            sweep.jobs.append(_reattach(tracker, cell, gate))
+            sweep.jobs.append(reattach(tracker, cell, gate))
     return sweep
 
 
@@ -235,10 +237,12 @@ def _event(
         credits=0,
         completed_at=time.time(),
         **{k: source.get(k) for k in ("video_path", "sha256", "size_bytes")},
+        # The same video of the same request: the same scores (judgements stay per run).
+        **{k: source[k] for k in SCORE_FIELDS if k in source},
     )
 
 
-def _reattach(tracker: Tracker, cell: Cell, gate: SweepGate) -> Job:
+def reattach(tracker: Tracker, cell: Cell, gate: SweepGate) -> Job:
     """The live job of an unfinished cell: this session's, or attached, or sent if queued."""
     assert cell.run is not None
     run_id = cell.run["run_id"]

@@ -22,6 +22,9 @@ from typing import Any
 import orjson
 import pandas as pd
 
+from ..models import JUDGEMENT_COLUMNS
+from ..scores import SCORE_COLUMNS
+
 LEDGER_NAME = "runs.jsonl"
 
 # Column order and dtypes of the DataFrame, one line each.
@@ -56,6 +59,11 @@ COLUMNS: dict[str, str] = {
     "sha256": "string",
     "size_bytes": "Int64",
     "input_sha256": "string",
+    # How the result turned out: scores (runtime/scoring.py), then your judgement.
+    **dict(SCORE_COLUMNS),
+    "scored_at": "datetime",
+    "score_error": "string",
+    **dict(JUDGEMENT_COLUMNS),
 }
 
 

@@ -58,12 +58,15 @@ class Runner:
         ledger: Ledger,
         videos_dir: Path,
         clock: Callable[[], float] = time.time,
+        on_completed: Callable[[str], object] | None = None,
     ):
         self.client = client
         self.ledger = ledger
         self.videos_dir = videos_dir
         self.clock = clock
         self.uploads = UploadCache(client, ledger, clock)
+        #: Told the run id of every run whose video was saved (the session scores it).
+        self.on_completed = on_completed
         # Work in progress per run id, and the runs whose tracking was stopped (detach).
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._detaching: set[str] = set()
@@ -268,6 +271,11 @@ class Runner:
             error_code=None,
             error_message=None,
         )
+        if self.on_completed is not None:
+            try:
+                self.on_completed(job.run_id)  # queues the scoring; returns at once
+            except Exception:  # scoring is extra: it must never fail a saved run
+                log.exception("foxnb: could not queue %s for scoring", job.run_id)
 
     def _detached(self, job: Job) -> None:
         if job.task_id is None:

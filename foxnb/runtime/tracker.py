@@ -31,6 +31,7 @@ from .gate import SweepGate, gate_from_runs
 from .jobs import Job
 from .ledger import Ledger
 from .runner import Runner
+from .scoring import ScoreWorker
 
 Event = tuple[str, float, dict[str, Any]]
 """A ledger event: ``(run_id, at, fields)``."""
@@ -66,7 +67,11 @@ class Tracker:
             throttle=Throttle(rate_per_s=rate_per_s),
             **client_options,
         )
-        self.runner = Runner(self.client, self.ledger, workdir / "videos")
+        #: Scores every run whose video is saved, on its own thread (``runtime.scoring``).
+        self.scorer = ScoreWorker(self.ledger, workdir / "inputs", fetch=self._fetch_input)
+        self.runner = Runner(
+            self.client, self.ledger, workdir / "videos", on_completed=self.scorer.submit
+        )
         self._jobs: dict[str, Job] = {}
 
     # ------------------------------------------------------------------ recording
@@ -271,6 +276,10 @@ class Tracker:
             )
             return None
         return self.launch(run["run_id"], request, run.get("input_sha256"), gate)
+
+    def _fetch_input(self, url: str, dest: Path) -> None:
+        """Save an input clip given as a URL (for scoring; no API key is sent with it)."""
+        self.engine.call(self.client.download(url, dest))
 
     def close(self) -> None:
         """Stop the HTTP clients (running jobs stop being tracked, stay resumable)."""

@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("foxnb._serve",),
     ("foxnb.experiments",),
     ("foxnb.widgets",),
-    ("foxnb.session",),
+    ("foxnb.session", "foxnb._session_outcomes"),
     ("foxnb.cli", "foxnb.__main__", "foxnb"),
 ]
 """Lowest first. A package name covers every module under it."""
@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
 DISPLAY_HOOKS = {
     ("foxnb.runtime.jobs", "foxnb.widgets.display"),  # Job._ipython_display_
     ("foxnb.experiments.sweep", "foxnb.widgets.sweep_view"),  # Sweep._ipython_display_
+    ("foxnb.experiments.chain", "foxnb.widgets.chain_view"),  # Chain._ipython_display_
 }
 """The named upward imports: how a displayed object draws itself in a notebook."""
 

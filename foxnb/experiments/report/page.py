@@ -19,9 +19,11 @@ import pandas as pd
 from ..._html import style
 from ..._html.base import SIM_NOTE, escape, format_duration
 from ..._html.grid import CellView, grid_html
+from ..._html.outcomes import value_text as outcome_text
+from ..._html.outcomes import values_html
 from ..._html.video import video_html
 from ...models import AXIS_FIELDS
-from ..compare import pick_runs
+from ..compare import pick_runs, shade_cells, sort_axes
 from .runs import value_key, value_text
 from .videos import VideoCopy, VideoProblem
 
@@ -39,7 +41,43 @@ table.foxnb-runs th,table.foxnb-runs td{{border-bottom:1px solid {style.BORDER};
   text-align:left;vertical-align:top}}
 table.foxnb-runs td.foxnb-message{{max-width:28em}}
 table.foxnb-runs code{{white-space:nowrap}}
+table.foxnb-runs th[data-sort]{{cursor:pointer}}
 """
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    *("seam_jump", "seam_ssim", "cut_at_seam", "prefix_psnr", "flicker", "motion_mean"),
+    *("color_shift", "duration_ok", "audio_ok", "rating", "pick"),
+)
+"""Columns of the runs table about how each result turned out (those some run has)."""
+# Clicking a header of the runs table sorts it by that column (numbers as numbers, empty
+# cells last); a second click reverses. Where scripts do not run the table stays as written.
+SORT_SCRIPT = """<script class="foxnb-sort-runs">
+(function (script) {
+  var table = script && script.previousElementSibling;
+  if (!table || !table.tHead) return;
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
+    th.dataset.sort = "";
+    th.title = "Sort by " + th.textContent;
+    th.addEventListener("click", function () {
+      var down = th.dataset.sort !== "asc";
+      th.dataset.sort = down ? "asc" : "desc";
+      var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+      function key(row) {
+        var cell = row.cells[column];
+        var text = cell ? (cell.dataset.value || cell.textContent).trim() : "";
+        var number = parseFloat(text);
+        return text === "" ? null : (isNaN(number) ? text : number);
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (x === null || y === null) return x === null ? (y === null ? 0 : 1) : -1;
+        var order = x < y ? -1 : x > y ? 1 : 0;
+        return down ? order : -order;
+      });
+      rows.forEach(function (row) { table.tBodies[0].appendChild(row); });
+    });
+  });
+})(document.currentScript);
+</script>"""
 
 
 def page_html(
@@ -53,12 +91,24 @@ def page_html(
     *,
     created_at: datetime,
     version: str,
+    show: Sequence[str] = (),
+    sort_by: str | None = None,
+    shade: str | None = None,
 ) -> str:
-    """The whole ``index.html``: pure, every value escaped, every link relative."""
+    """The whole ``index.html``: pure, every value escaped, every link relative.
+
+    ``show`` values go under each video; ``sort_by`` orders the grid's rows and columns
+    (best first), ``shade`` colours its cells (see ``foxnb.experiments.compare``).
+    """
     row_values, col_values, chosen = pick_runs(table, rows, cols)
+    if sort_by is not None:
+        row_values, col_values = sort_axes(row_values, col_values, chosen, sort_by)
+    shades = shade_cells(chosen, shade)
     missing = {p.run_id: p.reason for p in problems}
     cells = {
-        (row_values.index(r), col_values.index(c)): _cell(run, copies, missing)
+        (row_values.index(r), col_values.index(c)): _cell(
+            run, copies, missing, values_html(run, show), shades.get((r, c))
+        )
         for (r, c), run in chosen.items()
     }
     grid = grid_html(
@@ -66,6 +116,10 @@ def page_html(
     )
     hidden = len(table) - len(chosen)
     grid_note = f"{escape(rows)} in rows, {escape(cols)} in columns."
+    if sort_by is not None:
+        grid_note += f" Rows and columns sorted by {escape(sort_by)}, best first."
+    if shade is not None:
+        grid_note += f" Cells shaded by {escape(shade)}: green the best, red the worst."
     if hidden:
         grid_note += (
             f" Each cell shows one run (the newest completed); the {hidden} other run(s) are "
@@ -91,7 +145,13 @@ def page_html(
     )
 
 
-def _cell(run: dict[str, Any], copies: dict[str, VideoCopy], missing: dict[str, str]) -> CellView:
+def _cell(
+    run: dict[str, Any],
+    copies: dict[str, VideoCopy],
+    missing: dict[str, str],
+    details: str = "",
+    background: str | None = None,
+) -> CellView:
     run_id = str(run["run_id"])
     status = str(run.get("status") or "unknown")
     copy = copies.get(run_id)
@@ -105,7 +165,7 @@ def _cell(run: dict[str, Any], copies: dict[str, VideoCopy], missing: dict[str, 
     else:
         media = ""
     code = run.get("error_code")
-    return CellView(run_id, status, None if code is None else str(code), media)
+    return CellView(run_id, status, None if code is None else str(code), media, details, background)
 
 
 def _status_counts(table: pd.DataFrame) -> str:
@@ -162,15 +222,19 @@ def _shared_html(table: pd.DataFrame, shown: Sequence[str]) -> str:
 def _runs_html(
     table: pd.DataFrame, shown: Sequence[str], copies: dict[str, VideoCopy], missing: dict[str, str]
 ) -> str:
-    columns = [c for c in ("cell", *shown) if c in table]
+    columns = [c for c in ("cell", "hop", "candidate", *shown) if c in table]
+    outcomes = [c for c in OUTCOME_COLUMNS if c in table and table[c].notna().any()]
+    if "note" in table and table["note"].notna().any():
+        outcomes.append("note")
     head = "".join(
         f"<th>{escape(h)}</th>"
-        for h in ("run", *columns, "status", "error", "credits", "took", "video")
+        for h in ("run", *columns, *outcomes, "status", "error", "credits", "took", "video")
     )
     body = []
     for run in table.to_dict(orient="records"):
         run_id = str(run["run_id"])
         values = "".join(f"<td>{escape(_shown(run.get(c)))}</td>" for c in columns)
+        values += "".join(_outcome_td(c, run.get(c)) for c in outcomes)
         code, message = value_text(run.get("error_code")), value_text(run.get("error_message"))
         error = (f"<code>{escape(code)}</code> " if code else "") + escape(message or "")
         credits = _number(run.get("credits"))
@@ -190,8 +254,20 @@ def _runs_html(
         )
     return (
         f'<table class="foxnb-runs"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<tbody>{''.join(body)}</tbody></table>{SORT_SCRIPT}"
     )
+
+
+def _outcome_td(column: str, value: Any) -> str:
+    """A score or judgement cell: shown rounded (stars for a rating), sorted by its value."""
+    key = value_key(value)
+    if key is None:
+        return "<td></td>"
+    sort_value = f' data-value="{escape(key)}"' if isinstance(key, int | float) else ""
+    shown = outcome_text(column, key)
+    if column == "note":
+        return f'<td class="foxnb-message">{escape(shown)}</td>'
+    return f"<td{sort_value}>{escape(shown)}</td>"
 
 
 def _shown(value: Any) -> str:

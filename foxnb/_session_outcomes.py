@@ -1,0 +1,147 @@
+"""The session's methods about how runs turned out: chains, scores, judgement, export.
+
+``Session`` (``foxnb.session``) inherits them; they are thin delegations to
+``foxnb.experiments`` (``chain``, ``outcomes``, ``export_files``), kept here so the session's
+own module stays about connecting, submitting and recovering.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .errors import FoxError, ValidationError
+from .experiments.chain import Chain, start_chain
+from .experiments.chain_spec import load_specs, make_spec
+from .experiments.export_files import Export, export_runs
+from .experiments.outcomes import Judgements, RunRef, score_runs
+from .experiments.runs_like import RunsLike
+from .runtime.jobs import Job
+from .runtime.ledger import Ledger
+from .runtime.tracker import Tracker
+
+if TYPE_CHECKING:
+    from .widgets.judge import JudgeView
+
+
+class OutcomesMixin:
+    """``fx.chain``, ``fx.score``, ``fx.rate`` / ``star`` / ``reject`` / ``note``,
+    ``fx.judge`` and ``fx.export`` (mixed into ``Session``)."""
+
+    tracker: Tracker
+    ledger: Ledger
+    workdir: Path
+    judgements: Judgements
+    chains: dict[str, Chain]
+
+    def chain(
+        self,
+        video: str | Path,
+        prompts: list[str],
+        *,
+        seed: int = 1,
+        best_of: int = 1,
+        pick: str = "seam_jump",
+        budget_credits: float | None = None,
+        name: str | None = None,
+        tags: str | list[str] | None = None,
+        **fields: Any,
+    ) -> Chain:
+        """Extend ``video`` once per prompt, each hop extending the last hop's chosen result.
+
+        Each hop runs ``best_of`` seeds (``seed``, ``seed + 1``, …) and carries on from the
+        candidate you starred, else the best by ``pick`` (``"seam_jump"``, ``"color_shift"``,
+        ``"seam_ssim"``, ``"flicker"``, ``"prefix_psnr"``, ``"rating"``), or waits for your
+        star (``pick="manual"``). Completed hops are reused when you run it again (changing
+        hop k's prompt re-runs hops k…); ``budget_credits`` caps what its runs may reserve.
+        ``name`` defaults to ``chain-<clip name>``; ``fields`` are the other request fields
+        of every run. Returns at once; see ``foxnb.experiments.chain``.
+
+            chain = fx.chain("clip.mp4", ["Dusk falls", "Night comes"], seed=1, best_of=3)
+            chain.wait().video_path
+        """
+        spec = make_spec(
+            video,
+            name=name,
+            prompts=prompts,
+            seed=seed,
+            best_of=best_of,
+            pick=pick,
+            budget_credits=budget_credits,
+            tags=tags,
+            fields=fields,
+        )
+        running = self.chains.get(spec.name)
+        if running is not None and not running.done:
+            raise ValidationError(
+                "name",
+                f"chain {spec.name!r} is still running in this session; wait for it or call "
+                "its stop() first",
+            )
+        self.chains[spec.name] = chain = start_chain(self.tracker, spec, self.judgements)
+        return chain
+
+    # ------------------------------------------------------------------ judging
+
+    def score(self, runs: object | None = None, *, force: bool = False) -> pd.DataFrame:
+        """Score runs (default: every completed run) that have no scores yet, wait for them,
+        and return their ``fx.runs()`` rows; ``force=True`` scores them again.
+
+        Runs are scored by themselves as they complete; this is for older runs, or to wait
+        until a sweep's scores are all in: ``fx.score(sweep)``. See ``foxnb.scores``.
+        """
+        return score_runs(self.ledger, self.tracker.scorer, runs, force=force)
+
+    def rate(self, run: RunRef, stars: int | None) -> None:
+        """Rate a run (its id, ``Job`` or ``fx.runs()`` row) 1–5; ``None`` clears it."""
+        self.judgements.rate(run, stars)
+
+    def star(self, run: RunRef, on: bool = True) -> None:
+        """Star a run: the one to keep (a chain carries on from it); ``on=False`` un-stars."""
+        self.judgements.pick(run, "star" if on else None)
+
+    def reject(self, run: RunRef, on: bool = True) -> None:
+        """Reject a run: a chain never chooses it; ``on=False`` takes that back."""
+        self.judgements.pick(run, "reject" if on else None)
+
+    def note(self, run: RunRef, text: str | None) -> None:
+        """Write a note on a run (replacing its note; ``""`` clears it)."""
+        self.judgements.note(run, text)
+
+    def judge(self, runs: RunsLike | pd.DataFrame | list[Job]) -> JudgeView:
+        """A view of ``runs`` with ★ / ✕ buttons, a 1–5 rating and a note under each video;
+        what you click is recorded as ``fx.star`` / ``fx.rate`` / ``fx.note`` would.
+
+            fx.judge(sweep)
+        """
+        from .widgets.judge import JudgeView
+
+        return JudgeView(runs, self.judgements)
+
+    def _wake_chains(self) -> None:
+        for chain in self.chains.values():
+            chain.wake()
+
+    def export(self, runs: object, folder: str | Path, *, overwrite: bool = False) -> Export:
+        """Copy the chosen runs' MP4s to ``folder/videos/`` with ``folder/runs.json``: each
+        run's parameters, scores, rating, pick and note. ``runs`` is anything
+        ``fx.compare`` takes (a chain: its chosen result per hop). See
+        ``foxnb.experiments.export_files``.
+
+            fx.export(fx.runs().query("pick == 'star'"), "keep")
+        """
+        return export_runs(runs, folder, self.workdir, overwrite=overwrite)
+
+    def _resume_chains(self) -> None:
+        """Continue every chain whose driving process died (its file still says running)."""
+        for spec in load_specs(self.workdir):
+            known = self.chains.get(spec.name)
+            if spec.state == "running" and (known is None or known.done):
+                try:
+                    self.chains[spec.name] = start_chain(self.tracker, spec, self.judgements)
+                except FoxError as exc:  # e.g. its input clip is gone: say so, resume the rest
+                    print(f"foxnb: cannot continue chain {spec.name!r}: {exc}")
+                    continue
+                print(f"foxnb: continuing chain {spec.name!r} (fx.chains[{spec.name!r}])")
