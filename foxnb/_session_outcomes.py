@@ -7,12 +7,13 @@ own module stays about connecting, submitting and recovering.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .errors import FoxError, ValidationError
+from .errors import FoxError, FoxnbWarning, ValidationError
 from .experiments.chain import Chain, start_chain
 from .experiments.chain_spec import load_specs, make_spec
 from .experiments.export_files import Export, export_runs
@@ -142,6 +143,6 @@ class OutcomesMixin:
                 try:
                     self.chains[spec.name] = start_chain(self.tracker, spec, self.judgements)
                 except FoxError as exc:  # e.g. its input clip is gone: say so, resume the rest
-                    print(f"foxnb: cannot continue chain {spec.name!r}: {exc}")
-                    continue
-                print(f"foxnb: continuing chain {spec.name!r} (fx.chains[{spec.name!r}])")
+                    warnings.warn(
+                        f"cannot continue chain {spec.name!r}: {exc}", FoxnbWarning, stacklevel=3
+                    )

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from crash_worker import GRID, NAME, RATE_PER_S
+from crash_worker import CHAIN, GRID, NAME, RATE_PER_S
 
 import foxnb
 from foxnb._files import PART_SUFFIX, remove_stale_parts, sha256_file
@@ -444,6 +444,52 @@ def test_partial_file_is_removed_only_once_its_writer_is_gone(tmp_path: Path) ->
     writer.wait()
     assert remove_stale_parts(dest.parent) == [part] and not part.exists()
     assert elsewhere.exists()  # its writer may be alive on the machine that made it
+
+
+# ---------------------------------------------------------------------------- a killed chain
+
+
+@pytest.mark.slow
+def test_kill_9_mid_chain_then_resume_finishes_it_without_duplicates(
+    fork_server: ForkServer, external_sim: ExternalSim, clip: str, tmp_path: Path
+) -> None:
+    """kill -9 while hop 2's runs are being made (both created, none saved); fx.resume() in a
+    new process finishes the chain: one task per candidate, every hop chosen, hop 3 run once."""
+    workdir = tmp_path / "chain"
+    before = set(external_sim.tasks())
+    pid = fork_server.start(do="chain", workdir=str(workdir), clip=clip)
+
+    def hop_two_sent() -> bool:
+        if not (workdir / LEDGER_NAME).exists():
+            return False
+        hop_two = [run for run in Ledger(workdir).runs().values() if run.get("hop") == 1]
+        # Both created: no create request in flight (that one would end submission_unknown).
+        return len(hop_two) == CHAIN["best_of"] and all(run.get("task_id") for run in hop_two)
+
+    deadline = time.monotonic() + 60
+    while not hop_two_sent():
+        assert fork_server.running(pid), "the chain ended before the kill"
+        assert time.monotonic() < deadline, "hop 2 was never sent"
+        time.sleep(0.002)
+    os.kill(pid, signal.SIGKILL)
+    assert fork_server.wait(pid, 10) == -signal.SIGKILL
+    at_kill = Counter((run.get("hop"), run["status"]) for run in Ledger(workdir).runs().values())
+
+    pid = fork_server.start(do="chain-resume", workdir=str(workdir))
+    assert fork_server.wait(pid, 180) == 0, "the resumed chain did not finish"
+    check_ledger_lines(workdir / LEDGER_NAME)
+    runs = [r for r in Ledger(workdir).runs().values() if r.get("experiment") == CHAIN["name"]]
+    tasks = {tid: t for tid, t in external_sim.tasks().items() if tid not in before}
+    per_key = Counter((t["params"]["prompt"], t["params"]["seed"]) for t in tasks.values())
+    assert max(per_key.values()) == 1, f"a candidate was created twice: {per_key}"
+    slots = Counter((run["hop"], run["candidate"]) for run in runs)
+    assert sorted(slots) == [(h, c) for h in range(3) for c in range(2)]
+    assert max(slots.values()) == 1, f"a candidate was recorded twice: {slots}"
+    assert {run["status"] for run in runs} == {"completed"} and len(tasks) == 6
+    assert all(run.get("scored_at") for run in runs)  # hop 2's runs scored after the restart
+    spec = json.loads(next((workdir / "chains").glob("*.json")).read_text())
+    assert spec["state"] == "done" and spec["reason"] is None
+    print(f"\nchain killed at {dict(at_kill)}; resumed: {len(tasks)} tasks, {len(runs)} runs")
 
 
 # ---------------------------------------------------------------------------- a killed kernel
