@@ -43,20 +43,20 @@ def chain_header_html(
     hops: Sequence[HopLine],
     *,
     best_of: int,
-    pick: str,
+    rule: str,
     credits: float,
     new_credits: float,
     stopped: str | None,
 ) -> str:
-    """Name, simulator note, hops done, how candidates are chosen, credits, and a stop."""
+    """Name, simulator note, hops done, how candidates are chosen (``rule``, e.g. ``the
+    lowest seam_jump``), credits, and why it stopped."""
     done = sum(hop.state == "done" for hop in hops)
-    rule = "your ★" if pick == "manual" else f"lowest/highest {pick} (or your ★)"
     parts = [f"<b>Chain</b> <code>{escape(name)}</code>"]
     if backend == "sim":
         parts.append(f"<b>{SIM_NOTE}</b>")
     parts += [
         f"{done} of {len(hops)} hops done",
-        f"best of {best_of}, chosen by {escape(rule)}",
+        f"best of {best_of}, chosen by {escape(rule)}, or your ★",
         f"{credits:g} credits ({new_credits:g} new)",
     ]
     line = " · ".join(parts)

@@ -16,7 +16,7 @@ from .base import escape
 
 PANEL_W = 300
 PANEL_H = 170
-_MARGIN_L, _MARGIN_R, _MARGIN_T, _MARGIN_B = 44, 12, 28, 30
+_MARGIN_L, _MARGIN_R, _MARGIN_T, _MARGIN_B = 44, 26, 28, 30
 _COLOURS = (style.RUNNING, style.WARN, style.GOOD, style.BAD)
 HELP = {
     "seam_jump": "≈ 1: as smooth as the clip; ≫ 1: a visible jump",

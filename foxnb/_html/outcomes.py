@@ -46,13 +46,13 @@ def value_text(name: str, value: object) -> str:
 def values_html(values: Mapping[str, object], show: Sequence[str]) -> str:
     """The ``show`` values of one run, then its pick and note, as one small block.
 
-    ``values`` holds the run's fields (missing ones show as ``–``); ``pick`` and ``note``
-    are added when the run has them, whether asked for or not.
+    ``values`` holds the run's fields (missing ones show as ``–``, a missing rating not at
+    all); ``pick`` and ``note`` are added when the run has them, whether asked for or not.
     """
     parts = []
     for name in show:
-        if name in ("pick", "note"):
-            continue
+        if name in ("pick", "note") or (name == "rating" and values.get(name) is None):
+            continue  # a pick and a note follow; an unrated run says nothing of its rating
         shown = value_text(name, values.get(name))
         label = "" if name == "rating" and shown != "–" else f"{escape(name)} "
         parts.append(

@@ -10,8 +10,8 @@
 
 Each hop extends the previous hop's chosen result with its prompt, ``best_of`` times (seeds
 ``seed``, ``seed + 1``, …). Every candidate is a recorded run (``experiment`` = the chain's
-``name``, ``hop``, ``candidate``), scored as it completes; then one is chosen
-(``foxnb.experiments.choose``): a candidate you starred, else the best by ``pick``
+``name``, ``hop`` and ``candidate``, both counted from 1), scored as it completes; then one
+is chosen (``foxnb.experiments.choose``): a candidate you starred, else the best by ``pick``
 (``"seam_jump"`` — the smoothest seam — ``"color_shift"``, ``"seam_ssim"``, …), or with
 ``pick="manual"`` the one you star (``fx.star(run)`` or the ★ buttons of the chain's view).
 ``chain.wait()`` returns when the chain ends or needs your pick (``chain.needs_pick``).
@@ -96,6 +96,12 @@ class Chain:
         )
         self._done = threading.Event()
         self._wake = threading.Event()
+        # wait() asks the driver to look at the ledger again (request numbers); the driver
+        # answers with the number it had when its look began, so a look that began before
+        # a star was recorded never counts as having seen it.
+        self._checked = threading.Condition()
+        self._asked = 0
+        self._answered = 0
         self._stop_asked: str | None = None
         self._callbacks: list[Callable[[Chain], None]] = []
         self._thread = threading.Thread(target=self._drive, name="foxnb-chain", daemon=True)
@@ -201,7 +207,7 @@ class Chain:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._done.wait(0.1):
-            if self.needs_pick is not None:
+            if self.needs_pick is not None and self._still_waiting():
                 return self
             if deadline is not None and time.monotonic() >= deadline:
                 raise JobTimeoutError(
@@ -209,6 +215,16 @@ class Chain:
                     "it keeps running in the background"
                 )
         return self
+
+    def _still_waiting(self) -> bool:
+        """True when the driver, having looked at the ledger again, still needs a pick (a
+        star recorded a moment ago is seen first)."""
+        with self._checked:
+            self._asked += 1
+            asked = self._asked
+            self._wake.set()
+            self._checked.wait_for(lambda: self._answered >= asked or self.done, timeout=2.0)
+        return self.needs_pick is not None
 
     def stop(self) -> None:
         """Start no further hop and send no further run. Runs already sent keep running (and
@@ -262,8 +278,8 @@ class Chain:
                 list(spec.tags),
                 input_sha256,
                 experiment=spec.name,
-                hop=hop.index,
-                candidate=cell.index,
+                hop=hop.index + 1,  # 1-based, as chain.df and the views number them
+                candidate=cell.index + 1,
                 **budget,
             )
             for cell in cells
@@ -298,10 +314,13 @@ class Chain:
         """Wait until a candidate of ``hop`` is chosen; returns its video's path."""
         ids = [job.run_id for job in hop.jobs]
         while True:
+            with self._checked:
+                asked = self._asked  # the requests this look answers
             runs = self._tracker.ledger.runs()
             choice = choose([runs[run_id] for run_id in ids], self.pick)
             if choice.run_id is not None:
                 hop.chosen, hop.reason, hop.state = choice.run_id, choice.reason, "done"
+                self._looked(asked)
                 self._notify()
                 return str(runs[choice.run_id]["video_path"])
             if not any(runs[run_id].get("status") == "completed" for run_id in ids):
@@ -313,8 +332,15 @@ class Chain:
             if hop.state != "picking" or hop.reason != choice.reason:
                 hop.state, hop.reason = "picking", choice.reason
                 self._notify()
+            self._looked(asked)
             self._wake.wait(PICK_POLL_S)
             self._wake.clear()
+
+    def _looked(self, asked: int) -> None:
+        """The hop's state now reflects a look at the ledger begun after request ``asked``."""
+        with self._checked:
+            self._answered = max(self._answered, asked)
+            self._checked.notify_all()
 
     def _no_result(self, hop: Hop, runs: dict[str, dict[str, Any]]) -> str:
         parts = []
@@ -337,6 +363,8 @@ class Chain:
         except OSError:
             log.exception("foxnb: could not record the end of chain %s", self.name)
         self._done.set()
+        with self._checked:
+            self._checked.notify_all()
         self._notify()
 
     def _notify(self) -> None:

@@ -1,7 +1,7 @@
 """What ``fx.chain(...)`` was asked to do, checked, and kept in ``<workdir>/chains/`` for resume.
 
 A chain's runs are in the ledger like any other (``experiment`` = the chain's name, ``hop``,
-``candidate``); what is not a run — the prompts still to come, the seed, ``best_of``, the
+``candidate``, from 1); what is not a run — the prompts still to come, the seed, ``best_of``, the
 pick rule and the budget — is written to ``chains/<name>.json`` before the first hop is
 recorded, with the chain's state (``running``, ``done``, ``stopped``). ``fx.resume()``
 continues every chain whose file still says ``running``: the process that drove it died.

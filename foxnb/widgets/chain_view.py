@@ -33,6 +33,7 @@ from .._html.drift import HELP
 from .._html.grid import CellView, grid_html
 from .._html.outcomes import values_html
 from .._serve import video_block
+from ..experiments.choose import PICK_RULES
 from ..experiments.compare import plain_value
 from ._sync import Coalescer, hold_sync_all
 from .judge import JudgeView
@@ -60,13 +61,21 @@ def hop_lines(chain: Chain) -> list[HopLine]:
     ]
 
 
+def pick_rule(pick: str) -> str:
+    """``the lowest seam_jump``; ``you`` for a manual pick."""
+    if pick not in PICK_RULES:
+        return "you"
+    return f"the {'lowest' if PICK_RULES[pick] == 'min' else 'highest'} {pick}"
+
+
 def header(chain: Chain) -> str:
+    """The chain's header line as it stands."""
     return chain_header_html(
         chain.name,
         chain.backend,
         hop_lines(chain),
         best_of=chain.spec.best_of,
-        pick=chain.pick,
+        rule=pick_rule(chain.pick),
         credits=chain.credits,
         new_credits=chain.new_credits,
         stopped=chain.stopped,

@@ -87,7 +87,11 @@ def test_manual_pick_waits_for_a_star_then_goes_on(
     picker.tiles[1].star.value = True  # the second candidate, not the best by any score
     wait_for(lambda: chain.hops[0].chosen, 30, what="the star to be seen")
     assert chain.hops[0].chosen == hop.jobs[1].run_id and chain.hops[0].reason == "you starred it"
-    second = wait_for(lambda: chain.needs_pick, 120, what="hop 2 to wait for a pick")
+    second = wait_for(
+        lambda: chain.needs_pick if chain.hops[1].state == "picking" else None,
+        120,
+        what="hop 2 to wait for a pick",
+    )
     fx.star(second.jobs[0])
     chain.wait(60)
     assert chain.done and chain.stopped is None

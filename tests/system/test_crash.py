@@ -462,7 +462,7 @@ def test_kill_9_mid_chain_then_resume_finishes_it_without_duplicates(
     def hop_two_sent() -> bool:
         if not (workdir / LEDGER_NAME).exists():
             return False
-        hop_two = [run for run in Ledger(workdir).runs().values() if run.get("hop") == 1]
+        hop_two = [run for run in Ledger(workdir).runs().values() if run.get("hop") == 2]
         # Both created: no create request in flight (that one would end submission_unknown).
         return len(hop_two) == CHAIN["best_of"] and all(run.get("task_id") for run in hop_two)
 
@@ -483,7 +483,7 @@ def test_kill_9_mid_chain_then_resume_finishes_it_without_duplicates(
     per_key = Counter((t["params"]["prompt"], t["params"]["seed"]) for t in tasks.values())
     assert max(per_key.values()) == 1, f"a candidate was created twice: {per_key}"
     slots = Counter((run["hop"], run["candidate"]) for run in runs)
-    assert sorted(slots) == [(h, c) for h in range(3) for c in range(2)]
+    assert sorted(slots) == [(h, c) for h in (1, 2, 3) for c in (1, 2)]
     assert max(slots.values()) == 1, f"a candidate was recorded twice: {slots}"
     assert {run["status"] for run in runs} == {"completed"} and len(tasks) == 6
     assert all(run.get("scored_at") for run in runs)  # hop 2's runs scored after the restart

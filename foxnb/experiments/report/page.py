@@ -222,7 +222,7 @@ def _shared_html(table: pd.DataFrame, shown: Sequence[str]) -> str:
 def _runs_html(
     table: pd.DataFrame, shown: Sequence[str], copies: dict[str, VideoCopy], missing: dict[str, str]
 ) -> str:
-    columns = [c for c in ("cell", "hop", "candidate", *shown) if c in table]
+    columns = [c for c in dict.fromkeys(("cell", "hop", "candidate", *shown)) if c in table]
     outcomes = [c for c in OUTCOME_COLUMNS if c in table and table[c].notna().any()]
     if "note" in table and table["note"].notna().any():
         outcomes.append("note")

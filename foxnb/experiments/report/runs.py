@@ -58,8 +58,14 @@ def _column_dtype(column: str, values: pd.Series) -> str:
     known = COLUMNS.get(column)
     if known is not None:
         return known
-    if column == "cell":
+    if column in ("cell", "hop", "candidate"):  # a sweep's cell, a chain's hop and candidate
         return "Int64"
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(values):
+        return "Int64"
+    if pd.api.types.is_float_dtype(values) and not column.endswith("_at"):
+        return "float64"
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
         return "datetime"
     present = [v for v in values if value_key(v) is not None]
