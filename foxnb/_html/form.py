@@ -19,16 +19,16 @@ def field_error_html(message: str) -> str:
 
 
 def disabled_reason_html(errors: Mapping[str, str]) -> str:
-    """Why Submit is disabled, next to it: ``Fix prompt (required) and seed first.`` (empty
-    when nothing is wrong). The messages themselves are under their fields."""
+    """Why Submit is disabled, next to it: ``Submit needs a valid prompt and seed (see the
+    messages under them).`` (empty when nothing is wrong)."""
     if not errors:
         return ""
     names = list(errors)
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    first = errors[names[0]]
+    where = "the message under it" if len(names) == 1 else "the messages under them"
     return (
-        f'<span class="foxnb-submit-why" style="color:{style.BAD}">Submit needs: '
-        f"{escape(listed)} ({escape(first)}{'; …' if len(names) > 1 else ''})</span>"
+        f'<span class="foxnb-submit-why" style="color:{style.BAD}">Submit needs a valid '
+        f"{escape(listed)} (see {where}).</span>"
     )
 
 

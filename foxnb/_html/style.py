@@ -29,8 +29,12 @@ def _readable(hue: str) -> str:
 
 
 TEXT = _var("ui-font-color1", "#1f2328")
-MUTED_TEXT = _var("ui-font-color2", "#57606a")
-"""Secondary text; readable (≥ 4.5:1) on ``BACKGROUND`` and ``SUBTLE_BACKGROUND`` only."""
+MUTED_TEXT = (
+    f"color-mix(in srgb,{_var('ui-font-color0', '#000')} 62%,{_var('layout-color0', '#fff')})"
+)
+"""Secondary text: the theme's text colour 62 % of the way from its background, readable
+(≥ 4.5:1) on the greys JupyterLab paints under cells; its own ``--jp-ui-font-color2`` (54 %
+black) falls just under 4.5:1 on its ``#f5f5f5`` and ``#eee``."""
 BACKGROUND = _var("layout-color0", "#ffffff")
 SUBTLE_BACKGROUND = _var("layout-color1", "#f6f8fa")
 BORDER = _var("border-color1", "#d0d7de")
@@ -82,6 +86,13 @@ BUTTON = (
 """A button made by one of foxnb's scripts (play row)."""
 # Left-aligned explicitly: JupyterLab's stylesheet right-aligns table cells.
 CELL = "text-align:left;vertical-align:top;padding:4px 6px"
+
+WIDGET_TEXT_CSS = (
+    "<style>.foxnb-form .widget-label,.foxnb-form .jupyter-widget-Collapse-header,"
+    f".foxnb-form .lm-Collapse-header,.foxnb-form .p-Collapse-header{{color:{TEXT}}}</style>"
+)
+"""ipywidgets draws field labels and the Advanced header in a grey under 4.5:1 on grey cells;
+the form carries this rule (in its banner) to draw them in the text colour."""
 
 STATUS_COLOURS = {
     "completed": GOOD,

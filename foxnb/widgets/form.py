@@ -44,6 +44,7 @@ from .._html.form import (
     info_html,
 )
 from .._html.job import banner_html, error_html
+from .._html.style import WIDGET_TEXT_CSS
 from ..config import mask_key
 from ..errors import FoxError, ValidationError, VideoInputError
 from ..models import MODELS, ExtendRequest, is_url
@@ -183,7 +184,8 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         self.code = w.HTML().add_class("foxnb-code")
         self.cards = w.VBox()
         banner = w.HTML(
-            banner_html(
+            WIDGET_TEXT_CSS
+            + banner_html(
                 session.backend,
                 session.config.base_url,
                 mask_key(session.config.api_key),

@@ -82,7 +82,8 @@ def page_html(
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<meta name="generator" content="foxnb {escape(version)}">'
-        f"<title>{escape(title)} · foxnb report</title><style>{_STYLE}</style></head>\n<body>"
+        f"<title>{escape(title)} · foxnb report</title><style>{_STYLE}</style></head>\n"
+        '<body class="foxnb-report">'
         f'<h1>{escape(title)}</h1><p class="foxnb-report-meta">Made {when} with foxnb '
         f"{escape(version)} · {escape(_status_counts(table, reused))} · "
         f"{escape(_spent_text(table))}</p>"
