@@ -277,6 +277,7 @@ class RunRecord(TypedDict, total=False):
     credits: float
     submitted_at: float
     create_sent_at: float
+    accepted_at: float  # when the create answer arrived
     completed_at: float
     duration_s: float
     result_url: str

@@ -37,6 +37,7 @@ class JobState:
     error: FoxError | None = None
     error_code: str | None = None
     submitted_at: float | None = None
+    accepted_at: float | None = None
     completed_at: float | None = None
     estimated_time_s: float | None = None
     result_url: str | None = None

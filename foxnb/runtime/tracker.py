@@ -289,6 +289,7 @@ class Tracker:
             progress=run.get("progress") or 0,
             task_id=run["task_id"],
             submitted_at=run.get("submitted_at"),
+            accepted_at=run.get("accepted_at"),
             estimated_time_s=run.get("estimated_time_s"),
             credits=run.get("credits"),
         )
