@@ -46,6 +46,7 @@ COLUMNS: dict[str, str] = {
     "error_code": "string",
     "error_message": "string",
     "submitted_at": "datetime",
+    "accepted_at": "datetime",
     "completed_at": "datetime",
     "duration_s": "float64",
     "estimated_time_s": "float64",

@@ -39,7 +39,7 @@ def test_empty_form_disables_submit_and_says_why(sim: Simulator, tmp_path: Path)
     f = connect(sim, tmp_path).form()
     assert "foxnb-form" in f._dom_classes and f.submit.disabled
     assert set(f.errors) == {"prompt", "video"}
-    assert f.errors["prompt"].startswith("must be a non-empty text")
+    assert f.errors["prompt"].startswith("is empty: say what happens")
     assert "is empty" in text_of(f._error_widgets["video"])
 
 

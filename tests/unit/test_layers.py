@@ -21,6 +21,8 @@ import foxnb
 
 LAYERS: list[tuple[str, ...]] = [
     ("foxnb._version", "foxnb.errors"),
+    ("foxnb._checks",),
+    ("foxnb._answers",),
     ("foxnb.config", "foxnb.models"),
     ("foxnb._files", "foxnb.media", "foxnb.sample", "foxnb._frames", "foxnb._measures"),
     ("foxnb.scores", "foxnb._inputs"),
