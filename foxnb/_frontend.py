@@ -21,6 +21,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Collection, Mapping
 from typing import Literal
 
@@ -92,6 +93,7 @@ def max_embed_bytes(env: Mapping[str, str] | None = None) -> int:
 
 
 _prepared: set[str] = set()
+_preparing = threading.Lock()
 
 
 def prepare_widgets() -> None:
@@ -99,9 +101,10 @@ def prepare_widgets() -> None:
 
     Called before foxnb shows an anywidget; does nothing elsewhere, and only once.
     """
-    if frontend() != "colab" or "colab" in _prepared:
-        return
-    _prepared.add("colab")
+    with _preparing:
+        if frontend() != "colab" or "colab" in _prepared:
+            return
+        _prepared.add("colab")
     try:
         output = importlib.import_module("google.colab.output")
         output.enable_custom_widget_manager()

@@ -43,7 +43,7 @@ from .._html.form import (
     help_html,
     info_html,
 )
-from .._html.job import banner_html, error_html
+from .._html.job import banner_html, error_html, reused_html
 from .._html.style import WIDGET_TEXT_CSS
 from ..config import mask_key
 from ..errors import FoxError, ValidationError, VideoInputError
@@ -54,10 +54,14 @@ from .form_fields import (
     CHOICES,
     DEFAULTS,
     FIELD_HELP,
+    LABEL_STYLE,
     OPTIONS,
+    dropdown,
     label_for,
     message_of,
     parse_seed,
+    under_input,
+    wide,
 )
 from .form_results import FormResults
 from .upload import save_upload, short_path, uploaded_label, uploaded_record
@@ -74,16 +78,6 @@ DOUBLE_CLICK_GUARD_S = 1.0
 _STAND_INS = {"prompt": "stand-in", "video": "https://example.com/clip.mp4"}
 ADVANCED = ("auto_fix", "safety_tolerance", "negative_prompt", "seed", "tags")
 """The fields under the Advanced section (FoxAPI asks that they be sent only when needed)."""
-_LABEL = {"description_width": "130px"}
-
-
-def _wide() -> w.Layout:
-    return w.Layout(width="100%", max_width="760px")
-
-
-def _under_input() -> w.Layout:
-    """Help, errors and notes line up with the inputs, right of the 130 px labels."""
-    return w.Layout(margin="0 0 0 136px")
 
 
 class ExtendForm(w.VBox):  # type: ignore[misc]
@@ -113,37 +107,41 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         self._last_submit_s = -float("inf")
         self._probes: dict[tuple[str, int, int], media.VideoInfo | VideoInputError] = {}
         self._filling = False
+        self._reused: Job | None = None
 
         self.prompt = w.Textarea(
             description="prompt",
             placeholder="The camera keeps panning left as the sun sets",
             rows=3,
-            style=_LABEL,
-            layout=_wide(),
+            style=LABEL_STYLE,
+            layout=wide(),
         )
         self.video = w.Text(
-            description="video", placeholder="clip.mp4 or https://…", style=_LABEL, layout=_wide()
+            description="video",
+            placeholder="clip.mp4 or https://…",
+            style=LABEL_STYLE,
+            layout=wide(),
         )
         self.upload = w.FileUpload(accept="video/*", multiple=False, description="Upload")
         self.upload.add_class("foxnb-upload")
         self.model = w.Dropdown(
-            options=MODELS, value=DEFAULTS["model"], description="model", style=_LABEL
+            options=MODELS, value=DEFAULTS["model"], description="model", style=LABEL_STYLE
         )
-        self.aspect_ratio = self._dropdown("aspect_ratio")
+        self.aspect_ratio = dropdown("aspect_ratio")
         self.generate_audio = w.Checkbox(
-            value=DEFAULTS["generate_audio"], description="generate_audio", style=_LABEL
+            value=DEFAULTS["generate_audio"], description="generate_audio", style=LABEL_STYLE
         )
-        self.auto_fix = self._dropdown("auto_fix")
-        self.safety_tolerance = self._dropdown("safety_tolerance")
+        self.auto_fix = dropdown("auto_fix")
+        self.safety_tolerance = dropdown("safety_tolerance")
         self.negative_prompt = w.Text(
             description="negative_prompt",
             placeholder="blurry, low quality, watermark",
-            style=_LABEL,
-            layout=_wide(),
+            style=LABEL_STYLE,
+            layout=wide(),
         )
-        self.seed = w.Text(description="seed", placeholder="not sent", style=_LABEL)
-        self.tags = w.Text(description="tags", placeholder="first-try, dusk", style=_LABEL)
-        self.video_info = w.HTML(layout=_under_input())
+        self.seed = w.Text(description="seed", placeholder="not sent", style=LABEL_STYLE)
+        self.tags = w.Text(description="tags", placeholder="first-try, dusk", style=LABEL_STYLE)
+        self.video_info = w.HTML(layout=under_input())
 
         inputs = {
             "prompt": self.prompt,
@@ -158,7 +156,7 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             "tags": self.tags,
         }
         self._error_widgets = {
-            name: w.HTML(layout=_under_input()).add_class("foxnb-error") for name in inputs
+            name: w.HTML(layout=under_input()).add_class("foxnb-error") for name in inputs
         }
         rows = {name: self._row(name, widget) for name, widget in inputs.items()}
         rows["video"].children = (
@@ -180,6 +178,15 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             tooltip="Send to FoxAPI (billed)" if billed else "Run on the simulator (not billed)",
         ).add_class("foxnb-submit")
         self.submit_reason = w.HTML().add_class("foxnb-submit-reason")
+        self.again = w.Button(
+            description="Run again anyway",
+            tooltip="Send this request again as a new task (billed, a new video)"
+            if billed
+            else "Send this request again as a new task (simulator: not billed)",
+            icon="redo",
+            layout=w.Layout(display="none", width="auto"),
+        ).add_class("foxnb-again")
+        self.again.on_click(self._on_again)
         self.message = w.HTML().add_class("foxnb-message")
         self.code = w.HTML().add_class("foxnb-code")
         self.cards = w.VBox()
@@ -196,7 +203,8 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         submit_row = w.HBox(
             [self.submit, self.submit_reason], layout=w.Layout(align_items="center")
         )
-        children = [banner, *main, self.advanced, submit_row, self.message, self.code, self.cards]
+        message_row = w.HBox([self.message, self.again], layout=w.Layout(align_items="center"))
+        children = [banner, *main, self.advanced, submit_row, message_row, self.code, self.cards]
         super().__init__(children=children, **kwargs)
         self.add_class("foxnb-form")
         self.results = FormResults()
@@ -211,15 +219,8 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ building
 
-    @staticmethod
-    def _dropdown(name: str) -> w.Dropdown:
-        labels = list(CHOICES[name])
-        return w.Dropdown(
-            options=labels, value=label_for(name, DEFAULTS[name]), description=name, style=_LABEL
-        )
-
     def _row(self, name: str, widget: w.DOMWidget) -> w.VBox:
-        help_line = w.HTML(help_html(FIELD_HELP[name]), layout=_under_input())
+        help_line = w.HTML(help_html(FIELD_HELP[name]), layout=under_input())
         row = w.VBox([widget, help_line, self._error_widgets[name]])
         return row.add_class(f"foxnb-field-{name}")
 
@@ -377,6 +378,30 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
                 self.message.value = error_html(type(exc).__name__, str(exc))
                 return
         self.message.value = "<br>".join(info_html(f"Note: {note.message}") for note in caught)
+        self._track(job)
+        self._offer_again(job)
+
+    def _offer_again(self, job: Job) -> None:
+        """Say that ``job`` reused an earlier result (0 credits) and offer to pay for a new one."""
+        source = job.reused_from
+        with hold_sync_all(self.message, self.again.layout):
+            if source is not None:
+                self._reused = job
+                self.message.value += reused_html(source)
+            self.again.layout.display = None if source is not None else "none"
+
+    def _on_again(self, _button: w.Button) -> None:
+        reused = self._reused
+        if reused is None:
+            return
+        try:
+            job = self.session.rerun(reused, force=True)
+        except (FoxError, OSError) as exc:
+            self.message.value = error_html(type(exc).__name__, str(exc))
+            return
+        self._reused = None
+        self.message.value = info_html(f"Sent again as {job.run_id}.")
+        self.again.layout.display = "none"
         self._track(job)
 
     def _track(self, job: Job) -> None:

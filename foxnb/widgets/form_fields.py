@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import ipywidgets as w
+
 from ..errors import ValidationError
 from ..models import EXTEND_DEFAULTS, EXTEND_OPTIONS
 
@@ -61,3 +63,22 @@ def label_for(name: str, value: Any) -> str:
 def message_of(exc: ValidationError) -> str:
     """The error's text without the leading ``field:``, which the form's layout already says."""
     return str(exc).removeprefix(f"{exc.field}: ")
+
+
+LABEL_STYLE = {"description_width": "130px"}
+
+
+def wide() -> w.Layout:
+    return w.Layout(width="100%", max_width="760px")
+
+
+def under_input() -> w.Layout:
+    """Help, errors and notes line up with the inputs, right of the 130 px labels."""
+    return w.Layout(margin="0 0 0 136px")
+
+
+def dropdown(name: str) -> w.Dropdown:
+    labels = list(CHOICES[name])
+    return w.Dropdown(
+        options=labels, value=label_for(name, DEFAULTS[name]), description=name, style=LABEL_STYLE
+    )

@@ -433,3 +433,28 @@ def test_a_disabled_submit_says_why_and_opens_the_section_at_fault(
     f.seed.value = "-1"
     assert f.submit.disabled and "seed" in f.submit_reason.value
     assert f.advanced.selected_index == 0
+
+
+def test_an_identical_seeded_request_is_reused_and_can_be_run_again(
+    sim: Simulator, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    """Submitting the same seeded request again reuses the result at 0 credits and says so;
+    "Run again anyway" sends a new task."""
+    fx = connect(sim, tmp_path)
+    f = fx.form()
+    f.fill({"prompt": "pan", "video": str(clips["landscape"]), "seed": 4})
+    f.submit.click()
+    f.jobs[0].wait(30)
+    assert f.again.layout.display == "none"
+    f._last_submit_s = -1e9  # not a double click
+    f.submit.click()
+    reused = f.jobs[1]
+    assert reused.reused_from == f.jobs[0].run_id and reused.credits == 0
+    assert "reused from" in f.message.value and f.jobs[0].run_id in f.message.value
+    assert f.again.layout.display is None
+    f.again.click()
+    fresh = f.jobs[2]
+    assert fresh.reused_from is None and fresh.request == f.jobs[0].request
+    fresh.wait(30)
+    assert f.again.layout.display == "none" and f"Sent again as {fresh.run_id}" in f.message.value
+    assert fresh.credits and fresh.credits > 0
