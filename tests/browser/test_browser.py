@@ -374,7 +374,8 @@ def test_markup_in_prompts_tags_and_errors_never_runs(page: Any, lab: Lab) -> No
     assert HOSTILE in form.locator(".foxnb-field-tags input").input_value()
     assert HOSTILE in form.locator(".foxnb-code").inner_text()
     card = cell_with(page, "foxnb.widgets.JobCard(bad)").locator(".foxnb-card")
-    assert shown_text(card).count(HOSTILE) == 2  # the prompt, and the URL in the error
+    # The prompt, the negative_prompt among the request's fields, and the URL in the error.
+    assert shown_text(card).count(HOSTILE) == 3
     assert HOSTILE in shown_text(page.locator(".foxnb-snapshot"))
     live = page.locator(".foxnb-sweep")
     assert f"x{HOSTILE}" in shown_text(live.locator(".foxnb-sweep-header"))
