@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import media
 from ._files import sha256_file
 from ._html.job import banner_html
-from ._inputs import fit_aspect, parse_tags, reject_unknown, source
+from ._inputs import extend_request
 from ._session_outcomes import OutcomesMixin
 from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key
+from .errors import ValidationError
 from .experiments.chain import Chain
 from .experiments.compare import Comparison, compare
 from .experiments.outcomes import Judgements
@@ -32,7 +32,7 @@ from .experiments.plan import SweepPlan
 from .experiments.report import Report, write_report
 from .experiments.runs_like import RunsLike
 from .experiments.sweep import Sweep, start_sweep
-from .models import EXTEND_OPTIONS, ExtendRequest
+from .models import REQUEST_FIELDS
 from .runtime.jobs import Job
 from .runtime.tracker import Tracker
 
@@ -100,36 +100,60 @@ class Session(OutcomesMixin):
         negative_prompt: str | None = None,
         seed: int | None = None,
         tags: str | list[str] | None = None,
+        force: bool = False,
         **unknown: Any,
     ) -> Job:
         """Extend ``video`` by 7 s following ``prompt``; returns a running ``Job`` at once.
 
         ``video`` is an http(s) URL or a local file (checked, then uploaded once).
         ``aspect_ratio`` defaults to the local clip's own (16:9 for URLs). Every field is
-        checked here, before anything is sent or billed; a bad one raises a
-        ``ValidationError`` naming it and what is allowed.
+        checked here, before anything is sent or billed: one ``ValidationError`` names
+        every bad field (and a local clip the service would refuse) and what is allowed.
+
+        No accidental second payment: with an explicit ``seed``, a request identical to one
+        that already completed (same fields, same input content or URL), whose video is
+        still on disk unchanged, is not sent again. The job returned is a new run, already
+        ``completed``, with ``job.reused_from`` naming the paid run and ``credits`` 0.
+        ``force=True`` sends it anyway (``fx.rerun(job)`` does that for a recorded run).
 
             job = fx.extend("The drone rises over the ridge", "clip.mp4", seed=3, tags="v1")
         """
-        reject_unknown(unknown, EXTEND_OPTIONS, "an option of extend()")
-        request = ExtendRequest(
-            prompt=prompt,
-            video=source(video),
-            model=model,
-            aspect_ratio=aspect_ratio or "16:9",
-            generate_audio=generate_audio,
-            auto_fix=auto_fix,
-            safety_tolerance=safety_tolerance,
-            negative_prompt=negative_prompt,
-            seed=seed,
+        fields = {
+            "model": model,
+            "aspect_ratio": aspect_ratio,
+            "generate_audio": generate_audio,
+            "auto_fix": auto_fix,
+            "safety_tolerance": safety_tolerance,
+            "negative_prompt": negative_prompt,
+            "seed": seed,
+        }
+        request, tag_list, info = extend_request(prompt, video, fields, tags, unknown)
+        input_sha256 = sha256_file(request.video) if info is not None else None
+        return self.tracker.start(request, tag_list, input_sha256, force=force)
+
+    def rerun(self, run: str | Job, *, force: bool = True) -> Job:
+        """Send the request of a recorded run (a run id or a ``Job``) again; returns its job.
+
+        This is "run again anyway" for a result that was reused: with ``force=True`` (the
+        default) a new task is sent and billed even if an identical one completed. With
+        ``force=False`` it follows ``extend()``'s reuse rule. The same fields, input and tags
+        are used; a local input is checked again as it is now.
+
+            job = fx.extend("Dusk falls", "clip.mp4", seed=7)   # reused: job.reused_from
+            fresh = fx.rerun(job)                                # sent (and paid) again
+        """
+        run_id = run.run_id if isinstance(run, Job) else run
+        record = self.ledger.get(run_id)
+        if record is None:
+            raise ValidationError("run", f"no run {run_id!r} in {self.ledger.path}")
+        options = {name: record[name] for name in REQUEST_FIELDS if record.get(name) is not None}
+        return self.extend(
+            record["prompt"],
+            record["video"],
+            tags=record.get("tags") or None,
+            force=force,
+            **options,
         )
-        tag_list = parse_tags(tags)
-        input_sha256 = None
-        if request.is_local:
-            info = media.check_input(request.video)
-            request = fit_aspect(request, aspect_ratio, info, stacklevel=3)
-            input_sha256 = sha256_file(request.video)
-        return self.tracker.start(request, tag_list, input_sha256)
 
     def sweep(
         self,
@@ -183,7 +207,7 @@ class Session(OutcomesMixin):
         rows: str = "prompt",
         cols: str = "seed",
         *,
-        embed_video: bool = False,
+        embed_video: bool | None = None,
         width_px: int = 280,
         show: list[str] | tuple[str, ...] = (),
         sort_by: str | None = None,

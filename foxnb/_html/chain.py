@@ -73,7 +73,7 @@ def hops_html(hops: Sequence[HopLine]) -> str:
     rows = []
     for hop in hops:
         colour = {"done": style.GOOD, "stopped": style.BAD, "picking": style.WARN}.get(
-            hop.state, style.RUNNING if hop.state != "waiting" else style.FAINT_TEXT
+            hop.state, style.RUNNING if hop.state != "waiting" else style.QUEUED
         )
         statuses = " · ".join(escape(s) for s in hop.statuses) or "not started"
         chosen = (

@@ -14,10 +14,13 @@ from collections.abc import Mapping, Sequence
 from . import style
 from .base import escape
 
+# Fixed colours: the plot is an image with its own white background, the same in light and
+# dark themes (theme variables would not resolve in an image anyway).
+_TEXT, _MUTED, _FAINT, _GRID = "#1f2328", "#57606a", "#8c959f", "#eaeef2"
 PANEL_W = 300
 PANEL_H = 170
 _MARGIN_L, _MARGIN_R, _MARGIN_T, _MARGIN_B = 44, 26, 28, 30
-_COLOURS = (style.RUNNING, style.WARN, style.GOOD, style.BAD)
+_COLOURS = (style.RUNNING_HUE, style.WARN_HUE, style.GOOD_HUE, style.BAD_HUE)
 HELP = {
     "seam_jump": "≈ 1: as smooth as the clip; ≫ 1: a visible jump",
     "color_shift": "ΔE from the hop's input: < 5 unnoticeable, > 10 a cast",
@@ -64,19 +67,19 @@ def panel_svg(
 
     parts = [
         f'<text x="{x0 + _MARGIN_L}" y="16" font-size="12" font-weight="bold" '
-        f'fill="{style.TEXT}">{escape(title)}</text>'
+        f'fill="{_TEXT}">{escape(title)}</text>'
     ]
     for tick in ticks:
         parts.append(
             f'<line x1="{x0 + _MARGIN_L}" x2="{x0 + PANEL_W - _MARGIN_R}" y1="{y(tick):.1f}" '
-            f'y2="{y(tick):.1f}" stroke="{style.TRACK}"/>'
+            f'y2="{y(tick):.1f}" stroke="{_GRID}"/>'
             f'<text x="{x0 + _MARGIN_L - 6}" y="{y(tick) + 4:.1f}" font-size="10" '
-            f'text-anchor="end" fill="{style.MUTED_TEXT}">{tick:g}</text>'
+            f'text-anchor="end" fill="{_MUTED}">{tick:g}</text>'
         )
     for hop in hops:
         parts.append(
             f'<text x="{x(hop):.1f}" y="{PANEL_H - 12}" font-size="10" text-anchor="middle" '
-            f'fill="{style.MUTED_TEXT}">hop {hop}</text>'
+            f'fill="{_MUTED}">hop {hop}</text>'
         )
     if len(points) > 1:
         path = " ".join(f"{x(h):.1f},{y(v):.1f}" for h, v in points)
@@ -89,7 +92,7 @@ def panel_svg(
     if not points:
         parts.append(
             f'<text x="{x0 + PANEL_W / 2}" y="{PANEL_H / 2}" font-size="11" text-anchor="middle" '
-            f'fill="{style.FAINT_TEXT}">not scored yet</text>'
+            f'fill="{_FAINT}">not scored yet</text>'
         )
     return "".join(parts)
 

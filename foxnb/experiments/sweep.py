@@ -14,7 +14,8 @@ Running a sweep again never pays twice for a cell:
 
 - a cell with an explicit seed whose exact request (same fields, same input content or URL)
   already ``completed``, and whose video is still on disk unchanged, becomes a new run with
-  ``reused_from`` the old one and ``credits=0`` (``force=True`` resubmits instead);
+  ``reused_from`` the old one and ``credits=0`` (``force=True`` resubmits instead); this is
+  the rule of ``fx.extend()`` too (``foxnb.runtime.reuse``);
 - a cell of the same experiment still unfinished is re-attached, not resubmitted.
 
 ``dry_run=True`` returns a ``SweepPlan`` saying how many cells would be reused, re-attached or
@@ -35,7 +36,7 @@ from ..errors import FoxError, JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
 from ..runtime.gate import SweepGate
 from ..runtime.jobs import Job
-from ..runtime.scoring import SCORE_FIELDS
+from ..runtime.reuse import reuse_fields
 from ..runtime.tracker import Event, Tracker
 from .plan import (
     MODES,
@@ -223,22 +224,14 @@ def _event(
         return tracker.first_event(
             cell.request, tags, input_sha256, experiment=name, cell=cell.index, **budget
         )
-    source = cell.run
-    assert source is not None
+    assert cell.run is not None
     return tracker.first_event(
         cell.request,
         tags,
         input_sha256,
-        status="completed",
         experiment=name,
         cell=cell.index,
-        reused_from=source["run_id"],
-        progress=100,
-        credits=0,
-        completed_at=time.time(),
-        **{k: source.get(k) for k in ("video_path", "sha256", "size_bytes")},
-        # The same video of the same request: the same scores (judgements stay per run).
-        **{k: source[k] for k in SCORE_FIELDS if k in source},
+        **reuse_fields(cell.run),
     )
 
 

@@ -37,12 +37,14 @@ class JobState:
     error: FoxError | None = None
     error_code: str | None = None
     submitted_at: float | None = None
+    accepted_at: float | None = None
     completed_at: float | None = None
     estimated_time_s: float | None = None
     result_url: str | None = None
     video_path: Path | None = None
     sha256: str | None = None
     credits: float | None = None
+    reused_from: str | None = None
     history: list[tuple[float, int]] = field(default_factory=list)
 
 
@@ -105,6 +107,20 @@ class Job:
     @property
     def sha256(self) -> str | None:
         return self._state.sha256
+
+    @property
+    def credits(self) -> float | None:
+        """Credits the service reported for this run's task (0 for a reused result)."""
+        return self._state.credits
+
+    @property
+    def reused_from(self) -> str | None:
+        """The run whose video this job reused instead of paying again, else None.
+
+        ``fx.extend()`` reuses a completed, identical seeded request (see
+        ``foxnb.runtime.reuse``); ``fx.rerun(job)`` sends the same request again anyway.
+        """
+        return self._state.reused_from
 
     @property
     def done(self) -> bool:

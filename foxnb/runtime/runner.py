@@ -117,7 +117,9 @@ class Runner:
                 self._observe(job, task)
             # Returns at once for a finished task (re-reading one that lacks its result URL).
             task = await self.client.wait(
-                task, on_update=lambda t: self._observe(job, t), created_s=job.state.submitted_at
+                task,
+                on_update=lambda t: self._observe(job, t),
+                created_s=job.state.accepted_at or job.state.submitted_at,
             )
             self._observe(job, task)
             if task.status == "completed":
@@ -187,7 +189,9 @@ class Runner:
             code = getattr(exc, "code", None) or type(exc).__name__
             self.fail(job, exc, code, status="not_submitted")
             return None
-        self._observe(job, task, task_id=task.id)  # one ledger line: id and status together
+        # One ledger line: the task id, its status, and when the answer came (the polling
+        # planner's clock starts there, not when the request waited in the rate limiter).
+        self._observe(job, task, task_id=task.id, accepted_at=self.clock())
         if gate is not None and gate.settle(created=True, credits=task.credits, error=None):
             # The budget needs this task's price before the next cell may go; FoxAPI's
             # create answer carries no ``usage``, a task reading does.

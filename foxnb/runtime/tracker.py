@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,13 @@ from .._inputs import request_fields
 from .._wire import Throttle
 from ..client import AsyncClient
 from ..config import Config
-from ..errors import ValidationError
+from ..errors import FoxnbWarning, ValidationError
 from ..models import REQUEST_FIELDS, RESUMABLE, ExtendRequest
 from .engine import get_engine
 from .gate import SweepGate, gate_from_runs
 from .jobs import Job
 from .ledger import Ledger
+from .reuse import IntactVideos, Key, completed_by_key, request_key, reusable, reuse_fields
 from .runner import Runner
 from .scoring import ScoreWorker
 
@@ -73,6 +75,7 @@ class Tracker:
             self.client, self.ledger, workdir / "videos", on_completed=self.scorer.submit
         )
         self._jobs: dict[str, Job] = {}
+        self._keys: dict[str, Key] = {}  # run id -> request key, of the runs launched here
 
     # ------------------------------------------------------------------ recording
 
@@ -107,8 +110,46 @@ class Tracker:
         self.ledger.append(run_id, at, **fields)
         return run_id
 
-    def start(self, request: ExtendRequest, tags: list[str], input_sha256: str | None) -> Job:
-        """Record a new run, then launch it; returns its running ``Job``."""
+    def start(
+        self,
+        request: ExtendRequest,
+        tags: list[str],
+        input_sha256: str | None,
+        *,
+        force: bool = False,
+    ) -> Job:
+        """Record a new run, then launch it; returns its ``Job``.
+
+        Unless ``force``, a seeded request is not paid for twice (``foxnb.runtime.reuse``):
+        one already answered becomes a new completed run reusing that video (``reused_from``,
+        no credits, nothing sent), and one still running in this session returns that run's
+        job (with a ``FoxnbWarning`` saying so).
+        """
+        if not force and request.seed is not None:
+            key = request_key(request, input_sha256)
+            running = next(
+                (
+                    job
+                    for run_id, job in self._jobs.items()
+                    if self._keys.get(run_id) == key and not job.done
+                ),
+                None,
+            )
+            if running is not None:
+                warnings.warn(
+                    f"an identical request (seed {request.seed}) is still running as "
+                    f"{running.run_id}: this returns its job instead of paying again; "
+                    "force=True sends another",
+                    FoxnbWarning,
+                    stacklevel=3,
+                )
+                return running
+            runs = (r for r in self.ledger.runs().values() if self.same_backend(r))
+            source = reusable(completed_by_key(runs), request, input_sha256, IntactVideos())
+            if source is not None:
+                run_id = self.record(request, tags, input_sha256, **reuse_fields(source))
+                self.scorer.submit(run_id)  # records scores only if the source had none
+                return self.settled(run_id, request)
         run_id = self.record(request, tags, input_sha256)
         return self.launch(run_id, request, input_sha256)
 
@@ -123,6 +164,7 @@ class Tracker:
     ) -> Job:
         """Run a recorded run on the engine; ``gate`` is its sweep's say on sending it."""
         job = self._new_job(run_id, request)
+        self._keys[run_id] = request_key(request, input_sha256)
         job.bind(self.engine.submit(self.runner.run(job, input_sha256, gate)))
         return job
 
@@ -138,6 +180,7 @@ class Tracker:
             sha256=run.get("sha256"),
             video_path=Path(run["video_path"]) if run.get("video_path") else None,
             completed_at=run.get("completed_at"),
+            reused_from=run.get("reused_from"),
         )
         job.mark_done()
         return job
@@ -252,6 +295,7 @@ class Tracker:
             progress=run.get("progress") or 0,
             task_id=run["task_id"],
             submitted_at=run.get("submitted_at"),
+            accepted_at=run.get("accepted_at"),
             estimated_time_s=run.get("estimated_time_s"),
             credits=run.get("credits"),
         )

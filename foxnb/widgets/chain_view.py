@@ -32,7 +32,7 @@ from .._html.chain import (
 from .._html.drift import HELP
 from .._html.grid import CellView, grid_html
 from .._html.outcomes import values_html
-from .._serve import video_block
+from .._serve import video_media
 from ..experiments.choose import PICK_RULES
 from ..experiments.compare import plain_value
 from ._sync import Coalescer, hold_sync_all
@@ -95,7 +95,7 @@ def snapshot_bundle(chain: Chain) -> dict[str, str]:
             cols.append(run["seed"])
         media = ""
         if run.get("status") == "completed" and isinstance(run.get("video_path"), str):
-            media = video_block(Path(run["video_path"]))
+            media, _ = video_media(Path(run["video_path"]), fill=True)
         chosen = bool(run["chosen"])
         mark = "<div><b>★ chosen</b></div>" if chosen else ""
         cells[(rows.index(label), cols.index(run["seed"]))] = CellView(

@@ -23,7 +23,7 @@ import ipywidgets as w
 
 from .._html.base import escape
 from .._html.outcomes import values_html
-from .._serve import video_block
+from .._serve import video_media
 from ..experiments.compare import compare, plain_value
 from ..experiments.runs_like import runs_frame
 
@@ -50,7 +50,7 @@ class RunJudge(w.VBox):  # type: ignore[misc]
         path = run.get("video_path")
         media = ""
         if run.get("status") == "completed" and path:
-            media = video_block(Path(str(path)), with_poster=False)
+            media, _ = video_media(Path(str(path)), with_poster=False, fill=True)
         else:
             media = f"<div><b>{escape(run.get('status'))}</b></div>"
         self.media = w.HTML(media)

@@ -22,17 +22,10 @@ VALID: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
+def shared_sim() -> Iterator[Simulator]:
     # speed=1 keeps every task pending for the whole module: nothing renders.
     with Simulator(speed=1, api_key="sk-sim-testkey0001") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def client(sim: Simulator) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {sim.api_key}"}
-    with httpx.Client(base_url=sim.url, headers=headers, timeout=10) as http:
-        yield http
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
@@ -41,28 +34,29 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer sk-wrong"}, {"Authorization": "sk-sim-testkey0001"}]
+    "headers",
+    [{}, {"Authorization": "Bearer sk-wrong"}, {"Authorization": "sk-sim-testkey0001"}],
 )
-def test_missing_or_wrong_key_is_401(sim: Simulator, headers: dict[str, str]) -> None:
+def test_missing_or_wrong_key_is_401(shared_sim: Simulator, headers: dict[str, str]) -> None:
     """Every /v1 endpoint needs 'Authorization: Bearer <the key>'."""
     for method, path in [
         ("POST", "/v1/videos/generations"),
         ("GET", "/v1/tasks/x"),
         ("POST", "/v1/files/upload/base64"),
     ]:
-        response = httpx.request(method, sim.url + path, headers=headers, json=VALID)
+        response = httpx.request(method, shared_sim.url + path, headers=headers, json=VALID)
         assert response.status_code == 401
         assert error_of(response)["type"] == "authentication_error"
 
 
-def test_repr_masks_the_key(sim: Simulator) -> None:
+def test_repr_masks_the_key(shared_sim: Simulator) -> None:
     """repr shows only the key's prefix and last four characters."""
-    assert "testkey0001" not in repr(sim) and "sk-sim-…0001" in repr(sim)
+    assert "testkey0001" not in repr(shared_sim) and "sk-sim-…0001" in repr(shared_sim)
 
 
-def test_unknown_task_is_404(client: httpx.Client) -> None:
+def test_unknown_task_is_404(api: httpx.Client) -> None:
     """Querying an id that was never created gives 404 with type not_found."""
-    response = client.get("/v1/tasks/task-unified-1-abcdefgh")
+    response = api.get("/v1/tasks/task-unified-1-abcdefgh")
     assert response.status_code == 404
     assert error_of(response)["type"] == "not_found"
 
@@ -71,11 +65,9 @@ def test_unknown_task_is_404(client: httpx.Client) -> None:
     ("content_type", "body"),
     [("application/json", b"{not json"), ("text/plain", b"{}"), ("application/json", b"[1]")],
 )
-def test_bad_json_or_content_type_is_400(
-    client: httpx.Client, content_type: str, body: bytes
-) -> None:
+def test_bad_json_or_content_type_is_400(api: httpx.Client, content_type: str, body: bytes) -> None:
     """A body that is not a JSON object, or not sent as application/json, gets 400."""
-    response = client.post(
+    response = api.post(
         "/v1/videos/generations", content=body, headers={"Content-Type": content_type}
     )
     assert response.status_code == 400
@@ -107,26 +99,28 @@ def test_bad_json_or_content_type_is_400(
     ],
 )
 def test_invalid_field_is_422_naming_the_field(
-    sim: Simulator, client: httpx.Client, change: dict[str, Any], param: str, code: str
+    shared_sim: Simulator, api: httpx.Client, change: dict[str, Any], param: str, code: str
 ) -> None:
     """Each invalid or missing field gets 422 with its code, its name and no task created."""
-    before = sim.backend.task_count
+    before = shared_sim.backend.task_count
     body = {key: value for key, value in {**VALID, **change}.items() if value is not None}
-    response = client.post("/v1/videos/generations", json=body)
+    response = api.post("/v1/videos/generations", json=body)
     assert response.status_code == 422
     error = error_of(response)
     assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", code, param)
     assert param in error["message"]
-    assert sim.backend.task_count == before
+    assert shared_sim.backend.task_count == before
 
 
-def test_aspect_ratio_error_lists_allowed_values(client: httpx.Client) -> None:
+def test_aspect_ratio_error_lists_allowed_values(api: httpx.Client) -> None:
     """A 422 message says which values are allowed."""
-    response = client.post("/v1/videos/generations", json={**VALID, "aspect_ratio": "1:1"})
+    response = api.post("/v1/videos/generations", json={**VALID, "aspect_ratio": "1:1"})
     assert "16:9" in error_of(response)["message"] and "9:16" in error_of(response)["message"]
 
 
-def test_optional_fields_and_video_alias_are_accepted(sim: Simulator, client: httpx.Client) -> None:
+def test_optional_fields_and_video_alias_are_accepted(
+    shared_sim: Simulator, api: httpx.Client
+) -> None:
     """Documented optional fields pass, 'video' stands for 'video_url', unknown keys are ignored."""
     body = {
         "model": "veo-3.1-extend-fast",
@@ -140,25 +134,25 @@ def test_optional_fields_and_video_alias_are_accepted(sim: Simulator, client: ht
         "seed": 0,
         "callback_url": "https://example.com/hook",
     }
-    response = client.post("/v1/videos/generations", json=body)
+    response = api.post("/v1/videos/generations", json=body)
     assert response.status_code == 200, response.text
-    record = sim.backend.task(response.json()["id"])
+    record = shared_sim.backend.task(response.json()["id"])
     assert record is not None
     assert (record.params.input_field, record.params.video_url) == ("video", VIDEO_URL)
     assert record.seed == 0 and record.credits == 50
 
 
-def test_requests_without_seed_get_a_drawn_seed(sim: Simulator, client: httpx.Client) -> None:
+def test_requests_without_seed_get_a_drawn_seed(shared_sim: Simulator, api: httpx.Client) -> None:
     """The simulator picks a seed when the request has none, and records it."""
-    task_id = client.post("/v1/videos/generations", json=VALID).json()["id"]
-    record = sim.backend.task(task_id)
+    task_id = api.post("/v1/videos/generations", json=VALID).json()["id"]
+    record = shared_sim.backend.task(task_id)
     assert record is not None and record.params.seed is None and record.seed >= 0
 
 
-def test_pending_task_json_has_documented_shape(client: httpx.Client) -> None:
+def test_pending_task_json_has_documented_shape(api: httpx.Client) -> None:
     """A task query returns SPEC §2a's fields, with results and error null while pending."""
-    task_id = client.post("/v1/videos/generations", json=VALID).json()["id"]
-    body = client.get(f"/v1/tasks/{task_id}").json()
+    task_id = api.post("/v1/videos/generations", json=VALID).json()["id"]
+    body = api.get(f"/v1/tasks/{task_id}").json()
     assert set(body) == {
         "id",
         "object",
@@ -185,20 +179,20 @@ def test_pending_task_json_has_documented_shape(client: httpx.Client) -> None:
     }
 
 
-def test_upload_stream_and_base64_serve_the_same_bytes(client: httpx.Client) -> None:
+def test_upload_stream_and_base64_serve_the_same_bytes(api: httpx.Client) -> None:
     """Both upload endpoints answer {id, filename, url, size, created}; the URL serves the bytes."""
     payload = bytes(range(256)) * 40
-    streamed = client.post(
+    streamed = api.post(
         "/v1/files/upload/stream",
         files={"file": ("clip.mp4", payload, "video/mp4")},
         data={"file_name": "renamed.mp4"},
     ).json()
     encoded = base64.b64encode(payload).decode()
-    inline = client.post(
+    inline = api.post(
         "/v1/files/upload/base64",
         json={"file_data": f"data:video/mp4;base64,{encoded}", "file_name": "inline.mp4"},
     ).json()
-    raw = client.post("/v1/files/upload/base64", json={"file_data": encoded}).json()
+    raw = api.post("/v1/files/upload/base64", json={"file_data": encoded}).json()
     for body, name in [(streamed, "renamed.mp4"), (inline, "inline.mp4"), (raw, "upload.bin")]:
         assert set(body) == {"id", "filename", "url", "size", "created"}
         assert (
@@ -211,13 +205,13 @@ def test_upload_stream_and_base64_serve_the_same_bytes(client: httpx.Client) -> 
         assert served.status_code == 200 and served.content == payload
 
 
-def test_bad_uploads_are_rejected(client: httpx.Client) -> None:
+def test_bad_uploads_are_rejected(api: httpx.Client) -> None:
     """Invalid base64 is 422; a multipart body without 'file' is 422; JSON to /stream is 400."""
-    bad = client.post("/v1/files/upload/base64", json={"file_data": "***"})
+    bad = api.post("/v1/files/upload/base64", json={"file_data": "***"})
     assert bad.status_code == 422 and error_of(bad)["param"] == "file_data"
-    no_file = client.post("/v1/files/upload/stream", files={"other": ("a.txt", b"x")})
+    no_file = api.post("/v1/files/upload/stream", files={"other": ("a.txt", b"x")})
     assert no_file.status_code == 422 and error_of(no_file)["param"] == "file"
-    assert client.post("/v1/files/upload/stream", json={}).status_code == 400
+    assert api.post("/v1/files/upload/stream", json={}).status_code == 400
 
 
 def test_storage_quota_evicts_or_refuses() -> None:
@@ -283,22 +277,22 @@ def test_short_balance_is_402_and_refused_task_not_created() -> None:
     ],
 )
 def test_result_shapes(
-    sim: Simulator, client: httpx.Client, shape: str, expected: dict[str, Any]
+    shared_sim: Simulator, api: httpx.Client, shape: str, expected: dict[str, Any]
 ) -> None:
     """result_shape switches a completed task between the documented and older URL shapes."""
-    task_id = client.post("/v1/videos/generations", json=VALID).json()["id"]
-    record = sim.backend.task(task_id)
+    task_id = api.post("/v1/videos/generations", json=VALID).json()["id"]
+    record = shared_sim.backend.task(task_id)
     assert record is not None
     body = task_json(record, Status.COMPLETED, 100, result_url="U", result_shape=shape)
     assert {key: body[key] for key in expected} == expected
     assert ("results" in body) == (shape != "output")
 
 
-def test_cancelled_is_terminal_and_refunded(sim: Simulator, client: httpx.Client) -> None:
+def test_cancelled_is_terminal_and_refunded(shared_sim: Simulator, api: httpx.Client) -> None:
     """A test-scripted cancellation shows status cancelled, can_cancel false, credits back."""
-    balance = sim.backend.balance_credits
-    task_id = client.post("/v1/videos/generations", json=VALID).json()["id"]
-    sim.backend.cancel_task(task_id)
-    body = client.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()
+    balance = shared_sim.backend.balance_credits
+    task_id = api.post("/v1/videos/generations", json=VALID).json()["id"]
+    shared_sim.backend.cancel_task(task_id)
+    body = api.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()
     assert body["status"] == "cancelled" and body["task_info"]["can_cancel"] is False
-    assert sim.backend.balance_credits == balance
+    assert shared_sim.backend.balance_credits == balance

@@ -105,25 +105,25 @@ def test_every_response_carries_cors_headers(
 
 
 _APP_CYCLE = """
-async ({shared_sim, key, clip}) => {
+async ({sim, key, clip}) => {
   const auth = {Authorization: `Bearer ${key}`};
   const json = {...auth, "Content-Type": "application/json"};
-  const up = await fetch(`${shared_sim}/v1/files/upload/base64`, {
+  const up = await fetch(`${sim}/v1/files/upload/base64`, {
     method: "POST", headers: json, body: JSON.stringify({file_data: clip, file_name: "in.mp4"})});
   const upload = await up.json();
-  const created = await fetch(`${shared_sim}/v1/videos/generations`, {method: "POST", headers: json,
+  const created = await fetch(`${sim}/v1/videos/generations`, {method: "POST", headers: json,
     body: JSON.stringify({model: "veo-3.1-extend-fast", prompt: "on", video_url: upload.url})});
   const task = await created.json();
   let seen = task;
   for (let i = 0; i < 400 && seen.status !== "completed" && seen.status !== "failed"; i++) {
     await new Promise((done) => setTimeout(done, 50));
-    seen = await (await fetch(`${shared_sim}/v1/tasks/${task.id}?sync_upstream=true`,
+    seen = await (await fetch(`${sim}/v1/tasks/${task.id}?sync_upstream=true`,
                               {headers: auth})).json();
   }
   const video = await fetch(seen.results[0].url);
   const bytes = (await video.arrayBuffer()).byteLength;
   await window.inject429();
-  const limited = await fetch(`${shared_sim}/v1/videos/generations`, {method: "POST", headers: json,
+  const limited = await fetch(`${sim}/v1/videos/generations`, {method: "POST", headers: json,
     body: JSON.stringify({model: "veo-3.1-extend-fast", prompt: "on", video_url: upload.url})});
   return {upload: up.status, create: created.status, status: seen.status, bytes,
           declared: Number(video.headers.get("Content-Length")),
@@ -176,7 +176,7 @@ def test_a_browser_app_on_another_origin_runs_a_full_cycle(
         result = page.evaluate(
             _APP_CYCLE,
             {
-                "shared_sim": shared_sim.url,
+                "sim": shared_sim.url,
                 "key": shared_sim.api_key,
                 "clip": base64.b64encode(clip.read_bytes()).decode(),
             },

@@ -264,7 +264,7 @@ def test_failed_tasks_never_show_local_paths(
 
 def test_stray_paths_are_scrubbed_and_urls_kept() -> None:
     """The safety net replaces absolute paths, not the paths inside URLs."""
-    text = "decode '/tmp/foxnb-shared_sim-1/uploads/a.mp4' (from http://127.0.0.1:5/files/uploads/a.mp4)"
+    text = "decode '/tmp/foxnb-sim-1/uploads/a.mp4' (from http://127.0.0.1:5/files/uploads/a.mp4)"
     assert (
         without_local_paths(text) == "decode '<file>' (from http://127.0.0.1:5/files/uploads/a.mp4)"
     )

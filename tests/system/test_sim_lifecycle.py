@@ -38,40 +38,33 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
+def shared_sim() -> Iterator[Simulator]:
     # upstream_lag_s=25 at speed 50 is a 0.5 s wall-clock lag, long enough to observe.
     with Simulator(speed=50, upstream_lag_s=25, seed=1) as running:
         yield running
 
 
-@pytest.fixture(scope="module")
-def client(sim: Simulator) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {sim.api_key}"}
-    with httpx.Client(base_url=sim.url, headers=headers, timeout=10) as http:
-        yield http
-
-
-def upload(client: httpx.Client, path: Path) -> str:
-    response = client.post(
+def upload(api: httpx.Client, path: Path) -> str:
+    response = api.post(
         "/v1/files/upload/stream", files={"file": (path.name, path.read_bytes(), "video/mp4")}
     )
     assert response.status_code == 200, response.text
     return str(response.json()["url"])
 
 
-def create(client: httpx.Client, video_url: str, **extra: Any) -> dict[str, Any]:
+def create(api: httpx.Client, video_url: str, **extra: Any) -> dict[str, Any]:
     body = {"model": MODEL, "prompt": "the sun keeps setting", "video_url": video_url, **extra}
-    response = client.post("/v1/videos/generations", json=body)
+    response = api.post("/v1/videos/generations", json=body)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
 
-def poll(client: httpx.Client, task_id: str, timeout_s: float = 20.0) -> list[dict[str, Any]]:
+def poll(api: httpx.Client, task_id: str, timeout_s: float = 20.0) -> list[dict[str, Any]]:
     """All synced task bodies seen until the task is terminal."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        body = client.get(f"/v1/tasks/{task_id}", params={"sync_upstream": "true"}).json()
+        body = api.get(f"/v1/tasks/{task_id}", params={"sync_upstream": "true"}).json()
         seen.append(body)
         if body["status"] in ("completed", "failed", "cancelled"):
             return seen
@@ -80,10 +73,10 @@ def poll(client: httpx.Client, task_id: str, timeout_s: float = 20.0) -> list[di
 
 
 @pytest.fixture(scope="module")
-def completed(client: httpx.Client, clips: dict[str, Path]) -> dict[str, Any]:
+def completed(api: httpx.Client, clips: dict[str, Path]) -> dict[str, Any]:
     """A task run to completion with audio, with every synced body seen on the way."""
-    created = create(client, upload(client, clips["720p"]), seed=7)
-    history = poll(client, created["id"])
+    created = create(api, upload(api, clips["720p"]), seed=7)
+    history = poll(api, created["id"])
     return {"created": created, "history": history, "final": history[-1]}
 
 
@@ -132,22 +125,22 @@ def test_lifecycle_is_ordered_and_progress_monotonic(completed: dict[str, Any]) 
     }
 
 
-def test_unsynced_query_lags_behind(client: httpx.Client, clips: dict[str, Path]) -> None:
+def test_unsynced_query_lags_behind(api: httpx.Client, clips: dict[str, Path]) -> None:
     """Without sync_upstream a just-completed task is still reported as processing."""
-    task_id = create(client, upload(client, clips["720p"]), seed=7)["id"]  # a cached render
-    assert poll(client, task_id)[-1]["status"] == "completed"
-    lagging = client.get(f"/v1/tasks/{task_id}").json()
+    task_id = create(api, upload(api, clips["720p"]), seed=7)["id"]  # a cached render
+    assert poll(api, task_id)[-1]["status"] == "completed"
+    lagging = api.get(f"/v1/tasks/{task_id}").json()
     assert lagging["status"] == "processing" and lagging["results"] is None
     time.sleep(0.6)
-    assert client.get(f"/v1/tasks/{task_id}").json()["status"] == "completed"
+    assert api.get(f"/v1/tasks/{task_id}").json()["status"] == "completed"
 
 
 def test_result_is_real_mp4_input_plus_7s_with_audio(
-    client: httpx.Client, completed: dict[str, Any], tmp_path: Path
+    api: httpx.Client, completed: dict[str, Any], tmp_path: Path
 ) -> None:
     """The result URL serves an H.264 1280x720 MP4, 7 s longer than the input, with AAC."""
     [result] = completed["final"]["results"]
-    response = client.get(result["url"], headers={"Authorization": ""})
+    response = api.get(result["url"], headers={"Authorization": ""})
     assert response.status_code == 200
     assert response.headers["content-type"] == "video/mp4"
     path = tmp_path / "out.mp4"
@@ -159,52 +152,52 @@ def test_result_is_real_mp4_input_plus_7s_with_audio(
 
 
 def test_result_without_audio_has_no_audio_track(
-    client: httpx.Client, clips: dict[str, Path], tmp_path: Path
+    api: httpx.Client, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     """generate_audio=false yields a video without an audio stream."""
-    created = create(client, upload(client, clips["720p"]), seed=7, generate_audio=False)
-    final = poll(client, created["id"])[-1]
+    created = create(api, upload(api, clips["720p"]), seed=7, generate_audio=False)
+    final = poll(api, created["id"])[-1]
     path = tmp_path / "silent.mp4"
-    path.write_bytes(client.get(final["results"][0]["url"]).content)
+    path.write_bytes(api.get(final["results"][0]["url"]).content)
     facts = probe_video(path)
     assert facts.has_video and not facts.has_audio
 
 
-def test_download_supports_ranges(client: httpx.Client, completed: dict[str, Any]) -> None:
+def test_download_supports_ranges(api: httpx.Client, completed: dict[str, Any]) -> None:
     """A Range request gets 206 with Content-Range; an unsatisfiable one gets 416."""
     task_id = completed["created"]["id"]
-    url = client.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()["results"][0]["url"]
-    size = len(client.get(url).content)
-    partial = client.get(url, headers={"Range": "bytes=0-99"})
+    url = api.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()["results"][0]["url"]
+    size = len(api.get(url).content)
+    partial = api.get(url, headers={"Range": "bytes=0-99"})
     assert partial.status_code == 206
     assert partial.headers["content-range"] == f"bytes 0-99/{size}"
     assert len(partial.content) == 100
-    assert client.get(url, headers={"Range": f"bytes={size + 10}-"}).status_code == 416
+    assert api.get(url, headers={"Range": f"bytes={size + 10}-"}).status_code == 416
 
 
-def test_tampered_signature_is_refused(client: httpx.Client, completed: dict[str, Any]) -> None:
+def test_tampered_signature_is_refused(api: httpx.Client, completed: dict[str, Any]) -> None:
     """A result URL with a wrong sig gets a CDN-style 403, not the file."""
     url = completed["final"]["results"][0]["url"]
-    response = client.get(url.replace("sig=", "sig=0"))
+    response = api.get(url.replace("sig=", "sig=0"))
     assert response.status_code == 403
     assert "<Code>AccessDenied</Code>" in response.text
 
 
 def test_scripted_expired_and_empty_results(
-    sim: Simulator, client: httpx.Client, completed: dict[str, Any]
+    shared_sim: Simulator, api: httpx.Client, completed: dict[str, Any]
 ) -> None:
     """inject('download','expired') fails one download; inject('task','empty_results') one read."""
     task_id = completed["created"]["id"]
-    url = client.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()["results"][0]["url"]
-    sim.inject("download", "expired")
-    expired = client.get(url)
+    url = api.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()["results"][0]["url"]
+    shared_sim.inject("download", "expired")
+    expired = api.get(url)
     assert expired.status_code == 403 and "expired" in expired.text
-    assert client.get(url).status_code == 200
-    sim.inject("task", "empty_results")
-    empty = client.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()
+    assert api.get(url).status_code == 200
+    shared_sim.inject("task", "empty_results")
+    empty = api.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()
     assert empty["status"] == "completed" and empty["results"] == []
-    again = client.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()
-    assert again["results"][0]["url"].startswith(sim.url)
+    again = api.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()
+    assert again["results"][0]["url"].startswith(shared_sim.url)
 
 
 @pytest.mark.parametrize(
@@ -216,27 +209,27 @@ def test_scripted_expired_and_empty_results(
     ],
 )
 def test_unsupported_input_fails_the_task(
-    sim: Simulator, client: httpx.Client, clips: dict[str, Path], clip: str, code: str
+    shared_sim: Simulator, api: httpx.Client, clips: dict[str, Path], clip: str, code: str
 ) -> None:
     """Inputs outside 720p/1080p 16:9/9:16 fail with the renderer's code and are refunded."""
-    balance = sim.backend.balance_credits
-    task_id = create(client, upload(client, clips[clip]))["id"]
-    final = poll(client, task_id)[-1]
+    balance = shared_sim.backend.balance_credits
+    task_id = create(api, upload(api, clips[clip]))["id"]
+    final = poll(api, task_id)[-1]
     assert final["status"] == "failed" and final["results"] is None
     assert final["error"]["code"] == code and final["error"]["type"] == "task_error"
     assert final["error"]["message"]
-    assert sim.backend.balance_credits == balance
+    assert shared_sim.backend.balance_credits == balance
 
 
-def test_unreachable_or_undecodable_input_fails(client: httpx.Client) -> None:
+def test_unreachable_or_undecodable_input_fails(api: httpx.Client) -> None:
     """A URL nobody serves fails video_fetch_failed; non-media bytes fail video_decode_failed."""
-    dead = create(client, "http://127.0.0.1:9/nothing.mp4")["id"]
-    junk = client.post(
+    dead = create(api, "http://127.0.0.1:9/nothing.mp4")["id"]
+    junk = api.post(
         "/v1/files/upload/base64", json={"file_data": "bm90IGEgdmlkZW8=", "file_name": "junk.mp4"}
     ).json()["url"]
-    junk_task = create(client, junk)["id"]
-    assert poll(client, dead)[-1]["error"]["code"] == "video_fetch_failed"
-    assert poll(client, junk_task)[-1]["error"]["code"] == "video_decode_failed"
+    junk_task = create(api, junk)["id"]
+    assert poll(api, dead)[-1]["error"]["code"] == "video_fetch_failed"
+    assert poll(api, junk_task)[-1]["error"]["code"] == "video_decode_failed"
 
 
 def test_expired_url_is_refused_and_requery_gives_fresh_one(clips: dict[str, Path]) -> None:
@@ -258,15 +251,15 @@ def test_expired_url_is_refused_and_requery_gives_fresh_one(clips: dict[str, Pat
 
 
 def test_result_url_can_be_extended_again(
-    client: httpx.Client, completed: dict[str, Any], tmp_path: Path
+    api: httpx.Client, completed: dict[str, Any], tmp_path: Path
 ) -> None:
     """A result URL works as the next task's video_url: the chain grows by another 7 s."""
     task_id = completed["created"]["id"]
-    url = client.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()["results"][0]["url"]
-    final = poll(client, create(client, url, seed=8)["id"])[-1]
+    url = api.get(f"/v1/tasks/{task_id}?sync_upstream=true").json()["results"][0]["url"]
+    final = poll(api, create(api, url, seed=8)["id"])[-1]
     assert final["status"] == "completed", final
     path = tmp_path / "chained.mp4"
-    path.write_bytes(client.get(final["results"][0]["url"]).content)
+    path.write_bytes(api.get(final["results"][0]["url"]).content)
     assert probe_video(path).duration_s == pytest.approx(CLIP_S + 14.0, abs=0.3)
 
 

@@ -21,6 +21,8 @@ import foxnb
 
 LAYERS: list[tuple[str, ...]] = [
     ("foxnb._version", "foxnb.errors"),
+    ("foxnb._checks",),
+    ("foxnb._answers",),
     ("foxnb.config", "foxnb.models"),
     ("foxnb._files", "foxnb.media", "foxnb.sample", "foxnb._frames", "foxnb._measures"),
     ("foxnb.scores", "foxnb._inputs"),
@@ -28,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("foxnb.client",),
     ("foxnb.runtime",),
     ("foxnb._html",),
-    ("foxnb._serve",),
+    ("foxnb._frontend", "foxnb._serve"),
     ("foxnb.experiments",),
     ("foxnb.widgets",),
     ("foxnb.session", "foxnb._session_outcomes"),

@@ -172,21 +172,23 @@ def test_throttle_spaces_requests_and_backs_off_on_429() -> None:
 
 
 def test_poll_schedule_is_sparse_then_dense_near_the_end() -> None:
-    """A 60 s estimate: first look at 30 s, then close in on the predicted end and land on it;
-    past the predicted end, polls are 4 % apart."""
+    """A 60 s estimate: first look at 30 s, then close in on the moment the progress passes 99
+    and land just after it; past it, polls are 1 %, 2 %, 4 % of the elapsed time apart."""
     assert W.next_poll_delay_s(0.0, 60.0, []) == pytest.approx(30.0)
-    # one reading, 50 % at 30 s: the predicted end is 60 s; cover half the remaining 30 s
-    assert W.next_poll_delay_s(30.0, 60.0, [(30.0, 50)]) == pytest.approx(15.0)
-    # 50 % at 30 s and 70 % at 42 s: the predicted end is 60 s; cover 3/4 of the 18 s left
-    assert W.next_poll_delay_s(42.0, 60.0, [(30.0, 50), (42.0, 70)]) == pytest.approx(13.5)
-    # 50 % at 30 s and 92 % at 55.2 s: end at 60 s, within 10 %: land 0.3 s past it
-    assert W.next_poll_delay_s(55.2, 60.0, [(30.0, 50), (55.2, 92)]) == pytest.approx(5.1)
-    # a 5 s task past its end: 4 % is 0.2 s, raised to the 0.5 s floor unless the caller lowers it
+    # one reading, 50 % (50.5 on average) at 30 s: 99 at 58.8 s; cover half the 28.8 s left
+    assert W.next_poll_delay_s(30.0, 60.0, [(30.0, 50)]) == pytest.approx(14.406, abs=1e-3)
+    # 50 % at 30 s and 70 % at 42 s: 99 at 59.1 s; cover 4/5 of the 17.1 s left
+    assert W.next_poll_delay_s(42.0, 60.0, [(30.0, 50), (42.0, 70)]) == pytest.approx(13.68)
+    # 50 % at 30 s and 92 % at 55.2 s: 99 at 59.1 s, within 12 %: land 0.4 % past it
+    assert W.next_poll_delay_s(55.2, 60.0, [(30.0, 50), (55.2, 92)]) == pytest.approx(4.1364)
+    # a 5 s task showing 99: 1 % is 0.05 s, raised to the 0.5 s floor unless the caller lowers it
     short = [(2.0, 50), (4.0, 99)]
     assert W.next_poll_delay_s(5.0, 4.0, short) == pytest.approx(0.5)
-    assert W.next_poll_delay_s(5.0, 4.0, short, min_interval_s=0.05) == pytest.approx(0.2)
-    # past the predicted end: 4 % of the elapsed time
-    assert W.next_poll_delay_s(80.0, 60.0, [(30.0, 50), (40.0, 99)]) == pytest.approx(3.2)
+    assert W.next_poll_delay_s(5.0, 4.0, short, min_interval_s=0.05) == pytest.approx(0.05)
+    # past the predicted end: 1 % of the elapsed time, doubling with every reading of 99, to 4 %
+    assert W.next_poll_delay_s(80.0, 60.0, [(30.0, 50), (40.0, 98)]) == pytest.approx(0.8)
+    three_99s = [(30.0, 50), (40.0, 99), (60.0, 99), (70.0, 99)]
+    assert W.next_poll_delay_s(80.0, 60.0, three_99s) == pytest.approx(3.2)
     assert W.next_poll_delay_s(5.0, None, []) == 2.5
 
 
@@ -233,21 +235,23 @@ def simulate(duration_s: float, estimate_s: float) -> tuple[int, float]:
 
 
 def test_adaptive_polling_few_requests_low_latency() -> None:
-    """Tasks 0.5x-2x the estimate: at most 6 GETs, seen within 5 % of their duration."""
+    """Tasks 0.5x-2x the estimate whose progress reaches 100 only at completion (a service
+    unlike the simulator): at most 6 GETs, seen within 5 % of their duration. Aiming at 99
+    costs such a service one extra, short poll (a median of 5)."""
     factors = (0.5, 0.7, 0.85, 1.0, 1.2, 1.4, 2.0)
     results = [simulate(60 * f, 60) for f in factors]
     gets = sorted(g for g, _ in results)
     lags = [lag / (60 * f) for (_, lag), f in zip(results, factors, strict=True)]
     assert max(lags) <= 0.05, lags
-    assert max(gets) <= 6 and gets[len(gets) // 2] <= 4, gets
+    assert max(gets) <= 6 and gets[len(gets) // 2] <= 5, gets
 
 
 @pytest.mark.parametrize("clock_lead", [0.0, 0.3])
 def test_polling_against_the_simulators_progress_model(clock_lead: float) -> None:
     """Timelines drawn as the simulator draws them (0.7-1.4x the estimate, 5-10 % pending,
-    progress wobbling +-25 %), on a 10x-scaled clock: p95 detection within 4 % of the
-    duration, a median of at most 5 GETs — also when the client's clock started up to 30 %
-    of the estimate before the task was created (a create that waited in the rate limiter)."""
+    progress wobbling +-25 %), on a 10x-scaled clock: p95 detection within 2 % of the
+    duration (2.5 % when the client's clock started up to 30 % of the estimate before the
+    task was created), a median of 4 GETs and never more than 7."""
     rng = random.Random(5)
     policy = W.RetryPolicy(min_poll_interval_s=0.05)  # the 0.5 s floor, scaled like the clock
     lags, gets = [], []
@@ -273,15 +277,17 @@ def test_polling_against_the_simulators_progress_model(clock_lead: float) -> Non
         gets.append(n)
         lags.append((seen_s - lead_s - total_s) / total_s)
     lags.sort()
-    assert min(lags) >= 0 and lags[int(0.95 * (len(lags) - 1))] <= 0.04, lags[-10:]
-    assert sorted(gets)[len(gets) // 2] <= 5 and max(gets) <= 8, sorted(gets)
+    p95 = 0.02 if clock_lead == 0 else 0.025
+    assert min(lags) >= 0 and lags[int(0.95 * (len(lags) - 1))] <= p95, lags[-10:]
+    assert sorted(gets)[len(gets) // 2] <= 4 and max(gets) <= 7, sorted(gets)
 
 
 def test_one_early_reading_is_not_trusted_far() -> None:
-    """6 % after 2.6 s predicts a 44 s task; with a 4 s estimate the next look is within 1 s."""
-    assert W.next_poll_delay_s(2.63, 4.0, [(2.63, 6)], min_interval_s=0.05) == pytest.approx(1.0)
+    """6 % after 2.6 s predicts a 40 s task; with a 4 s estimate the next look is within 1.8 s
+    (45 % of the estimate)."""
+    assert W.next_poll_delay_s(2.63, 4.0, [(2.63, 6)], min_interval_s=0.05) == pytest.approx(1.8)
     # without a server estimate, half the predicted remaining time as before
-    assert W.next_poll_delay_s(2.63, None, [(2.63, 6)]) == pytest.approx(0.5 * (43.83 - 2.63), 0.01)
+    assert W.next_poll_delay_s(2.63, None, [(2.63, 6)]) == pytest.approx(0.5 * (40.06 - 2.63), 0.01)
 
 
 def test_completed_without_results_is_read_again_without_sync_upstream() -> None:
