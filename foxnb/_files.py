@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -139,3 +140,13 @@ def replace_folder(build: Path, dest: Path) -> None:
         old.rename(dest)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def json_format_of(path: Path) -> object:
+    """The ``format`` field of the JSON object in ``path`` (None if unreadable or absent):
+    how foxnb recognises the folders it wrote (reports, exports) before replacing one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document.get("format") if isinstance(document, dict) else None

@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._files import replace_folder
+from .._files import json_format_of, replace_folder
 from .._version import __version__
 from ..errors import ValidationError
 from ..models import JUDGEMENT_COLUMNS, REQUEST_FIELDS
@@ -110,11 +110,7 @@ def _entry(row: dict[Any, Any]) -> dict[str, Any]:
 
 
 def _is_export(folder: Path) -> bool:
-    try:
-        document = json.loads((folder / "runs.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(document, dict) and document.get("format") == EXPORT_FORMAT
+    return json_format_of(folder / "runs.json") == EXPORT_FORMAT
 
 
 def _check(dest: Path, overwrite: bool, shown: str) -> None:

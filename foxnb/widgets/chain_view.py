@@ -144,8 +144,9 @@ class ChainView(w.VBox):  # type: ignore[misc]
             else:
                 title = f"hop {waiting.index + 1}: star the candidate to carry on from"
                 if chain.judgements is not None:
-                    view = JudgeView(list(waiting.jobs), chain.judgements, title=title)
-                    self.picker.children = (view,)
+                    frame = chain.df  # the ledger's rows: with the candidates' scores
+                    rows = frame[frame["hop"] == waiting.index + 1]
+                    self.picker.children = (JudgeView(rows, chain.judgements, title=title),)
 
 
 def show_chain(chain: Chain) -> None:

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..._files import replace_folder, sha256_file
+from ..._files import json_format_of, replace_folder, sha256_file
 from ..._html.base import escape
 from ..._serve import url_for
 from ..._version import __version__
@@ -307,11 +307,7 @@ def _check_destination(dest: Path, overwrite: bool, shown: str) -> None:
 
 
 def _is_report(folder: Path) -> bool:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
+    return json_format_of(folder / "manifest.json") == MANIFEST_FORMAT
 
 
 def _publish(build: Path, dest: Path, overwrite: bool, shown: str) -> None:
