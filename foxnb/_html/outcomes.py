@@ -44,15 +44,17 @@ def value_text(name: str, value: object) -> str:
 
 
 def values_html(values: Mapping[str, object], show: Sequence[str]) -> str:
-    """The ``show`` values of one run, then its pick and note, as one small block.
+    """The ``show`` values of one run, then your judgement of it, as one small block.
 
-    ``values`` holds the run's fields (missing ones show as ``–``, a missing rating not at
-    all); ``pick`` and ``note`` are added when the run has them, whether asked for or not.
+    ``values`` holds the run's fields (missing ones show as ``–``); its ``rating``, ``pick``
+    and ``note`` are added when it has them, whether asked for or not.
     """
     parts = []
-    for name in show:
-        if name in ("pick", "note") or (name == "rating" and values.get(name) is None):
-            continue  # a pick and a note follow; an unrated run says nothing of its rating
+    # Your judgement always shows (a rating only when given); scores only when asked for.
+    shown = [n for n in show if n not in ("rating", "pick", "note")]
+    if values.get("rating") is not None:
+        shown.append("rating")
+    for name in shown:
         shown = value_text(name, values.get(name))
         label = "" if name == "rating" and shown != "–" else f"{escape(name)} "
         parts.append(

@@ -28,8 +28,8 @@ puts the videos themselves into the notebook. A line under the grid says which.
 
 How results turned out can be read off the grid too:
 
-- ``show=["seam_jump", "rating"]`` writes those values under each video (a run's pick and
-  note always show);
+- ``show=["seam_jump", "color_shift"]`` writes those values under each video (your rating,
+  star or reject and note always show, so a saved grid keeps them);
 - ``sort_by="seam_jump"`` orders rows and columns by their mean value, best first (lowest
   ``seam_jump`` or ``color_shift``, highest ``rating``, ``seam_ssim`` or ``flicker``; any
   other number ascending);

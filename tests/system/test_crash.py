@@ -449,27 +449,35 @@ def test_partial_file_is_removed_only_once_its_writer_is_gone(tmp_path: Path) ->
 # ---------------------------------------------------------------------------- a killed chain
 
 
+def chain_reached(workdir: Path, moment: str) -> bool:
+    """Whether the chain in ``workdir`` got to ``moment`` (judged from its ledger)."""
+    if not (workdir / LEDGER_NAME).exists():
+        return False
+    runs = list(Ledger(workdir).runs().values())
+    first = [run for run in runs if run.get("hop") == 1]
+    second = [run for run in runs if run.get("hop") == 2]
+    if moment == "hop1_scored":  # between hops: hop 1 done, hop 2 about to be recorded
+        return len(first) == CHAIN["best_of"] and all(run.get("scored_at") for run in first)
+    # Both of hop 2's runs created: no create request in flight.
+    return len(second) == CHAIN["best_of"] and all(run.get("task_id") for run in second)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("moment", ["hop1_scored", "hop2_created"])
 def test_kill_9_mid_chain_then_resume_finishes_it_without_duplicates(
-    fork_server: ForkServer, external_sim: ExternalSim, clip: str, tmp_path: Path
+    moment: str, fork_server: ForkServer, external_sim: ExternalSim, clip: str, tmp_path: Path
 ) -> None:
-    """kill -9 while hop 2's runs are being made (both created, none saved); fx.resume() in a
-    new process finishes the chain: one task per candidate, every hop chosen, hop 3 run once."""
+    """kill -9 between hops, or while hop 2's runs are being made; fx.resume() in a new
+    process finishes the chain: every candidate recorded once, at most one task each, every
+    hop chosen. (A create request in flight at the kill ends submission_unknown, never
+    resent; the hop goes on with its other candidate.)"""
     workdir = tmp_path / "chain"
     before = set(external_sim.tasks())
     pid = fork_server.start(do="chain", workdir=str(workdir), clip=clip)
-
-    def hop_two_sent() -> bool:
-        if not (workdir / LEDGER_NAME).exists():
-            return False
-        hop_two = [run for run in Ledger(workdir).runs().values() if run.get("hop") == 2]
-        # Both created: no create request in flight (that one would end submission_unknown).
-        return len(hop_two) == CHAIN["best_of"] and all(run.get("task_id") for run in hop_two)
-
     deadline = time.monotonic() + 60
-    while not hop_two_sent():
+    while not chain_reached(workdir, moment):
         assert fork_server.running(pid), "the chain ended before the kill"
-        assert time.monotonic() < deadline, "hop 2 was never sent"
+        assert time.monotonic() < deadline, f"the chain never reached {moment}"
         time.sleep(0.002)
     os.kill(pid, signal.SIGKILL)
     assert fork_server.wait(pid, 10) == -signal.SIGKILL
@@ -485,11 +493,15 @@ def test_kill_9_mid_chain_then_resume_finishes_it_without_duplicates(
     slots = Counter((run["hop"], run["candidate"]) for run in runs)
     assert sorted(slots) == [(h, c) for h in (1, 2, 3) for c in (1, 2)]
     assert max(slots.values()) == 1, f"a candidate was recorded twice: {slots}"
-    assert {run["status"] for run in runs} == {"completed"} and len(tasks) == 6
-    assert all(run.get("scored_at") for run in runs)  # hop 2's runs scored after the restart
+    statuses = Counter(run["status"] for run in runs)
+    assert set(statuses) <= {"completed", "submission_unknown"}, statuses
+    assert statuses["completed"] <= len(tasks) <= len(runs)
+    assert all(run.get("scored_at") for run in runs if run["status"] == "completed")
     spec = json.loads(next((workdir / "chains").glob("*.json")).read_text())
     assert spec["state"] == "done" and spec["reason"] is None
-    print(f"\nchain killed at {dict(at_kill)}; resumed: {len(tasks)} tasks, {len(runs)} runs")
+    if moment == "hop2_created":  # nothing was in flight: every candidate completes
+        assert statuses == {"completed": 6} and len(tasks) == 6
+    print(f"\nchain killed at {moment} {dict(at_kill)}; resumed: {len(tasks)} tasks, {statuses}")
 
 
 # ---------------------------------------------------------------------------- a killed kernel
