@@ -51,14 +51,14 @@ def values_html(values: Mapping[str, object], show: Sequence[str]) -> str:
     """
     parts = []
     # Your judgement always shows (a rating only when given); scores only when asked for.
-    shown = [n for n in show if n not in ("rating", "pick", "note")]
+    names = [n for n in show if n not in ("rating", "pick", "note")]
     if values.get("rating") is not None:
-        shown.append("rating")
-    for name in shown:
-        shown = value_text(name, values.get(name))
-        label = "" if name == "rating" and shown != "–" else f"{escape(name)} "
+        names.append("rating")
+    for name in names:
+        text = value_text(name, values.get(name))
+        label = "" if name == "rating" else f"{escape(name)} "
         parts.append(
-            f'<span class="foxnb-value" data-name="{escape(name)}">{label}{escape(shown)}</span>'
+            f'<span class="foxnb-value" data-name="{escape(name)}">{label}{escape(text)}</span>'
         )
     pick = values.get("pick")
     if pick == "star":
