@@ -1,8 +1,8 @@
-"""The session's methods about how runs turned out: chains, scores, judgement, export.
+"""The session's methods about what runs gave: chains, scores, judgement, exports.
 
 ``Session`` (``foxnb.session``) inherits them; they are thin delegations to
-``foxnb.experiments`` (``chain``, ``outcomes``, ``export_files``), kept here so the session's
-own module stays about connecting, submitting and recovering.
+``foxnb.experiments`` (``chain``, ``outcomes``, ``export``), kept here so the session's own
+module stays about connecting, submitting, comparing and recovering.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ import pandas as pd
 from .errors import FoxError, FoxnbWarning, ValidationError
 from .experiments.chain import Chain, start_chain
 from .experiments.chain_spec import load_specs, make_spec
-from .experiments.export_files import Export, export_runs
+from .experiments.export import (
+    Export,
+    MlflowExport,
+    WandbExport,
+    export_mlflow,
+    export_runs,
+    export_wandb,
+    select_runs,
+)
 from .experiments.outcomes import Judgements, RunRef, score_runs
 from .experiments.runs_like import RunsLike
 from .runtime.jobs import Job
@@ -24,18 +32,26 @@ from .runtime.ledger import Ledger
 from .runtime.tracker import Tracker
 
 if TYPE_CHECKING:
+    from .experiments.report import Report
     from .widgets.judge import JudgeView
 
 
 class OutcomesMixin:
     """``fx.chain``, ``fx.score``, ``fx.rate`` / ``star`` / ``reject`` / ``note``,
-    ``fx.judge`` and ``fx.export`` (mixed into ``Session``)."""
+    ``fx.judge``, ``fx.export``, ``fx.export_mlflow`` and ``fx.export_wandb`` (mixed into
+    ``Session``, which provides ``runs()`` and ``report()``)."""
 
     tracker: Tracker
     ledger: Ledger
     workdir: Path
     judgements: Judgements
     chains: dict[str, Chain]
+
+    if TYPE_CHECKING:  # provided by Session
+
+        def runs(self) -> pd.DataFrame: ...
+
+        def report(self, name: str | RunsLike | pd.DataFrame, path: str | Path) -> Report: ...
 
     def chain(
         self,
@@ -129,11 +145,74 @@ class OutcomesMixin:
         """Copy the chosen runs' MP4s to ``folder/videos/`` with ``folder/runs.json``: each
         run's parameters, scores, rating, pick and note. ``runs`` is anything
         ``fx.compare`` takes (a chain: its chosen result per hop). See
-        ``foxnb.experiments.export_files``.
+        ``foxnb.experiments.export.files``.
 
             fx.export(fx.runs().query("pick == 'star'"), "keep")
         """
         return export_runs(runs, folder, self.workdir, overwrite=overwrite)
+
+    # MLflow and W&B (issue 14): thin delegations to foxnb.experiments.export.
+
+    def export_mlflow(
+        self,
+        experiment: str | RunsLike | pd.DataFrame,
+        tracking_uri: str | None = None,
+        *,
+        mlflow_experiment: str | None = None,
+        name: str | None = None,
+    ) -> MlflowExport:
+        """Export an experiment to MLflow: a parent run with the report, a child run per run.
+
+        ``experiment`` is a name, a ``Sweep`` or a DataFrame of runs (``name=`` labels one
+        holding several experiments or none). Children carry the request fields as params,
+        run id, task id, sha256 and backend as tags, credits, duration and scores as metrics,
+        and the video and its poster. Exporting again updates the same runs.
+        ``tracking_uri=None`` is MLflow's default. Needs ``pip install 'foxnb[mlflow]'``;
+        see ``foxnb.experiments.export.mlflow``.
+
+            fx.export_mlflow("dusk-vs-storm")
+            fx.export_mlflow(sweep, tracking_uri="http://127.0.0.1:5000")
+        """
+        title, frame = select_runs(self.runs(), experiment, name)
+        return export_mlflow(
+            frame,
+            title,
+            lambda dest: self.report(frame, dest).path,
+            self.workdir,
+            tracking_uri=tracking_uri,
+            mlflow_experiment=mlflow_experiment,
+        )
+
+    def export_wandb(
+        self,
+        experiment: str | RunsLike | pd.DataFrame,
+        project: str,
+        *,
+        entity: str | None = None,
+        mode: str | None = None,
+        dir: str | Path | None = None,
+        name: str | None = None,
+    ) -> WandbExport:
+        """Export an experiment to Weights & Biases: one run, grouped by the experiment's name,
+        with a ``wandb.Table`` of its runs (the MLflow export's columns plus a video cell).
+
+        ``experiment`` is as for ``export_mlflow``; ``mode``/``dir`` go to ``wandb.init``
+        (``mode="offline"``, then ``wandb sync``). Exporting again resumes the same W&B run.
+        Needs ``pip install 'foxnb[wandb]'``; see ``foxnb.experiments.export.wandb``.
+
+            fx.export_wandb("dusk-vs-storm", project="video-extension")
+        """
+        title, frame = select_runs(self.runs(), experiment, name)
+        return export_wandb(
+            frame,
+            title,
+            lambda dest: self.report(frame, dest).path,
+            self.workdir,
+            project=project,
+            entity=entity,
+            mode=mode,
+            dir=dir,
+        )
 
     def _resume_chains(self) -> None:
         """Continue every chain whose driving process died (its file still says running)."""

@@ -19,7 +19,7 @@ from foxnb.errors import DownloadError
 from foxnb.experiments.chain_spec import load_specs, make_spec, save_spec, spec_path
 from foxnb.experiments.choose import check_pick, choose
 from foxnb.experiments.compare import compare, shade_cells, sort_axes
-from foxnb.experiments.export_files import export_runs
+from foxnb.experiments.export.files import export_runs
 from foxnb.experiments.outcomes import Judgements, run_ids_of
 from foxnb.runtime.ledger import Ledger, to_dataframe
 from foxnb.runtime.scoring import SCORE_FIELDS, ScoreWorker, needs_scores

@@ -29,14 +29,14 @@ from typing import Any
 
 import pandas as pd
 
-from .._files import json_format_of, replace_folder
-from .._version import __version__
-from ..errors import ValidationError
-from ..models import JUDGEMENT_COLUMNS, REQUEST_FIELDS
-from ..scores import SCORE_COLUMNS
-from .report.runs import portable_runs, value_key
-from .report.videos import copy_videos
-from .runs_like import runs_frame
+from ..._files import json_format_of, replace_folder
+from ..._version import __version__
+from ...errors import ValidationError
+from ...models import JUDGEMENT_COLUMNS, REQUEST_FIELDS
+from ...scores import SCORE_COLUMNS
+from ..report.runs import portable_runs, value_key
+from ..report.videos import copy_videos
+from ..runs_like import runs_frame
 
 EXPORT_FORMAT = "foxnb-export/1"
 _IDS = ("run_id", "task_id", "backend", "experiment", "hop", "candidate", "cell", "sha256")
