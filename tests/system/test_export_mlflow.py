@@ -26,6 +26,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from foxnb.experiments.export import MlflowExport
+from foxnb.scores import SCORE_COLUMNS
 
 SERVER_START_S = 180.0  # `mlflow server` takes 10-20 s to start on the 2-core machine
 
@@ -127,7 +128,8 @@ def test_scores_become_metrics_and_update_in_place(
     """Score columns present and numeric are metrics; a changed score is logged once more."""
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'scores.db'}"
-    runs = export_sweep.frame
+    # Runs are scored as they complete; start from the same runs without their scores.
+    runs = export_sweep.frame.drop(columns=[name for name, _ in SCORE_COLUMNS])
     completed = runs["status"] == "completed"
     scored = runs.assign(
         seam_ssim=[0.91, 0.92, 0.93, 0.94],
