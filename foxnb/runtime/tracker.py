@@ -28,6 +28,7 @@ from ..config import Config
 from ..errors import FoxnbWarning, ValidationError
 from ..models import REQUEST_FIELDS, RESUMABLE, ExtendRequest
 from .engine import get_engine
+from .eta import PaceBook, PaceSample, progress_total_s
 from .gate import SweepGate, gate_from_runs
 from .jobs import Job
 from .ledger import Ledger
@@ -68,7 +69,12 @@ class Tracker:
             throttle=Throttle(rate_per_s=rate_per_s),
             **client_options,
         )
-        self.runner = Runner(self.client, self.ledger, workdir / "videos")
+        self.runner = Runner(self.client, self.ledger, workdir / "videos", in_flight=self.in_flight)
+        #: How long runs of this backend really took; every job's estimate asks it.
+        self.pace = PaceBook(
+            load=lambda: [r for r in self.ledger.runs().values() if self.same_backend(r)],
+            in_flight_now=self.in_flight,
+        )
         self._jobs: dict[str, Job] = {}
         self._keys: dict[str, Key] = {}  # run id -> request key, of the runs launched here
 
@@ -158,6 +164,7 @@ class Tracker:
     ) -> Job:
         """Run a recorded run on the engine; ``gate`` is its sweep's say on sending it."""
         job = self._new_job(run_id, request)
+        job.set_state(queued_at=time.time())
         self._keys[run_id] = request_key(request, input_sha256)
         job.bind(self.engine.submit(self.runner.run(job, input_sha256, gate)))
         return job
@@ -175,6 +182,8 @@ class Tracker:
             video_path=Path(run["video_path"]) if run.get("video_path") else None,
             completed_at=run.get("completed_at"),
             reused_from=run.get("reused_from"),
+            queued_at=run.get("recorded_at"),
+            submitted_at=run.get("submitted_at"),
         )
         job.mark_done()
         return job
@@ -194,9 +203,36 @@ class Tracker:
         return list(self._jobs.values())
 
     def _new_job(self, run_id: str, request: ExtendRequest) -> Job:
-        job = Job(run_id, request, backend=self.backend, detach_hook=self.detach)
+        job = Job(run_id, request, backend=self.backend, detach_hook=self.detach, pace=self.pace)
         self._jobs[run_id] = job
+        job.on_update(self._learn_pace)
         return job
+
+    def in_flight(self) -> int:
+        """How many of this session's jobs are sent and not yet done."""
+        sent = ("submitting", "pending", "processing")
+        return sum(job.status in sent for job in list(self._jobs.values()))
+
+    def _learn_pace(self, job: Job) -> None:
+        """Tell the pace book how long a job took, once its result is ready."""
+        state = job.state
+        origin = state.accepted_at or state.submitted_at
+        if job.status not in ("downloading", "completed") or state.completed_at is None:
+            return
+        if origin is None or not state.estimated_time_s or state.reused_from:
+            return
+        took_s = state.completed_at - origin
+        if took_s > 0:
+            predicted_s = progress_total_s(state.history, state.estimated_time_s)
+            sample = PaceSample(
+                job.run_id,
+                job.request.model,
+                state.in_flight or 1,
+                state.estimated_time_s,
+                took_s,
+                None if predicted_s is None else took_s - predicted_s,
+            )
+            self.pace.add(sample)
 
     def detach(self, job: Job) -> None:
         """Stop tracking ``job`` (what ``job.detach()`` does); says what that means."""
@@ -292,6 +328,9 @@ class Tracker:
             accepted_at=run.get("accepted_at"),
             estimated_time_s=run.get("estimated_time_s"),
             credits=run.get("credits"),
+            queued_at=run.get("recorded_at"),
+            started_at=run.get("started_at"),
+            in_flight=run.get("in_flight"),
         )
         job.bind(self.engine.submit(self.runner.run(job)))
         return job
