@@ -5,7 +5,7 @@
     job = fx.extend("The camera keeps panning left", video="clip.mp4", seed=7)
     job.wait()                    # or carry on working; the job runs in the background
     job.video_path                # the local MP4
-    fx.runs()                     # every run in this folder, as a pandas DataFrame
+    fx.runs()                     # every run in this folder, as a (compact) DataFrame
 
 Runs are recorded in ``foxnb-runs/runs.jsonl`` beside your notebook (``workdir=``), results
 are saved in ``foxnb-runs/videos/``. After a kernel restart, ``fx.resume()`` picks up every
@@ -14,6 +14,7 @@ unfinished run.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +29,12 @@ from .experiments.compare import Comparison, compare
 from .experiments.plan import SweepPlan
 from .experiments.report import Report, write_report
 from .experiments.runs_like import RunsLike
+from .experiments.runs_view import RunsFrame
 from .experiments.sweep import Sweep, start_sweep
 from .models import REQUEST_FIELDS
 from .runtime.jobs import Job
 from .runtime.tracker import Tracker
+from .widgets.text import in_kernel
 
 if TYPE_CHECKING:
     from .sim import Simulator
@@ -76,6 +79,8 @@ class Session:
         )
         self.ledger = self.tracker.ledger
         self.engine = self.tracker.engine
+        # The cell (IPython execution count; 0 outside IPython) the banner was shown in.
+        self._banner_cell: int | None = None
 
     # ------------------------------------------------------------------ submitting
 
@@ -189,9 +194,19 @@ class Session:
 
     # ------------------------------------------------------------------ reading
 
-    def runs(self) -> pd.DataFrame:
-        """Every run recorded in this folder, one row each (see ``foxnb.runtime.ledger``)."""
-        return self.ledger.dataframe()
+    def runs(self, all: bool = False) -> pd.DataFrame:
+        """Every run recorded in this folder, one row each (see ``foxnb.runtime.ledger``).
+
+        A ``RunsFrame``: a DataFrame with every column, shown compactly (run id, prompt,
+        seed, status, credits, duration, error, a thumbnail); filter it like any DataFrame.
+        ``all=True`` returns a plain DataFrame, shown with every column.
+
+            fx.runs()                                   # the compact view
+            fx.runs()[lambda df: df.status == "failed"] # still compact, every column there
+            fx.runs(all=True)                           # all columns shown
+        """
+        frame = self.ledger.dataframe()
+        return frame if all else RunsFrame(frame)
 
     def compare(
         self,
@@ -292,6 +307,42 @@ class Session:
 
         return ExtendForm(self, from_run=from_run)
 
+    # ------------------------------------------------------------------ the banner
+
+    def announce(self) -> None:
+        """Say where requests go and whether they are billed: the banner in a notebook, one
+        line elsewhere. ``connect()`` does this once (unless ``quiet=True``)."""
+        self._banner_cell = _cell_number()
+        if not in_kernel():
+            print(self.describe())
+            return
+        from IPython.display import display
+
+        display(self._banner_bundle(), raw=True)  # type: ignore[no-untyped-call]
+
+    def take_banner(self) -> str:
+        """The banner's HTML if it has not been shown yet (it counts as shown now), else "".
+
+        Views that would repeat it (the form) ask this, so a notebook shows it once per
+        session; ``connect(quiet=True)`` leaves it to the first of them.
+        """
+        if self._banner_cell is not None:
+            return ""
+        self._banner_cell = _cell_number()
+        return self._repr_html_()
+
+    def _banner_bundle(self) -> dict[str, str]:
+        return {"text/html": self._repr_html_(), "text/plain": self.describe()}
+
+    def _ipython_display_(self) -> None:
+        # `fx` right after `fx = foxnb.connect()` in the same cell: the banner is just above.
+        if self._banner_cell is not None and self._banner_cell == _cell_number():
+            return
+        self._banner_cell = _cell_number()
+        from IPython.display import display
+
+        display(self._banner_bundle(), raw=True)  # type: ignore[no-untyped-call]
+
     def _repr_html_(self) -> str:
         return banner_html(
             self.backend, self.config.base_url, mask_key(self.config.api_key), str(self.workdir)
@@ -302,6 +353,13 @@ class Session:
             f"<foxnb.Session backend={self.backend} url={self.config.base_url} "
             f"key={mask_key(self.config.api_key)} workdir={self.workdir}>"
         )
+
+
+def _cell_number() -> int:
+    """The running cell's IPython execution count (0 outside IPython)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return int(getattr(shell, "execution_count", 0) or 0)
 
 
 def connect(
@@ -338,7 +396,7 @@ def connect(
         backend = "sim" if is_loopback(config.base_url) else "real"
     session = Session(config, workdir=workdir, backend=backend, simulator=simulator, **options)
     if not quiet:
-        print(session.describe())
+        session.announce()
     if resume:
         session.resume()
     elif not quiet and (left := session.unfinished()):

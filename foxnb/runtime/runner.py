@@ -74,11 +74,12 @@ class Runner:
         self._detaching: set[str] = set()
 
     def record(self, job: Job, **fields: Any) -> None:
-        """Update the job and append the same fields to the ledger."""
-        job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
+        """Append the fields to the ledger, then update the job: whatever a job shows (its
+        task id above all) is already on disk, even if the process dies the next moment."""
         stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
         stored.pop("error", None)
         self.ledger.append(job.run_id, self.clock(), **stored)
+        job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
 
     def fail(
         self, job: Job, exc: FoxError, code: str | None, status: str | None = None, **extra: Any

@@ -30,8 +30,7 @@ import ipywidgets as w
 from .. import media
 from .._files import AtomicWriter
 from .._html.form import code_html, extend_code, field_error_html, help_html, info_html
-from .._html.job import banner_html, error_html
-from ..config import mask_key
+from .._html.job import error_html
 from ..errors import FoxError, ValidationError, VideoInputError
 from ..models import EXTEND_DEFAULTS, EXTEND_OPTIONS, MODELS, ExtendRequest, is_url
 from ._sync import hold_sync_all
@@ -184,14 +183,9 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         self.message = w.HTML().add_class("foxnb-message")
         self.code = w.HTML().add_class("foxnb-code")
         self.cards = w.VBox()
-        banner = w.HTML(
-            banner_html(
-                session.backend,
-                session.config.base_url,
-                mask_key(session.config.api_key),
-                str(session.workdir),
-            )
-        )
+        # The banner once per session: connect() (or displaying the session) already showed
+        # it, unless connect(quiet=True). Submit's tooltip says billed or not either way.
+        banner = w.HTML(session.take_banner())
         main = [rows[name] for name in inputs if name not in advanced_names]
         children = [banner, *main, self.advanced, self.submit, self.message, self.code, self.cards]
         super().__init__(children=children, **kwargs)
