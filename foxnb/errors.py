@@ -15,6 +15,7 @@ Catch ``FoxError`` to catch them all; catch a branch to handle one kind::
     │   ├── RateLimitError                  429: too many requests (carries ``retry_after_s``)
     │   └── ServerError                     5xx: the service failed; reads are retried
     ├── TransportError                      no usable answer (connect, timeout, dropped, garbled)
+    ├── StoreError                          the runs store cannot be used (where, and why)
     ├── SubmissionUnknownError              the create request may or may not have made a paid task
     ├── JobError                            a tracked job did not produce a video (carries ``job``)
     │   ├── TaskFailedError                 the service reported ``failed`` or ``cancelled``
@@ -218,6 +219,11 @@ class TransportError(FoxError):
     def __init__(self, message: str, *, request_sent: bool):
         self.request_sent = request_sent
         super().__init__(message)
+
+
+class StoreError(FoxError):
+    """The runs store cannot be opened or used safely; the message says where and why (a
+    connection string in it never shows a password)."""
 
 
 class SubmissionUnknownError(FoxError):

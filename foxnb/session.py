@@ -214,7 +214,7 @@ class Session:
         rows: str = "prompt",
         cols: str = "seed",
         *,
-        embed_video: bool = False,
+        embed_video: bool | None = None,
         width_px: int = 280,
     ) -> Comparison:
         """Runs side by side: one row per value of ``rows``, one column per ``cols``.

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pg import pg_dsn, pg_server  # noqa: F401  (fixtures: a real PostgreSQL server)
 from support import connect
 
 import foxnb

@@ -15,20 +15,28 @@ pandas) or a list of ``Job``s; any two columns can be the axes. Each cell shows 
 - a run that did not complete: its status and error code instead of a video;
 - no run at all: an empty box.
 
+Axis values are sorted naturally: numbers (seeds) by value, ``False`` before ``True``, a
+missing value last; text keeps the order in which it first occurs (a sweep's order). The
+grid fits the output's width: tiles shrink from ``width_px`` down to a minimum, then the grid
+scrolls sideways with its row labels in view.
+
 The result is plain, static HTML (``.html``, ``to_html()``), so a saved notebook keeps the
 grid and GitHub or nbviewer show it with no kernel. Videos are served through Jupyter's
-``/files/`` URL with a small poster saved alongside, as ``foxnb.show_video`` does;
-``embed_video=True`` puts the videos themselves into the notebook.
+``/files/`` URL with a small poster saved alongside, as ``foxnb.show_video`` does, or embedded
+where there is no such route (VS Code, Colab; see ``foxnb._serve``); ``embed_video=True``
+puts the videos themselves into the notebook. A line under the grid says which.
 
 Where the notebook is trusted (the one you are running), each row with videos also gets a
-"▶ play row" button: it restarts the row's videos at 0 and plays them together, and a
-second click pauses them all. Elsewhere (GitHub, nbviewer, a notebook you did not run
-yourself) no button appears and each video keeps its own controls.
+"▶ play row" button and a scrub bar, and the grid one "▶ play all", a scrub bar and a
+tile-size slider: playing starts at the extension point (the input clip is the same in every
+cell), the videos run together, and only one is heard. Elsewhere (GitHub, nbviewer, a
+notebook you did not run yourself) no control appears and each video keeps its own controls.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +44,8 @@ from typing import Any
 import pandas as pd
 
 from .._html.grid import CellView, grid_html
-from .._serve import video_block
+from .._html.video import transport_html
+from .._serve import video_media
 from ..errors import ValidationError
 from ..models import closest_name
 from ..runtime.jobs import Job
@@ -86,15 +95,18 @@ def compare(
     rows: str = "prompt",
     cols: str = "seed",
     *,
-    embed_video: bool = False,
+    embed_video: bool | None = None,
     width_px: int = 280,
 ) -> Comparison:
     """The runs in a grid: one row per value of ``rows``, one column per value of ``cols``.
 
     ``runs`` is a ``Sweep``, a DataFrame of runs (``fx.runs()``, filtered as you like) or a
-    list of ``Job``s. Values appear in the order they first occur in the runs. Each cell
-    shows the newest completed run with those values, its video and a caption (run id,
-    status); a run that did not complete shows its status and error code instead.
+    list of ``Job``s. Numbers are sorted by value, text keeps the order it first occurs in.
+    Each cell shows the newest completed run with those values, its video and a caption (run
+    id, status); a run that did not complete shows its status and error code instead.
+    ``width_px`` is the preferred tile width (tiles shrink to fit the output);
+    ``embed_video`` True/False forces or forbids embedding the videos (default: only where
+    the browser cannot fetch them from a Jupyter server).
 
         fx.compare(sweep, rows="prompt", cols="seed")
         fx.compare(runs[runs.tags.map(lambda t: "v2" in t)], rows="model", cols="seed")
@@ -115,7 +127,16 @@ def compare(
         for (r, c), run in chosen.items()
     }
     table = grid_html(rows, cols, row_values, col_values, views, width_px=width_px, play_rows=True)
-    return Comparison(rows, cols, row_values, col_values, chosen, table)
+    return Comparison(rows, cols, row_values, col_values, chosen, table + _transports(views))
+
+
+def _transports(views: dict[tuple[int, int], CellView]) -> str:
+    """One line under the grid naming how its videos reach the browser (none: nothing)."""
+    counts = Counter(view.transport for view in views.values() if view.transport)
+    if not counts:
+        return ""
+    text = "; ".join(f"{n} × {note}" if n > 1 else note for note, n in counts.items())
+    return transport_html(f"Videos: {text}")
 
 
 def pick_runs(
@@ -129,6 +150,7 @@ def pick_runs(
     records = [
         {str(k): _plain(v) for k, v in record.items()} for record in frame.to_dict(orient="records")
     ]
+    # Keys of the first occurrence are kept, the order is decided at the end (natural_order).
     row_values: list[Any] = []
     col_values: list[Any] = []
     best: dict[tuple[Any, Any], tuple[tuple[int, float, int], dict[str, Any]]] = {}
@@ -142,21 +164,39 @@ def pick_runs(
         current = best.get((r, c))
         if current is None or rank > current[0]:
             best[(r, c)] = (rank, run)
-    return row_values, col_values, {key: run for key, (_, run) in best.items()}
+    chosen = {key: run for key, (_, run) in best.items()}
+    return natural_order(row_values), natural_order(col_values), chosen
 
 
-def _view(run: dict[str, Any], embed_video: bool) -> CellView:
+def natural_order(values: list[Any]) -> list[Any]:
+    """Numbers by value (seeds: 3, 5, 7, 42), booleans False first, missing last; text (and
+    mixed values) keep their order of first appearance.
+
+        >>> natural_order([7, 42, None, 5, 3])
+        [3, 5, 7, 42, None]
+    """
+    present = [v for v in values if v is not None]
+    missing = [None] * (len(values) - len(present))
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
+    flags = all(isinstance(v, bool) for v in present)
+    if present and (numbers or flags):
+        return sorted(present) + missing
+    return present + missing
+
+
+def _view(run: dict[str, Any], embed_video: bool | None) -> CellView:
     status = str(run.get("status") or "unknown")
     code = run.get("error_code")
-    media = ""
+    media = transport = ""
     path = run.get("video_path")
     if status == "completed" and path:
-        media = video_block(Path(str(path)), embed=embed_video)
+        media, transport = video_media(Path(str(path)), embed=embed_video, fill=True)
     return CellView(
         run_id=str(run.get("run_id")),
         status=status,
         error_code=None if code is None else str(code),
         media_html=media,
+        transport=transport,
     )
 
 

@@ -22,42 +22,11 @@ from typing import Any
 import orjson
 import pandas as pd
 
+from .store.columns import COLUMNS, to_dataframe
+
 LEDGER_NAME = "runs.jsonl"
 
-# Column order and dtypes of the DataFrame, one line each.
-COLUMNS: dict[str, str] = {
-    "run_id": "string",
-    "task_id": "string",
-    "status": "category",
-    "progress": "Int64",
-    "backend": "category",
-    "host": "string",
-    "model": "category",
-    "prompt": "string",
-    "video": "string",
-    "video_url": "string",
-    "aspect_ratio": "category",
-    "generate_audio": "boolean",
-    "auto_fix": "boolean",
-    "safety_tolerance": "Int64",
-    "negative_prompt": "string",
-    "seed": "Int64",
-    "tags": "object",
-    "error_code": "string",
-    "error_message": "string",
-    "submitted_at": "datetime",
-    "accepted_at": "datetime",
-    "completed_at": "datetime",
-    "duration_s": "float64",
-    "estimated_time_s": "float64",
-    "credits": "float64",
-    "result_url": "string",
-    "result_expires_at": "datetime",
-    "video_path": "string",
-    "sha256": "string",
-    "size_bytes": "Int64",
-    "input_sha256": "string",
-}
+__all__ = ["COLUMNS", "LEDGER_NAME", "Ledger", "to_dataframe"]
 
 
 class Ledger:
@@ -151,22 +120,3 @@ def _events(data: bytes) -> list[dict[str, Any]]:
         if isinstance(event, dict):
             events.append(event)
     return events
-
-
-def to_dataframe(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Build the runs DataFrame from run dicts, with the dtypes in ``COLUMNS``."""
-    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
-    for column in COLUMNS:
-        if column not in frame:
-            frame[column] = None
-    extra = [c for c in frame.columns if c not in COLUMNS and c != "at"]
-    frame = frame[list(COLUMNS) + extra]
-    for column, dtype in COLUMNS.items():
-        if dtype == "datetime":
-            frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
-        elif dtype == "object":
-            frame[column] = frame[column].astype(object)
-        else:
-            frame[column] = frame[column].astype(dtype)
-    result: pd.DataFrame = frame.reset_index(drop=True)
-    return result

@@ -1,8 +1,10 @@
-"""Fixtures shared by the system tests: one fast simulator per module, and a client for it."""
+"""Fixtures shared by the system tests: one fast simulator per module, a client for it, and a
+runs store on each backend."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,3 +29,13 @@ def api(shared_sim: Simulator) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {shared_sim.api_key}"}
     with httpx.Client(base_url=shared_sim.url, headers=headers, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's runs store lives, as ``open_store`` takes it: a SQLite file, or a fresh
+    PostgreSQL database on the session's server. Every store test runs on both."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store" / "runs.db")
+    dsn: str = request.getfixturevalue("pg_dsn")
+    return dsn

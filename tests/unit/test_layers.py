@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("foxnb.client",),
     ("foxnb.runtime",),
     ("foxnb._html",),
-    ("foxnb._serve",),
+    ("foxnb._frontend", "foxnb._serve"),
     ("foxnb.experiments",),
     ("foxnb.widgets",),
     ("foxnb.session",),

@@ -27,7 +27,9 @@ from .videos import VideoCopy, VideoProblem
 
 _CELL_WIDTH_PX = 280
 _STYLE = f"""
-body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:{style.TEXT}}}
+{style.THEME_VARIABLES}
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:16px}}
+.foxnb-scroll{{max-width:100%;overflow-x:auto}}
 h1{{margin-bottom:4px}} h2{{margin-top:28px;font-size:1.2em}}
 .foxnb-report-meta{{color:{style.MUTED_TEXT};margin-top:0}}
 .foxnb-report-backend{{border-left:4px solid {style.GOOD};padding:4px 10px;
@@ -37,7 +39,7 @@ h1{{margin-bottom:4px}} h2{{margin-top:28px;font-size:1.2em}}
 table.foxnb-runs{{border-collapse:collapse;font-size:0.9em}}
 table.foxnb-runs th,table.foxnb-runs td{{border-bottom:1px solid {style.BORDER};padding:4px 8px;
   text-align:left;vertical-align:top}}
-table.foxnb-runs td.foxnb-message{{max-width:28em}}
+table.foxnb-runs td.foxnb-message{{max-width:28em;overflow-wrap:anywhere}}
 table.foxnb-runs code{{white-space:nowrap}}
 """
 
@@ -55,7 +57,10 @@ def page_html(
     version: str,
 ) -> str:
     """The whole ``index.html``: pure, every value escaped, every link relative."""
-    row_values, col_values, chosen = pick_runs(table, rows, cols)
+    reused = reuse_map(table)
+    again = {r for runs in reused.values() for r in runs}
+    own = table[~table["run_id"].astype(str).isin(again)]
+    row_values, col_values, chosen = pick_runs(own, rows, cols)
     missing = {p.run_id: p.reason for p in problems}
     cells = {
         (row_values.index(r), col_values.index(c)): _cell(run, copies, missing)
@@ -64,7 +69,7 @@ def page_html(
     grid = grid_html(
         rows, cols, row_values, col_values, cells, width_px=_CELL_WIDTH_PX, play_rows=True
     )
-    hidden = len(table) - len(chosen)
+    hidden = len(own) - len(chosen)
     grid_note = f"{escape(rows)} in rows, {escape(cols)} in columns."
     if hidden:
         grid_note += (
@@ -77,13 +82,15 @@ def page_html(
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<meta name="generator" content="foxnb {escape(version)}">'
-        f"<title>{escape(title)} · foxnb report</title><style>{_STYLE}</style></head>\n<body>"
+        f"<title>{escape(title)} · foxnb report</title><style>{_STYLE}</style></head>\n"
+        '<body class="foxnb-report">'
         f'<h1>{escape(title)}</h1><p class="foxnb-report-meta">Made {when} with foxnb '
-        f"{escape(version)} · {escape(_status_counts(table))}</p>"
+        f"{escape(version)} · {escape(_status_counts(table, reused))} · "
+        f"{escape(_spent_text(table))}</p>"
         f"{_backend_html(table)}{_problems_html(problems)}"
         f"<h2>Videos</h2><p>{grid_note}</p>{grid}"
         f"{_shared_html(table, shown)}"
-        f"<h2>All runs</h2>{_runs_html(table, shown, copies, missing)}"
+        f"<h2>All runs</h2>{_runs_html(table, shown, copies, missing, reused)}"
         '<p class="foxnb-report-files">The same runs as data: <a href="runs.csv">runs.csv</a> · '
         '<a href="runs.parquet">runs.parquet</a> (pandas dtypes kept) · '
         '<a href="manifest.json">manifest.json</a> (every file with its sha256).</p>'
@@ -96,7 +103,7 @@ def _cell(run: dict[str, Any], copies: dict[str, VideoCopy], missing: dict[str, 
     status = str(run.get("status") or "unknown")
     copy = copies.get(run_id)
     if copy is not None:
-        media = video_html(copy.src, copy.poster)
+        media = video_html(copy.src, copy.poster, fill=True)
     elif run_id in missing:
         media = (
             f'<div class="foxnb-report-missing" style="{style.ERROR_BOX}">video not included: '
@@ -108,10 +115,42 @@ def _cell(run: dict[str, Any], copies: dict[str, VideoCopy], missing: dict[str, 
     return CellView(run_id, status, None if code is None else str(code), media)
 
 
-def _status_counts(table: pd.DataFrame) -> str:
-    counts = table["status"].astype("string").fillna("unknown").value_counts()
+def reuse_map(table: pd.DataFrame) -> dict[str, list[str]]:
+    """For each run another run reused (``reused_from``), the ids of the runs reusing it.
+
+    A reused run is the same request answered from an earlier result at 0 credits: the page
+    lists it once, under the run it reused, instead of as another row of the same video.
+    """
+    if "reused_from" not in table:
+        return {}
+    present = set(table["run_id"].astype(str))
+    found: dict[str, list[str]] = {}
+    for run_id, source in zip(table["run_id"], table["reused_from"], strict=True):
+        text = value_text(source)
+        if text is not None and text in present:
+            found.setdefault(text, []).append(str(run_id))
+    return found
+
+
+def _status_counts(table: pd.DataFrame, reused: dict[str, list[str]]) -> str:
+    again = {r for runs in reused.values() for r in runs}
+    own = table[~table["run_id"].astype(str).isin(again)]
+    counts = own["status"].astype("string").fillna("unknown").value_counts()
     parts = ", ".join(f"{n} {status}" for status, n in counts.items())
-    return f"{len(table)} runs: {parts}" if len(table) else "no runs"
+    text = f"{len(own)} runs: {parts}" if len(own) else "no runs"
+    if again:
+        text += f" (and {len(again)} re-run(s) that reused them at 0 credits)"
+    return text
+
+
+def _spent_text(table: pd.DataFrame) -> str:
+    """The credits the runs actually cost: a reused run cost nothing."""
+    if "credits" not in table:
+        return "0 credits spent"
+    costs = pd.to_numeric(table["credits"], errors="coerce").fillna(0)
+    if "reused_from" in table:
+        costs = costs[table["reused_from"].isna()]
+    return f"{float(costs.sum()):g} credits spent"
 
 
 def _backend_html(table: pd.DataFrame) -> str:
@@ -160,7 +199,11 @@ def _shared_html(table: pd.DataFrame, shown: Sequence[str]) -> str:
 
 
 def _runs_html(
-    table: pd.DataFrame, shown: Sequence[str], copies: dict[str, VideoCopy], missing: dict[str, str]
+    table: pd.DataFrame,
+    shown: Sequence[str],
+    copies: dict[str, VideoCopy],
+    missing: dict[str, str],
+    reused: dict[str, list[str]],
 ) -> str:
     columns = [c for c in ("cell", *shown) if c in table]
     head = "".join(
@@ -168,8 +211,11 @@ def _runs_html(
         for h in ("run", *columns, "status", "error", "credits", "took", "video")
     )
     body = []
+    again = {r for runs in reused.values() for r in runs}
     for run in table.to_dict(orient="records"):
         run_id = str(run["run_id"])
+        if run_id in again:
+            continue
         values = "".join(f"<td>{escape(_shown(run.get(c)))}</td>" for c in columns)
         code, message = value_text(run.get("error_code")), value_text(run.get("error_message"))
         error = (f"<code>{escape(code)}</code> " if code else "") + escape(message or "")
@@ -182,15 +228,25 @@ def _runs_html(
             video = escape(f"missing: {missing[run_id]}") if run_id in missing else ""
         body.append(
             f'<tr id="{escape(run_id)}"><td><code>{escape(run_id)}</code></td>{values}'
-            f"<td>{escape(_shown(run.get('status')))}</td>"
+            f"<td>{escape(_shown(run.get('status')))}{_reused_note(reused.get(run_id, []))}</td>"
             f'<td class="foxnb-message">{error}</td>'
             f"<td>{'' if credits is None else f'{credits:g}'}</td>"
             f"<td>{escape(format_duration(took) if took is not None else '')}</td>"
             f"<td>{video}</td></tr>"
         )
     return (
-        f'<table class="foxnb-runs"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<div class="foxnb-scroll"><table class="foxnb-runs"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _reused_note(by: Sequence[str]) -> str:
+    """``reused 3× at 0 credits`` with the re-runs' ids in a tooltip (nothing if never)."""
+    if not by:
+        return ""
+    return (
+        f'<div style="{style.MUTED}" title="{escape(", ".join(by))}">'
+        f"reused {len(by)}× at 0 credits</div>"
     )
 
 

@@ -1,0 +1,280 @@
+"""Owners, leases, the gate to money and experiments, for both SQL backends.
+
+Each operation is one transaction. On PostgreSQL the run's row is locked (``FOR UPDATE``) while
+it is decided on, ``claim_next`` skips rows another worker is deciding on (``SKIP LOCKED``), and
+``begin_send`` with a rule serializes on an advisory lock per experiment so two writers never
+count the same budget room twice. On SQLite every write transaction is ``BEGIN IMMEDIATE``,
+which serializes all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import (
+    RESUMABLE,
+    Claim,
+    ExperimentState,
+    Owner,
+    SendDecision,
+    SendRule,
+    claimable,
+    loads,
+)
+from .rules import NO_CREDITS_REASON, RunFacts, Tally, Verdict, decide, tally
+from .sql import SEND_LOCK, SqlCore
+
+_RESUMABLE = tuple(sorted(RESUMABLE))
+_IN_RESUMABLE = "status IN (" + ", ".join("?" * len(_RESUMABLE)) + ")"
+
+
+class SqlStore(SqlCore):
+    """A runs store over SQL: see :class:`~foxnb.runtime.store.base.RunStore`."""
+
+    #: Appended to a SELECT handing rows to one of many workers (PostgreSQL), else empty.
+    SKIP_LOCKED = ""
+
+    # ---- owners and leases ------------------------------------------------------------
+    def claim(self, run_id: str, owner: Owner, lease_s: float, now: float) -> Claim:
+        def work(conn: Any) -> Claim:
+            row = self._one(
+                conn,
+                f"SELECT owner, lease_until, fields FROM runs WHERE run_id = ?{self.FOR_UPDATE}",
+                run_id,
+            )
+            if row is None:
+                return Claim(False, None)
+            current, lease_until, fields = row
+            run = loads(fields)
+            if not claimable(current, lease_until, owner, now):
+                return Claim(False, run, current)
+            self._take(conn, run_id, owner, now + lease_s)
+            return Claim(True, run, current, current is not None and current != str(owner))
+
+        result: Claim = self._retrying(work)
+        return result
+
+    def _take(self, conn: Any, run_id: str, owner: Owner, lease_until: float) -> None:
+        # A takeover also ends the previous owner's price reading (see ``rules.tally``).
+        self._run(
+            conn,
+            "UPDATE runs SET owner = ?, lease_until = ?, "
+            "pricing = CASE WHEN pricing = ? THEN pricing ELSE NULL END WHERE run_id = ?",
+            str(owner),
+            lease_until,
+            str(owner),
+            run_id,
+        )
+
+    def renew(self, owner: Owner, lease_s: float, now: float) -> set[str]:
+        def work(conn: Any) -> set[str]:
+            rows = self._all(
+                conn,
+                "UPDATE runs SET lease_until = ? WHERE owner = ? RETURNING run_id",
+                now + lease_s,
+                str(owner),
+            )
+            return {row[0] for row in rows}
+
+        held: set[str] = self._retrying(work)
+        return held
+
+    def release(self, run_id: str, owner: Owner) -> None:
+        """Give the run up; this also ends a price reading the owner did not report."""
+        with self._tx() as conn:
+            self._run(
+                conn,
+                "UPDATE runs SET owner = NULL, lease_until = NULL, pricing = NULL "
+                "WHERE run_id = ? AND owner = ?",
+                run_id,
+                str(owner),
+            )
+
+    def claim_next(
+        self, owner: Owner, lease_s: float, now: float, experiment: str | None = None
+    ) -> dict[str, Any] | None:
+        where = _IN_RESUMABLE + (" AND experiment = ?" if experiment is not None else "")
+        params: tuple[Any, ...] = (*_RESUMABLE, *(() if experiment is None else (experiment,)))
+
+        def work(conn: Any) -> dict[str, Any] | None:
+            row = self._one(
+                conn,
+                f"SELECT run_id, fields FROM runs WHERE {where} AND "
+                "(owner IS NULL OR lease_until IS NULL OR lease_until <= ?) "
+                f"ORDER BY seq LIMIT 1{self.SKIP_LOCKED}",
+                *params,
+                now,
+            )
+            if row is None:
+                # Runs still leased by a process of this host that no longer exists.
+                host = owner.host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                rows = self._all(
+                    conn,
+                    f"SELECT run_id, fields, owner, lease_until FROM runs WHERE {where} AND "
+                    "owner LIKE ? ESCAPE '\\' AND owner <> ? AND lease_until > ? "
+                    f"ORDER BY seq{self.SKIP_LOCKED}",
+                    *params,
+                    host + ":%",
+                    str(owner),
+                    now,
+                )
+                row = next((r[:2] for r in rows if claimable(r[2], r[3], owner, now)), None)
+            if row is None:
+                return None
+            self._take(conn, row[0], owner, now + lease_s)
+            run: dict[str, Any] = loads(row[1])
+            return run
+
+        found: dict[str, Any] | None = self._retrying(work)
+        return found
+
+    # ---- the gate to money ------------------------------------------------------------
+    def begin_send(
+        self,
+        run_id: str,
+        owner: Owner,
+        now: float,
+        fields: dict[str, Any],
+        rule: SendRule | None = None,
+    ) -> SendDecision:
+        def work(conn: Any) -> SendDecision:
+            if rule is not None:
+                self._lock(conn, SEND_LOCK, rule.experiment)
+            row = self._one(
+                conn,
+                "SELECT owner, lease_until, status, fields FROM runs "
+                f"WHERE run_id = ?{self.FOR_UPDATE}",
+                run_id,
+            )
+            if row is None:
+                return SendDecision("lost", reason=f"no run {run_id!r} in {self.location}")
+            current, lease_until, status, run_fields = row
+            run = loads(run_fields)
+            if current != str(owner) or lease_until is None or lease_until <= now:
+                return SendDecision("lost", reason=f"{run_id} is not leased by {owner}", run=run)
+            if status != "queued":
+                return SendDecision("lost", reason=f"{run_id} is {status}, not queued", run=run)
+            pricing = False
+            if rule is not None:
+                verdict = self._verdict(conn, rule, now)
+                if verdict.stop:
+                    self._stop(conn, rule.experiment, verdict.reason or "", verdict.code)
+                if verdict.action != "send":
+                    return SendDecision(verdict.action, verdict.code, verdict.reason, run)
+                pricing = verdict.pricing
+            self._apply(conn, [{"run_id": run_id, "at": now, "status": "submitting", **fields}])
+            if pricing:
+                self._run(conn, "UPDATE runs SET pricing = ? WHERE run_id = ?", str(owner), run_id)
+            return SendDecision("send", run={**run, "at": now, "status": "submitting", **fields})
+
+        decision: SendDecision = self._retrying(work)
+        return decision
+
+    def _verdict(self, conn: Any, rule: SendRule, now: float) -> Verdict:
+        budget, stopped, stop_code = self._experiment_row(conn, rule.experiment)
+        if rule.budget_credits is not None:
+            budget = rule.budget_credits
+        price = self._price(conn, rule.experiment, rule.backend, rule.models)
+        counts = self._tally(conn, rule.experiment, rule.backend, now, price)
+        return decide(rule, budget, price, stopped, stop_code, counts)
+
+    def priced(self, run_id: str, credits: float | None) -> None:
+        with self._tx() as conn:
+            row = self._one(
+                conn,
+                "UPDATE runs SET pricing = NULL WHERE run_id = ? AND pricing IS NOT NULL "
+                "RETURNING experiment",
+                run_id,
+            )
+            if row is not None and row[0] is not None and credits is None:
+                self._stop(conn, row[0], NO_CREDITS_REASON, "budget")
+
+    # ---- experiments --------------------------------------------------------------------
+    def stop_experiment(self, name: str, reason: str, code: str = "sweep_stopped") -> None:
+        with self._tx() as conn:
+            self._stop(conn, name, reason, code)
+
+    def _stop(self, conn: Any, name: str, reason: str, code: str | None) -> None:
+        self._run(
+            conn,
+            "INSERT INTO experiments (name, stopped, stop_code) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET stopped = excluded.stopped, "
+            "stop_code = excluded.stop_code WHERE experiments.stopped IS NULL",
+            name,
+            reason,
+            code or "sweep_stopped",
+        )
+
+    def clear_stop(self, name: str) -> None:
+        with self._tx() as conn:
+            self._run(
+                conn, "UPDATE experiments SET stopped = NULL, stop_code = NULL WHERE name = ?", name
+            )
+
+    def set_budget(self, name: str, budget_credits: float | None) -> None:
+        with self._tx() as conn:
+            self._run(
+                conn,
+                "INSERT INTO experiments (name, budget_credits) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET budget_credits = excluded.budget_credits",
+                name,
+                budget_credits,
+            )
+
+    def experiment(self, name: str, now: float, backend: str | None = None) -> ExperimentState:
+        conn = self._conn()
+        budget, stopped, stop_code = self._experiment_row(conn, name)
+        price = self._price(conn, name, backend, frozenset())
+        counts = self._tally(conn, name, backend, now, price)
+        return ExperimentState(
+            name, budget, stopped, stop_code, counts.spent_credits, price, counts.in_flight
+        )
+
+    def _experiment_row(self, conn: Any, name: str) -> tuple[float | None, str | None, str | None]:
+        row = self._one(
+            conn, "SELECT budget_credits, stopped, stop_code FROM experiments WHERE name = ?", name
+        )
+        return (None, None, None) if row is None else (row[0], row[1], row[2])
+
+    def _price(
+        self, conn: Any, name: str, backend: str | None, models: frozenset[str]
+    ) -> float | None:
+        """The largest credits figure of a task of ``backend`` and one of ``models`` (the
+        experiment's own models when empty), from any experiment."""
+        if models:
+            marks = ", ".join("?" * len(models))
+            which, params = f"model IN ({marks})", tuple(sorted(models))
+        else:
+            which, params = "model IN (SELECT model FROM runs WHERE experiment = ?)", (name,)
+        sql = f"SELECT max(credits) FROM runs WHERE {which} AND task_ids <> '[]'"
+        if backend is not None:
+            sql, params = sql + " AND backend = ?", (*params, backend)
+        row = self._one(conn, sql, *params)
+        return None if row is None or row[0] is None else float(row[0])
+
+    def _tally(
+        self, conn: Any, name: str, backend: str | None, now: float, price: float | None
+    ) -> Tally:
+        sql = (
+            "SELECT status, owner, lease_until, pricing, task_ids <> '[]', reused, credits "
+            "FROM runs WHERE experiment = ?"
+        )
+        params: tuple[Any, ...] = (name,)
+        if backend is not None:
+            sql, params = sql + " AND backend = ?", (name, backend)
+        facts = []
+        for status, owner, lease_until, pricing, has_task, reused, credits in self._all(
+            conn, sql, *params
+        ):
+            live = owner is not None and lease_until is not None and lease_until > now
+            facts.append(
+                RunFacts(
+                    status=status,
+                    lease_live=live,
+                    pricing_live=live and pricing == owner,
+                    has_task=bool(has_task),
+                    reused=bool(reused),
+                    credits=credits,
+                )
+            )
+        return tally(facts, price)
