@@ -164,6 +164,7 @@ def _last_frame(path: str) -> av.VideoFrame | None:
         if not container.streams.video:
             return None
         stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # from the last keyframe may be many frames: use the cores
         duration_s = _duration_s(container, stream)
         if duration_s > _LAST_FRAME_WINDOW_S and stream.time_base is not None:
             # Seek to the keyframe before the last second, then decode forward to the end:

@@ -18,6 +18,8 @@ shows any frame. The footer of the compact view says how many columns are left o
 from __future__ import annotations
 
 import html
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +36,10 @@ SOURCE_COLUMNS = frozenset(
 PROMPT_CHARS = 40
 ERROR_CHARS = 40
 THUMBNAIL_HEIGHT_PX = 36
+THUMBNAIL_BUDGET_S = 1.0
+"""The most one display spends making thumbnails (a video's last frame can take ~1 s to
+decode when its keyframes are far apart); the rest are made in the background, for the next
+display."""
 
 
 class RunsFrame(pd.DataFrame):
@@ -69,10 +75,13 @@ class RunsFrame(pd.DataFrame):
         shown, more = _rows_to_show(self)
         rows = compact_rows(shown)
         cells = rows.map(html.escape)
-        cells.insert(0, "video", [_thumbnail(run) for _, run in shown.iterrows()])
+        thumbnails, pending = thumbnails_within(shown, THUMBNAIL_BUDGET_S)
+        cells.insert(0, "video", thumbnails)
         table = cells.to_html(index=False, escape=False, na_rep="", border=0)
-        note = html.escape(footer(len(self), len(self.columns), more))
-        return f'<div class="foxnb-runs">{table}<p><small>{note}</small></p></div>'
+        note = footer(len(self), len(self.columns), more)
+        if pending:
+            note += f"; {pending} thumbnail(s) still being made, shown next time"
+        return f'<div class="foxnb-runs">{table}<p><small>{html.escape(note)}</small></p></div>'
 
 
 def footer(runs: int, columns: int, left_out_rows: int) -> str:
@@ -131,11 +140,37 @@ def _short(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _thumbnail(run: pd.Series) -> str:
-    path = run.get("video_path")
-    if run.get("status") != "completed" or not isinstance(path, str) or not path:
-        return ""
-    uri = thumbnail_data_uri(path)
-    if uri is None:
-        return ""
-    return f'<img src="{uri}" alt="" style="height:{THUMBNAIL_HEIGHT_PX}px;max-width:none">'
+def thumbnails_within(
+    runs: pd.DataFrame, budget_s: float, clock: Callable[[], float] = time.monotonic
+) -> tuple[list[str], int]:
+    """An ``<img>`` (or "") per run, made within ``budget_s``; how many were left for later.
+
+    Those left out are made on a background thread (cached by ``media``), so the next
+    display shows them.
+    """
+    deadline = clock() + budget_s
+    images: list[str] = []
+    later: list[str] = []
+    for _, run in runs.iterrows():
+        path = run.get("video_path")
+        if run.get("status") != "completed" or not isinstance(path, str) or not path:
+            images.append("")
+        elif clock() > deadline:
+            images.append("")
+            later.append(path)
+        else:
+            uri = thumbnail_data_uri(path)
+            style = f"height:{THUMBNAIL_HEIGHT_PX}px;max-width:none"
+            images.append("" if uri is None else f'<img src="{uri}" alt="" style="{style}">')
+    if later:
+        threading.Thread(target=_make_thumbnails, args=(later,), daemon=True).start()
+    return images, len(later)
+
+
+def _make_thumbnails(paths: list[str]) -> None:
+    with _WARMING:  # one at a time: a second display waits instead of decoding the same
+        for path in paths:
+            thumbnail_data_uri(path)
+
+
+_WARMING = threading.Lock()

@@ -28,7 +28,7 @@ from ..config import Config
 from ..errors import FoxnbWarning, ValidationError
 from ..models import REQUEST_FIELDS, RESUMABLE, ExtendRequest
 from .engine import get_engine
-from .eta import PaceBook, PaceSample, progress_total_s
+from .eta import PaceBook, progress_total_s
 from .gate import SweepGate, gate_from_runs
 from .jobs import Job
 from .ledger import Ledger
@@ -215,24 +215,22 @@ class Tracker:
 
     def _learn_pace(self, job: Job) -> None:
         """Tell the pace book how long a job took, once its result is ready."""
+        if job.status not in ("downloading", "completed"):
+            return
         state = job.state
-        origin = state.accepted_at or state.submitted_at
-        if job.status not in ("downloading", "completed") or state.completed_at is None:
-            return
-        if origin is None or not state.estimated_time_s or state.reused_from:
-            return
-        took_s = state.completed_at - origin
-        if took_s > 0:
-            predicted_s = progress_total_s(state.history, state.estimated_time_s)
-            sample = PaceSample(
-                job.run_id,
-                job.request.model,
-                state.in_flight or 1,
-                state.estimated_time_s,
-                took_s,
-                None if predicted_s is None else took_s - predicted_s,
-            )
-            self.pace.add(sample)
+        self.pace.add_run(
+            {
+                "run_id": job.run_id,
+                "model": job.request.model,
+                "in_flight": state.in_flight,
+                "submitted_at": state.submitted_at,
+                "accepted_at": state.accepted_at,
+                "completed_at": state.completed_at,
+                "estimated_time_s": state.estimated_time_s,
+                "reused_from": state.reused_from,
+                "predicted_s": progress_total_s(state.history, state.estimated_time_s),
+            }
+        )
 
     def detach(self, job: Job) -> None:
         """Stop tracking ``job`` (what ``job.detach()`` does); says what that means."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from foxnb.experiments.runs_view import COMPACT_COLUMNS, RunsFrame
+from foxnb.experiments.runs_view import COMPACT_COLUMNS, RunsFrame, thumbnails_within
 from foxnb.runtime.ledger import to_dataframe
 
 LONG = "The camera keeps drifting over the hills at dusk while the light fades slowly"
@@ -80,3 +80,11 @@ def test_long_frames_show_head_and_tail_only() -> None:
 def test_empty_ledger() -> None:
     """No runs: one line, not an empty table."""
     assert repr(RunsFrame(to_dataframe([]))).startswith("no runs")
+
+
+def test_thumbnails_stop_at_the_budget(clips: dict[str, Path]) -> None:
+    """Past the time budget the rest are left blank (made in the background for next time)."""
+    ticks = iter(range(100))
+    frame = to_dataframe(runs(5, video=clips["portrait"]))  # runs 0 and 4 failed: none
+    images, later = thumbnails_within(frame, 2.5, clock=lambda: float(next(ticks)))
+    assert [bool(i) for i in images] == [False, True, True, False, False] and later == 1
