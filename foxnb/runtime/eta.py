@@ -136,7 +136,7 @@ def job_timing(
         took = None if submitted_at is None else end - submitted_at
         return replace(base, elapsed_s=took, expected_total_s=took)
     prior_s = typical_s if estimated_time_s is None else estimated_time_s * pace
-    if status in ("queued", "submitting") or submitted_at is None:
+    if status in ("queued", "submitting"):
         since = queued_at if queued_at is not None else now_s
         return replace(
             base,
@@ -147,9 +147,13 @@ def job_timing(
             eta_s=prior_s,
         )
     running = replace(base, phase="pending" if status == "pending" else "processing")
+    if status == "downloading":
+        running = replace(running, phase="downloading")
+    if submitted_at is None:  # a run re-attached without its send time: no clock to go by
+        return running
     running = replace(running, elapsed_s=now_s - submitted_at)
     if status == "downloading":
-        return replace(running, phase="downloading")
+        return running
     origin = accepted_at if accepted_at is not None else submitted_at
     end_at = _expected_end_at(status, origin, estimated_time_s, history, prior_s, tail_s)
     if end_at is None:

@@ -160,8 +160,12 @@ class Job:
 
     @property
     def eta_s(self) -> float | None:
-        """Estimated seconds left; None when unknown, ended or overdue (see ``timing()``)."""
-        return self.timing().eta_s
+        """Estimated seconds left: 0 once the expected end has passed (``timing().phase`` is
+        then ``"overdue"``, ``timing().overdue_s`` says by how much); None when unknown or
+        ended. A display that counts down from it shows "overdue", never "~0 s left" for long.
+        """
+        timing = self.timing()
+        return 0.0 if timing.phase == "overdue" else timing.eta_s
 
     def timing(self, now_s: float | None = None) -> JobTiming:
         """Where the job's time goes: phase (queued, pending, processing, overdue…), elapsed

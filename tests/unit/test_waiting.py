@@ -114,3 +114,15 @@ def test_job_text_says_phase_and_reuse() -> None:
     reused = job(status="completed", progress=100, reused_from="r-paid")
     reused.mark_done()
     assert job_text(reused)[0].endswith("completed (reused from r-paid)")
+
+
+def test_an_overdue_job_says_so() -> None:
+    """Past its expected end: eta_s is 0 (a countdown stops), timing says overdue and how long."""
+    now = time.time()
+    late = job(status="processing", progress=99, submitted_at=now - 30, estimated_time_s=9)
+    late.add_progress(4.0, 40)
+    late.add_progress(8.0, 99)
+    timing = late.timing(now)
+    assert late.eta_s == 0.0 and timing.phase == "overdue" and timing.eta_s is None
+    assert timing.overdue_s is not None and timing.overdue_s > 20
+    assert "overdue by" in job_text(late)[0] and "still processing" in job_text(late)[0]
