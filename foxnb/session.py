@@ -26,6 +26,13 @@ from ._inputs import extend_request
 from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key
 from .errors import ValidationError
 from .experiments.compare import Comparison, compare
+from .experiments.export import (
+    MlflowExport,
+    WandbExport,
+    export_mlflow,
+    export_wandb,
+    select_runs,
+)
 from .experiments.plan import SweepPlan
 from .experiments.report import Report, write_report
 from .experiments.runs_like import RunsLike
@@ -247,6 +254,70 @@ class Session:
             fx.report("dusk-vs-storm", "reports/dusk-vs-storm")
         """
         return write_report(self.ledger, name, path, rows=rows, cols=cols, overwrite=overwrite)
+
+    # ------------------------------------------------------------------ exporting (issue 14)
+    # Thin delegations to foxnb.experiments.export, which does the work with plain inputs.
+
+    def export_mlflow(
+        self,
+        experiment: str | RunsLike | pd.DataFrame,
+        tracking_uri: str | None = None,
+        *,
+        mlflow_experiment: str | None = None,
+        name: str | None = None,
+    ) -> MlflowExport:
+        """Export an experiment to MLflow: a parent run with the report, a child run per run.
+
+        ``experiment`` is a name, a ``Sweep`` or a DataFrame of runs (``name=`` labels one
+        holding several experiments or none). Children carry the request fields as params,
+        run id, task id, sha256 and backend as tags, credits, duration and scores as metrics,
+        and the video and its poster. Exporting again updates the same runs.
+        ``tracking_uri=None`` is MLflow's default. Needs ``pip install 'foxnb[mlflow]'``;
+        see ``foxnb.experiments.export.mlflow``.
+
+            fx.export_mlflow("dusk-vs-storm")
+            fx.export_mlflow(sweep, tracking_uri="http://127.0.0.1:5000")
+        """
+        title, frame = select_runs(self.runs(), experiment, name)
+        return export_mlflow(
+            frame,
+            title,
+            lambda dest: self.report(frame, dest).path,
+            self.workdir,
+            tracking_uri=tracking_uri,
+            mlflow_experiment=mlflow_experiment,
+        )
+
+    def export_wandb(
+        self,
+        experiment: str | RunsLike | pd.DataFrame,
+        project: str,
+        *,
+        entity: str | None = None,
+        mode: str | None = None,
+        dir: str | Path | None = None,
+        name: str | None = None,
+    ) -> WandbExport:
+        """Export an experiment to Weights & Biases: one run, grouped by the experiment's name,
+        with a ``wandb.Table`` of its runs (the MLflow export's columns plus a video cell).
+
+        ``experiment`` is as for ``export_mlflow``; ``mode``/``dir`` go to ``wandb.init``
+        (``mode="offline"``, then ``wandb sync``). Exporting again resumes the same W&B run.
+        Needs ``pip install 'foxnb[wandb]'``; see ``foxnb.experiments.export.wandb``.
+
+            fx.export_wandb("dusk-vs-storm", project="video-extension")
+        """
+        title, frame = select_runs(self.runs(), experiment, name)
+        return export_wandb(
+            frame,
+            title,
+            lambda dest: self.report(frame, dest).path,
+            self.workdir,
+            project=project,
+            entity=entity,
+            mode=mode,
+            dir=dir,
+        )
 
     def job(self, run_id: str) -> Job:
         """The ``Job`` of ``run_id`` (attaching to it if this session has not yet)."""
