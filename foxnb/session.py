@@ -14,14 +14,12 @@ unfinished run.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ._files import sha256_file
-from ._html.job import banner_html
 from ._inputs import extend_request
 from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key
 from .errors import ValidationError
@@ -41,7 +39,7 @@ from .experiments.sweep import Sweep, start_sweep
 from .models import REQUEST_FIELDS
 from .runtime.jobs import Job
 from .runtime.tracker import Tracker
-from .widgets.text import in_kernel
+from .widgets.banner import Banner
 
 if TYPE_CHECKING:
     from .sim import Simulator
@@ -86,8 +84,7 @@ class Session:
         )
         self.ledger = self.tracker.ledger
         self.engine = self.tracker.engine
-        # The cell (IPython execution count; 0 outside IPython) the banner was shown in.
-        self._banner_cell: int | None = None
+        self.banner = Banner(backend, config.base_url, mask_key(config.api_key), str(self.workdir))
 
     # ------------------------------------------------------------------ submitting
 
@@ -356,15 +353,7 @@ class Session:
 
     def describe(self) -> str:
         """One line saying where requests go."""
-        if self.backend == "sim":
-            return (
-                f"foxnb: using the built-in FoxAPI simulator at {self.config.base_url} — "
-                "videos are synthetic and nothing is billed. Set FOXAPI_API_KEY to use the "
-                "real service."
-            )
-        return (
-            f"foxnb: using FoxAPI at {self.config.base_url} (key {mask_key(self.config.api_key)})"
-        )
+        return self.banner.line
 
     def form(self, from_run: str | None = None) -> ExtendForm:
         """A notebook form for ``extend()``, checked as you type; cards of its jobs appear below.
@@ -382,55 +371,26 @@ class Session:
 
     def announce(self) -> None:
         """Say where requests go and whether they are billed: the banner in a notebook, one
-        line elsewhere. ``connect()`` does this once (unless ``quiet=True``)."""
-        self._banner_cell = _cell_number()
-        if not in_kernel():
-            print(self.describe())
-            return
-        from IPython.display import display
-
-        display(self._banner_bundle(), raw=True)  # type: ignore[no-untyped-call]
+        line elsewhere. ``connect()`` does this (unless ``quiet=True``); see
+        ``foxnb.widgets.banner`` for how it is shown once per session."""
+        self.banner.announce()
 
     def take_banner(self) -> str:
-        """The banner's HTML if it has not been shown yet (it counts as shown now), else "".
-
-        Views that would repeat it (the form) ask this, so a notebook shows it once per
-        session; ``connect(quiet=True)`` leaves it to the first of them.
-        """
-        if self._banner_cell is not None:
-            return ""
-        self._banner_cell = _cell_number()
-        return self._repr_html_()
-
-    def _banner_bundle(self) -> dict[str, str]:
-        return {"text/html": self._repr_html_(), "text/plain": self.describe()}
+        """The banner's HTML if it has not been shown yet (then it counts as shown), else "".
+        Views that would repeat it (the form) ask this."""
+        return self.banner.take()
 
     def _ipython_display_(self) -> None:
-        # `fx` right after `fx = foxnb.connect()` in the same cell: the banner is just above.
-        if self._banner_cell is not None and self._banner_cell == _cell_number():
-            return
-        self._banner_cell = _cell_number()
-        from IPython.display import display
-
-        display(self._banner_bundle(), raw=True)  # type: ignore[no-untyped-call]
+        self.banner.show()
 
     def _repr_html_(self) -> str:
-        return banner_html(
-            self.backend, self.config.base_url, mask_key(self.config.api_key), str(self.workdir)
-        )
+        return self.banner.html
 
     def __repr__(self) -> str:
         return (
             f"<foxnb.Session backend={self.backend} url={self.config.base_url} "
             f"key={mask_key(self.config.api_key)} workdir={self.workdir}>"
         )
-
-
-def _cell_number() -> int:
-    """The running cell's IPython execution count (0 outside IPython)."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return int(getattr(shell, "execution_count", 0) or 0)
 
 
 def connect(
