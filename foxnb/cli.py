@@ -2,7 +2,7 @@
 
 foxnb demo                         # make a sample clip and extend it on the simulator
 foxnb extend "Keep panning" --video clip.mp4 --seed 7
-foxnb runs                         # the run ledger of ./foxnb-runs as a table
+foxnb runs                         # the runs in ./foxnb-runs, compactly (--all: every column)
 foxnb resume                       # finish runs a crash or restart left behind
 foxnb sim --port 8765 --speed 10   # a standalone simulator (see ``foxnb sim --help``)
 """
@@ -14,9 +14,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import FoxError
+from .experiments.runs_view import RunsFrame
 from .models import ASPECT_RATIOS, MODELS
 from .runtime.jobs import Job
+from .runtime.ledger import Ledger
 from .sample import make_sample_clip
 from .session import Session, connect
 from .widgets.text import print_progress as _progress_printer
@@ -46,7 +50,7 @@ def _extend(fx: Session, args: argparse.Namespace) -> int:
         safety_tolerance=args.safety_tolerance,
         tags=args.tag or None,
     )
-    _progress_printer(job)
+    _watch(job)
     return _finish([job])
 
 
@@ -62,20 +66,37 @@ def _demo(args: argparse.Namespace) -> int:
     with Simulator(speed=args.speed, state_dir=workdir.resolve() / ".sim") as sim:
         fx = connect(simulator=sim, workdir=workdir)
         job = fx.extend(args.prompt, clip, seed=args.seed)
-        _progress_printer(job)
+        _watch(job)
         return _finish([job])
 
 
-def _runs(fx: Session, args: argparse.Namespace) -> int:
-    df = fx.runs()
+def _runs(args: argparse.Namespace) -> int:
+    """Print the recorded runs. Only reads: no simulator or connection is started, so it
+    works while a notebook's session holds the folder."""
+    workdir = Path(args.workdir).expanduser()
+    if not workdir.is_dir():  # nothing to read; do not create the folder
+        print(f"no runs in {workdir.resolve()} (no such folder)")
+        return 0
+    df = RunsFrame(Ledger(workdir).dataframe())
     if args.status:
         df = df[df["status"] == args.status]
-    columns = ["run_id", "status", "model", "seed", "prompt", "duration_s", "video_path"]
     if df.empty:
-        print(f"no runs in {fx.workdir}")
+        print(
+            f"no runs in {workdir.resolve()}"
+            + (f" with status {args.status}" if args.status else "")
+        )
+    elif args.all:
+        with pd.option_context("display.max_columns", None, "display.width", None):
+            print(df.full().to_string(index=False, max_colwidth=40))
     else:
-        print(df[columns].to_string(index=False, max_colwidth=40))
+        print(repr(df))
     return 0
+
+
+def _watch(job: Job) -> None:
+    """Progress as lines when output is not a terminal (job.wait() draws one line on one)."""
+    if not sys.stdout.isatty():
+        _progress_printer(job)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,8 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--speed", type=float, default=10.0, help="simulator speed factor")
 
-    runs = sub.add_parser("runs", help="list recorded runs")
-    runs.add_argument("--status", default=None)
+    runs = sub.add_parser("runs", help="list recorded runs (reads only; starts nothing)")
+    runs.add_argument("--status", default=None, help="only runs with this status")
+    runs.add_argument("--all", action="store_true", help="every column, not the compact view")
 
     sub.add_parser("resume", help="re-attach unfinished runs and wait for them")
     sub.add_parser("sim", help="run a standalone FoxAPI simulator", add_help=False)
@@ -116,20 +138,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sim_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "runs":
+            return _runs(args)
         if args.command == "demo":
             return _demo(args)
         fx = connect(workdir=args.workdir)
         if args.command == "extend":
             return _extend(fx, args)
-        if args.command == "runs":
-            return _runs(fx, args)
         jobs = fx.resume()
         print(f"resumed {len(jobs)} run(s)")
         for job in jobs:
-            _progress_printer(job)
+            _watch(job)
         return _finish(jobs)
     except FoxError as exc:
         print(f"foxnb: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        from .sim.store import StateDirInUseError  # loaded only when it can be the cause
+
+        if not isinstance(exc, StateDirInUseError):
+            raise
+        # The simulator's folder is held by another session (a notebook kernel): one line.
+        print(f"foxnb: {exc} (foxnb runs reads the runs without it)", file=sys.stderr)
         return 2
 
 

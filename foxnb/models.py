@@ -295,6 +295,9 @@ class RunRecord(TypedDict, total=False):
     submitted_at: float
     create_sent_at: float
     accepted_at: float  # when the create answer arrived
+    started_at: float  # when the task was first seen processing
+    in_flight: int  # this session's jobs sent and not done when this one was sent (itself too)
+    predicted_s: float | None  # when its progress said it would be done (from accepted_at)
     completed_at: float
     duration_s: float
     result_url: str

@@ -5,7 +5,7 @@
     job = fx.extend("The camera keeps panning left", video="clip.mp4", seed=7)
     job.wait()                    # or carry on working; the job runs in the background
     job.video_path                # the local MP4
-    fx.runs()                     # every run in this folder, as a pandas DataFrame
+    fx.runs()                     # every run in this folder, as a (compact) DataFrame
 
 Runs are recorded in ``foxnb-runs/runs.jsonl`` beside your notebook (``workdir=``), results
 are saved in ``foxnb-runs/videos/``. After a kernel restart, ``fx.resume()`` picks up every
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ._files import sha256_file
-from ._html.job import banner_html
 from ._inputs import extend_request
 from ._session_outcomes import OutcomesMixin
 from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key
@@ -31,10 +30,12 @@ from .experiments.outcomes import Judgements
 from .experiments.plan import SweepPlan
 from .experiments.report import Report, write_report
 from .experiments.runs_like import RunsLike
+from .experiments.runs_view import RunsFrame
 from .experiments.sweep import Sweep, start_sweep
 from .models import REQUEST_FIELDS
 from .runtime.jobs import Job
 from .runtime.tracker import Tracker
+from .widgets.banner import Banner
 
 if TYPE_CHECKING:
     from .sim import Simulator
@@ -79,6 +80,7 @@ class Session(OutcomesMixin):
         )
         self.ledger = self.tracker.ledger
         self.engine = self.tracker.engine
+        self.banner = Banner(backend, config.base_url, mask_key(config.api_key), str(self.workdir))
         #: Records ratings, picks and notes (``foxnb.experiments.outcomes``).
         self.judgements = Judgements(self.ledger)
         #: The chains this session started or resumed, by name.
@@ -197,9 +199,19 @@ class Session(OutcomesMixin):
 
     # ------------------------------------------------------------------ reading
 
-    def runs(self) -> pd.DataFrame:
-        """Every run recorded in this folder, one row each (see ``foxnb.runtime.ledger``)."""
-        return self.ledger.dataframe()
+    def runs(self, all: bool = False) -> pd.DataFrame:
+        """Every run recorded in this folder, one row each (see ``foxnb.runtime.ledger``).
+
+        A ``RunsFrame``: a DataFrame with every column, shown compactly (run id, prompt,
+        seed, status, credits, duration, error, a thumbnail); filter it like any DataFrame.
+        ``all=True`` returns a plain DataFrame, shown with every column.
+
+            fx.runs()                                   # the compact view
+            fx.runs()[lambda df: df.status == "failed"] # still compact, every column there
+            fx.runs(all=True)                           # all columns shown
+        """
+        frame = self.ledger.dataframe()
+        return frame if all else RunsFrame(frame)
 
     def compare(
         self,
@@ -307,15 +319,7 @@ class Session(OutcomesMixin):
 
     def describe(self) -> str:
         """One line saying where requests go."""
-        if self.backend == "sim":
-            return (
-                f"foxnb: using the built-in FoxAPI simulator at {self.config.base_url} — "
-                "videos are synthetic and nothing is billed. Set FOXAPI_API_KEY to use the "
-                "real service."
-            )
-        return (
-            f"foxnb: using FoxAPI at {self.config.base_url} (key {mask_key(self.config.api_key)})"
-        )
+        return self.banner.line
 
     def form(self, from_run: str | None = None) -> ExtendForm:
         """A notebook form for ``extend()``, checked as you type; cards of its jobs appear below.
@@ -329,10 +333,24 @@ class Session(OutcomesMixin):
 
         return ExtendForm(self, from_run=from_run)
 
+    # ------------------------------------------------------------------ the banner
+
+    def announce(self) -> None:
+        """Say where requests go and whether they are billed: the banner in a notebook, one
+        line elsewhere. ``connect()`` does this (unless ``quiet=True``); see
+        ``foxnb.widgets.banner`` for how it is shown once per session."""
+        self.banner.announce()
+
+    def take_banner(self) -> str:
+        """The banner's HTML if it has not been shown yet (then it counts as shown), else "".
+        Views that would repeat it (the form) ask this."""
+        return self.banner.take()
+
+    def _ipython_display_(self) -> None:
+        self.banner.show()
+
     def _repr_html_(self) -> str:
-        return banner_html(
-            self.backend, self.config.base_url, mask_key(self.config.api_key), str(self.workdir)
-        )
+        return self.banner.html
 
     def __repr__(self) -> str:
         return (
@@ -375,7 +393,7 @@ def connect(
         backend = "sim" if is_loopback(config.base_url) else "real"
     session = Session(config, workdir=workdir, backend=backend, simulator=simulator, **options)
     if not quiet:
-        print(session.describe())
+        session.announce()
     if resume:
         session.resume()
     elif not quiet and (left := session.unfinished()):

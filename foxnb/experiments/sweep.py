@@ -27,12 +27,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .._inputs import parse_tags, reject_unknown
-from ..errors import FoxError, JobTimeoutError, ValidationError
+from ..errors import JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
 from ..runtime.gate import SweepGate
 from ..runtime.jobs import Job
@@ -47,6 +47,13 @@ from .plan import (
     grid_cells,
     plan_cells,
 )
+
+if TYPE_CHECKING:
+    from ..widgets.waiting import WaitLine
+
+
+WAIT_STEP_S = 0.1
+"""How often ``Sweep.wait()`` looks whether every cell has ended."""
 
 
 class Sweep:
@@ -87,23 +94,33 @@ class Sweep:
         """How many cells are in each status, e.g. ``{"completed": 4, "processing": 2}``."""
         return dict(Counter(job.status for job in self.jobs))
 
-    def wait(self, timeout: float | None = None) -> Sweep:
+    def wait(self, timeout: float | None = None, *, quiet: bool = False) -> Sweep:
         """Block until every cell has ended; a failed cell does not raise (see ``df``).
 
         Raises ``JobTimeoutError`` if ``timeout`` seconds pass first (the jobs keep running).
+        While it blocks, one line says how far the sweep is (cells ended, overall progress,
+        time left), rewritten in place; ``quiet=True`` turns it off.
         """
+        line = None if quiet or all(job.done for job in self.jobs) else _wait_line(self)
         deadline = None if timeout is None else time.monotonic() + timeout
-        for job in self.jobs:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                job.wait(left)
-            except JobTimeoutError:
-                raise JobTimeoutError(
-                    f"sweep {self.name!r} not finished after {timeout} s ({self._summary()}); "
-                    "its jobs keep running in the background"
-                ) from None
-            except FoxError:
-                pass  # one cell's failure is a result of the experiment, recorded in df
+        note = ""
+        try:
+            while not all(job.done for job in self.jobs):
+                if deadline is not None and time.monotonic() >= deadline:
+                    note = "(stopped waiting; the jobs keep running)"
+                    raise JobTimeoutError(
+                        f"sweep {self.name!r} not finished after {timeout} s "
+                        f"({self._summary()}); its jobs keep running in the background"
+                    )
+                time.sleep(WAIT_STEP_S)
+                if line is not None:
+                    line.update()
+        except KeyboardInterrupt:
+            note = "(stopped waiting; the jobs keep running)"
+            raise
+        finally:
+            if line is not None:
+                line.close(note)
         return self
 
     @property
@@ -253,3 +270,10 @@ def reattach(tracker: Tracker, cell: Cell, gate: SweepGate) -> Job:
     if cell.run.get("status") == "submitting":
         tracker.flag_unknown(cell.run)
     return tracker.settled(run_id, cell.request)
+
+
+def _wait_line(sweep: Sweep) -> WaitLine | None:
+    # Drawn by the widgets layer: an upward import on use, named in the layer test.
+    from ..widgets.waiting import sweep_text, wait_line
+
+    return wait_line(lambda: sweep_text(sweep))

@@ -29,6 +29,7 @@ from ..errors import (
     TransportError,
 )
 from ..models import Task
+from .eta import progress_total_s
 from .gate import SweepGate
 from .jobs import Job, JobState
 from .ledger import Ledger
@@ -58,9 +59,13 @@ class Runner:
         ledger: Ledger,
         videos_dir: Path,
         clock: Callable[[], float] = time.time,
+        in_flight: Callable[[], int] = lambda: 0,
         on_completed: Callable[[str], object] | None = None,
     ):
         self.client = client
+        #: How many of the session's jobs are sent and not yet done (recorded with each
+        #: create, so estimates can learn how concurrency slows jobs down).
+        self.in_flight = in_flight
         self.ledger = ledger
         self.videos_dir = videos_dir
         self.clock = clock
@@ -72,11 +77,12 @@ class Runner:
         self._detaching: set[str] = set()
 
     def record(self, job: Job, **fields: Any) -> None:
-        """Update the job and append the same fields to the ledger."""
-        job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
+        """Append the fields to the ledger, then update the job: whatever a job shows (its
+        task id above all) is already on disk, even if the process dies the next moment."""
         stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
         stored.pop("error", None)
         self.ledger.append(job.run_id, self.clock(), **stored)
+        job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
 
     def fail(
         self, job: Job, exc: FoxError, code: str | None, status: str | None = None, **extra: Any
@@ -172,6 +178,7 @@ class Runner:
             submitted_at=now,
             create_sent_at=now,
             video_url=video_url or req.video,
+            in_flight=self.in_flight() + 1,
         )
         try:
             task = await self.client.create_task(req, video_url)
@@ -206,12 +213,16 @@ class Runner:
 
     def _observe(self, job: Job, task: Task, **extra: Any) -> None:
         state = job.state
-        if task.status in ("pending", "processing") and job.elapsed_s is not None:
-            job.add_progress(job.elapsed_s, task.progress)
+        now = self.clock()
+        origin = extra.get("accepted_at") or state.accepted_at or state.submitted_at
+        if task.status in ("pending", "processing") and origin is not None:
+            job.add_progress(now - origin, task.progress)
         status = {"completed": "downloading"}.get(task.status, task.status)
         changes: dict[str, Any] = dict(extra)
         if status != state.status:
             changes["status"] = status
+            if status == "processing" and state.started_at is None:
+                changes["started_at"] = now
         if task.progress != state.progress and status != "downloading":
             changes["progress"] = task.progress
         if task.estimated_time_s is not None and task.estimated_time_s != state.estimated_time_s:
@@ -219,10 +230,12 @@ class Runner:
         if task.credits is not None and task.credits != state.credits:
             changes["credits"] = task.credits
         if task.status == "completed" and state.completed_at is None:
-            now = self.clock()
             changes["completed_at"] = now
             if state.submitted_at is not None:
                 changes["duration_s"] = now - state.submitted_at
+            # When the progress said it would be done, so estimates learn how late results
+            # come past it (foxnb.runtime.eta).
+            changes["predicted_s"] = progress_total_s(state.history, state.estimated_time_s)
         if task.status in ("failed", "cancelled") and state.error is None:
             err = task.error
             code = (err.code if err else None) or task.status

@@ -28,6 +28,7 @@ from ..config import Config
 from ..errors import FoxnbWarning, ValidationError
 from ..models import REQUEST_FIELDS, RESUMABLE, ExtendRequest
 from .engine import get_engine
+from .eta import PaceBook, progress_total_s
 from .gate import SweepGate, gate_from_runs
 from .jobs import Job
 from .ledger import Ledger
@@ -72,7 +73,16 @@ class Tracker:
         #: Scores every run whose video is saved, on its own thread (``runtime.scoring``).
         self.scorer = ScoreWorker(self.ledger, workdir / "inputs", fetch=self._fetch_input)
         self.runner = Runner(
-            self.client, self.ledger, workdir / "videos", on_completed=self.scorer.submit
+            self.client,
+            self.ledger,
+            workdir / "videos",
+            in_flight=self.in_flight,
+            on_completed=self.scorer.submit,
+        )
+        #: How long runs of this backend really took; every job's estimate asks it.
+        self.pace = PaceBook(
+            load=lambda: [r for r in self.ledger.runs().values() if self.same_backend(r)],
+            in_flight_now=self.in_flight,
         )
         self._jobs: dict[str, Job] = {}
         self._keys: dict[str, Key] = {}  # run id -> request key, of the runs launched here
@@ -164,6 +174,7 @@ class Tracker:
     ) -> Job:
         """Run a recorded run on the engine; ``gate`` is its sweep's say on sending it."""
         job = self._new_job(run_id, request)
+        job.set_state(queued_at=time.time())
         self._keys[run_id] = request_key(request, input_sha256)
         job.bind(self.engine.submit(self.runner.run(job, input_sha256, gate)))
         return job
@@ -181,6 +192,8 @@ class Tracker:
             video_path=Path(run["video_path"]) if run.get("video_path") else None,
             completed_at=run.get("completed_at"),
             reused_from=run.get("reused_from"),
+            queued_at=run.get("recorded_at"),
+            submitted_at=run.get("submitted_at"),
         )
         job.mark_done()
         return job
@@ -200,9 +213,34 @@ class Tracker:
         return list(self._jobs.values())
 
     def _new_job(self, run_id: str, request: ExtendRequest) -> Job:
-        job = Job(run_id, request, backend=self.backend, detach_hook=self.detach)
+        job = Job(run_id, request, backend=self.backend, detach_hook=self.detach, pace=self.pace)
         self._jobs[run_id] = job
+        job.on_update(self._learn_pace)
         return job
+
+    def in_flight(self) -> int:
+        """How many of this session's jobs are sent and not yet done."""
+        sent = ("submitting", "pending", "processing")
+        return sum(job.status in sent for job in list(self._jobs.values()))
+
+    def _learn_pace(self, job: Job) -> None:
+        """Tell the pace book how long a job took, once its result is ready."""
+        if job.status not in ("downloading", "completed"):
+            return
+        state = job.state
+        self.pace.add_run(
+            {
+                "run_id": job.run_id,
+                "model": job.request.model,
+                "in_flight": state.in_flight,
+                "submitted_at": state.submitted_at,
+                "accepted_at": state.accepted_at,
+                "completed_at": state.completed_at,
+                "estimated_time_s": state.estimated_time_s,
+                "reused_from": state.reused_from,
+                "predicted_s": progress_total_s(state.history, state.estimated_time_s),
+            }
+        )
 
     def detach(self, job: Job) -> None:
         """Stop tracking ``job`` (what ``job.detach()`` does); says what that means."""
@@ -298,6 +336,9 @@ class Tracker:
             accepted_at=run.get("accepted_at"),
             estimated_time_s=run.get("estimated_time_s"),
             credits=run.get("credits"),
+            queued_at=run.get("recorded_at"),
+            started_at=run.get("started_at"),
+            in_flight=run.get("in_flight"),
         )
         job.bind(self.engine.submit(self.runner.run(job)))
         return job

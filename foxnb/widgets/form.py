@@ -43,9 +43,8 @@ from .._html.form import (
     help_html,
     info_html,
 )
-from .._html.job import banner_html, error_html, reused_html
+from .._html.job import error_html, reused_html
 from .._html.style import WIDGET_TEXT_CSS
-from ..config import mask_key
 from ..errors import FoxError, ValidationError, VideoInputError
 from ..models import MODELS, ExtendRequest, is_url
 from ._sync import hold_sync_all
@@ -190,15 +189,10 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         self.message = w.HTML().add_class("foxnb-message")
         self.code = w.HTML().add_class("foxnb-code")
         self.cards = w.VBox()
-        banner = w.HTML(
-            WIDGET_TEXT_CSS
-            + banner_html(
-                session.backend,
-                session.config.base_url,
-                mask_key(session.config.api_key),
-                str(session.workdir),
-            )
-        )
+        # The banner once per session: connect() (or displaying the session) already showed
+        # it, unless connect(quiet=True); Submit's tooltip says billed or not either way. The
+        # widget stays: it carries the form's text colours.
+        banner = w.HTML(WIDGET_TEXT_CSS + session.take_banner())
         main = [rows[name] for name in inputs if name not in advanced_names]
         submit_row = w.HBox(
             [self.submit, self.submit_reason], layout=w.Layout(align_items="center")

@@ -62,7 +62,7 @@ CHECK_CELLS: dict[str, Sequence[str]] = {
         "form.submit.click()\n"
         "print(len(form.jobs), form.errors)",
         "import foxnb as _foxnb\n"
-        "form_job = form.jobs[-1].wait(timeout=120)\n"
+        "form_job = form.jobs[-1].wait(timeout=120, quiet=True)\n"
         "_runs = fx.runs()\n"
         "_report(\n"
         "    backend=fx.backend,\n"

@@ -42,8 +42,11 @@ DISPLAY_HOOKS = {
     ("foxnb.runtime.jobs", "foxnb.widgets.display"),  # Job._ipython_display_
     ("foxnb.experiments.sweep", "foxnb.widgets.sweep_view"),  # Sweep._ipython_display_
     ("foxnb.experiments.chain", "foxnb.widgets.chain_view"),  # Chain._ipython_display_
+    ("foxnb.runtime.jobs", "foxnb.widgets.waiting"),  # job.wait()'s progress line
+    ("foxnb.experiments.sweep", "foxnb.widgets.waiting"),  # sweep.wait()'s progress line
 }
-"""The named upward imports: how a displayed object draws itself in a notebook."""
+"""The named upward imports: how a displayed object draws itself in a notebook, and the
+progress line a blocking ``wait()`` draws."""
 
 SIMULATOR = "foxnb.sim"
 SIMULATOR_MAY_IMPORT = ("foxnb.sim", "foxnb.sample")

@@ -231,7 +231,7 @@ def test_outside_a_notebook_displays_are_text_lines(capsys: pytest.CaptureFixtur
     job.set_state(status="processing", progress=40)
     show_video("/somewhere/v.mp4")
     assert capsys.readouterr().out.splitlines() == [
-        "r20260101-000000-abcdef: queued 0%",
-        "  r20260101-000000-abcdef: processing 40%",
+        "r20260101-000000-abcdef: queued 0%, waiting to be sent",
+        "  r20260101-000000-abcdef: processing 40%, time left unknown",
         "video: /somewhere/v.mp4",
     ]
