@@ -21,10 +21,11 @@ from foxnb.experiments.choose import check_pick, choose
 from foxnb.experiments.compare import compare, shade_cells, sort_axes
 from foxnb.experiments.export.files import export_runs
 from foxnb.experiments.outcomes import Judgements, run_ids_of
+from foxnb.runtime import scoring
 from foxnb.runtime.ledger import Ledger, to_dataframe
 from foxnb.runtime.scoring import SCORE_FIELDS, ScoreWorker, needs_scores
 from foxnb.sample import make_sample_clip
-from foxnb.scores import SCORES_VERSION
+from foxnb.scores import SCORES_VERSION, score_extension
 
 
 def cand(run_id: str, seam: float | None, **kw: Any) -> dict[str, Any]:
@@ -171,6 +172,29 @@ def test_worker_scores_a_run_once_and_records_one_event(
     assert len(ledger.path.read_text().splitlines()) == lines
     worker.submit("r1", force=True).result(60)
     assert len(ledger.path.read_text().splitlines()) == lines + 1
+
+
+def test_identical_files_are_decoded_once(
+    tmp_path: Path, pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs with the same input and the same result (a shared rendering, a re-run): one
+    decode, the same scores recorded for both, each with its own scored_at."""
+    clip, result = pair
+    ledger = Ledger(tmp_path / "runs")
+    for run_id in ("r1", "r2"):
+        completed(ledger, run_id, str(clip), result, input_sha256=sha256_file(clip))
+    calls: list[Path] = []
+
+    def counted(clip_path: Path, result_path: Path, **options: Any) -> Any:
+        calls.append(Path(result_path))
+        return score_extension(clip_path, result_path, **options)
+
+    monkeypatch.setattr(scoring, "score_extension", counted)
+    scored = ScoreWorker(ledger, tmp_path / "inputs").score_all(["r1", "r2"])
+    assert calls == [result]
+    same = {k: v for k, v in scored["r1"].items() if k != "scored_at"}
+    assert same == {k: v for k, v in scored["r2"].items() if k != "scored_at"}
+    assert all((ledger.get(r) or {}).get("scored_at") for r in ("r1", "r2"))
 
 
 def test_worker_fetches_a_url_input_once(tmp_path: Path, pair: tuple[Path, Path]) -> None:
