@@ -39,6 +39,7 @@ from .errors import (
     ValidationError,
     VideoInputError,
 )
+from .experiments.chain import Chain
 from .experiments.compare import Comparison, compare
 from .experiments.plan import SweepPlan
 from .experiments.report import Report
@@ -58,6 +59,7 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "Chain",
     "Client",
     "Comparison",
     "DownloadError",

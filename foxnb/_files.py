@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import json
 import os
+import secrets
+import shutil
 import socket
 from pathlib import Path
 from types import TracebackType
@@ -121,3 +124,29 @@ class AtomicWriter:
         with contextlib.suppress(OSError):
             self._fh.close()
         self._tmp.unlink(missing_ok=True)
+
+
+def replace_folder(build: Path, dest: Path) -> None:
+    """Rename the finished folder ``build`` to ``dest``; an existing ``dest`` is moved aside
+    first, put back if the rename fails, and deleted once ``build`` is in place."""
+    if not dest.exists():
+        build.rename(dest)
+        return
+    old = dest.with_name(f".{dest.name}.replaced-{secrets.token_hex(4)}")
+    dest.rename(old)
+    try:
+        build.rename(dest)
+    except BaseException:
+        old.rename(dest)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def json_format_of(path: Path) -> object:
+    """The ``format`` field of the JSON object in ``path`` (None if unreadable or absent):
+    how foxnb recognises the folders it wrote (reports, exports) before replacing one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document.get("format") if isinstance(document, dict) else None

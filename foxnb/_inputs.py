@@ -6,7 +6,8 @@ Shared by ``fx.extend()``, ``fx.sweep()`` and the form, so each input is read on
   from another folder);
 - ``parse_tags(tags)``: one text or a list of texts;
 - ``fit_aspect(request, asked, info)``: the clip's own aspect ratio unless one was asked for;
-- ``reject_unknown(options, allowed, what)``: a misspelt keyword named, with a suggestion.
+- ``reject_unknown(options, allowed, what)``: misspelt keywords named, with suggestions;
+- ``extend_request(...)``: everything ``fx.extend()`` was given, every problem in one error.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import media
 from .errors import FoxnbWarning, ValidationError
 from .media import VideoInfo
-from .models import REQUEST_FIELDS, ExtendRequest, closest_name, is_url
+from .models import EXTEND_OPTIONS, REQUEST_FIELDS, ExtendRequest, closest_name, is_url
 
 
 def source(video: str | Path) -> str:
@@ -70,21 +72,68 @@ def fit_aspect(
     return request
 
 
-def reject_unknown(options: Mapping[str, Any], allowed: Collection[str], what: str) -> None:
-    """Raise a ``ValidationError`` naming the first of ``options`` not in ``allowed``.
+def unknown_errors(
+    options: Mapping[str, Any], allowed: Collection[str], what: str
+) -> list[ValidationError]:
+    """A ``ValidationError`` for each of ``options`` not in ``allowed``, with a suggestion.
 
     ``what`` completes "is not …", e.g. ``"an option of extend()"``.
     """
-    unknown = sorted(set(options) - set(allowed))
-    if not unknown:
-        return
-    name = unknown[0]
-    hint = closest_name(name, list(allowed))
-    raise ValidationError(
-        name,
-        f"is not {what}" + (f"; did you mean {hint!r}?" if hint else ""),
-        tuple(allowed),
-    )
+    errors = []
+    for name in sorted(set(options) - set(allowed)):
+        hint = closest_name(name, list(allowed))
+        errors.append(
+            ValidationError(
+                name,
+                f"is not {what}" + (f"; did you mean {hint!r}?" if hint else ""),
+                tuple(allowed),
+            )
+        )
+    return errors
+
+
+def reject_unknown(options: Mapping[str, Any], allowed: Collection[str], what: str) -> None:
+    """Raise one ``ValidationError`` naming every one of ``options`` not in ``allowed``."""
+    errors = unknown_errors(options, allowed, what)
+    if errors:
+        raise ValidationError.combine(errors)
+
+
+def extend_request(
+    prompt: Any, video: str | Path, fields: Mapping[str, Any], tags: Any, unknown: Mapping[str, Any]
+) -> tuple[ExtendRequest, list[str], VideoInfo | None]:
+    """Check everything ``fx.extend()`` was given; report every problem in one error.
+
+    Returns the request (its aspect ratio fitted to a local clip), the tags and the local
+    clip's facts (``None`` for a URL). Raises ``ValidationError.combine`` of all problems:
+    unknown options, bad fields, bad tags and a local clip the service would refuse.
+    """
+    errors = unknown_errors(unknown, EXTEND_OPTIONS, "an option of extend()")
+    tag_list: list[str] = []
+    try:
+        tag_list = parse_tags(tags)
+    except ValidationError as exc:
+        errors.append(exc)
+    video_source = source(video)
+    asked = fields.get("aspect_ratio")
+    request = None
+    try:
+        request = ExtendRequest(
+            prompt=prompt, video=video_source, **{**fields, "aspect_ratio": asked or "16:9"}
+        )
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+    info = None
+    if "video" not in {e.field for e in errors} and not is_url(video_source):
+        try:
+            info = media.check_input(video_source)
+        except ValidationError as exc:  # the clip itself: its size, shape or format
+            errors.append(exc)
+    if errors or request is None:
+        raise ValidationError.combine(errors)
+    if info is not None:
+        request = fit_aspect(request, asked, info, stacklevel=4)
+    return request, tag_list, info
 
 
 def request_fields(request: ExtendRequest) -> dict[str, Any]:

@@ -1,9 +1,18 @@
 """Where the browser can fetch a local file, and the HTML that shows a local video there.
 
 ``video_block(path)`` is what every view (cards, snapshots, ``fx.compare``) puts where a
-video goes: a ``<video>`` served by the Jupyter server, the file embedded on request, or its
-last frame and path when the browser cannot reach it. The rest of this module finds the
-server's ``/files/<path under the root>`` URL:
+video goes, by the first transport that works where the notebook is shown:
+
+1. ``files``: a ``<video>`` served by the Jupyter server at ``/files/…`` (the notebook stays
+   small). Only under a Jupyter server foxnb can locate, and never in VS Code or Colab, whose
+   outputs have no such route (``foxnb._frontend``);
+2. ``embedded``: the file itself as a ``data:video/mp4;base64,…`` URL, when it is no bigger
+   than the cap (``FOXNB_MAX_EMBED_MB``, default 20 MB): plays anywhere, grows the notebook;
+3. ``none``: the last frame and the file's path, saying why it cannot play here.
+
+``embed=True`` asks for 2 first, ``embed=False`` never embeds. A short caption under the
+video says which transport was used (``data-foxnb-transport`` on the element says it too).
+The rest of this module finds the server's ``/files/<path under the root>`` URL:
 
 In an ``ipywidgets.HTML`` a relative ``<video src>`` does not resolve, but the Jupyter server
 serves every (non-hidden) file under its root directory at ``<base_url>files/<relative
@@ -35,13 +44,28 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import Literal
 from urllib.parse import quote
 
-from ._html.video import unserved_video_html, video_html
+from ._frontend import (
+    DEFAULT_MAX_EMBED_BYTES,
+    MAX_EMBED_ENV,
+    Frontend,
+    audio_note,
+    frontend,
+    has_files_route,
+    why_no_files_route,
+)
+from ._frontend import (
+    max_embed_bytes as embed_cap_bytes,
+)
+from ._html.video import transport_html, transport_text, unserved_video_html, video_html
 from .media import poster_data_uri
 
-MAX_EMBED_BYTES = 20 * 1024 * 1024
-"""The largest video ``embed=True`` puts into a notebook (20 MB)."""
+MAX_EMBED_BYTES = DEFAULT_MAX_EMBED_BYTES
+"""The default cap on a video embedded into a notebook (20 MB; ``FOXNB_MAX_EMBED_MB``)."""
+
+Transport = Literal["files", "embedded", "none"]
 
 
 @dataclass(frozen=True)
@@ -187,38 +211,84 @@ def url_for(path: str | Path) -> str | None:
     return None
 
 
+def choose_transport(
+    *,
+    size_bytes: int,
+    url: str | None,
+    embed: bool | None,
+    cap_bytes: int,
+    where: Frontend,
+) -> tuple[Transport, str]:
+    """How a video of ``size_bytes`` reaches the browser, and a note saying why (pure).
+
+    >>> choose_transport(size_bytes=10, url=None, embed=None, cap_bytes=99, where="vscode")
+    ('embedded', "VS Code shows outputs without Jupyter's /files/ route")
+    """
+    fits = size_bytes <= cap_bytes
+    cap = f"{size_bytes / 2**20:.1f} MB is over the {cap_bytes / 2**20:g} MB cap ({MAX_EMBED_ENV})"
+    if not has_files_route(where):
+        url = None
+    if embed and fits:
+        return "embedded", "as asked"
+    if url is not None:
+        return "files", f"not embedded: {cap}" if embed else ""
+    reason = why_no_files_route(where) or "no Jupyter server serves this file's folder"
+    if embed is False:
+        return "none", f"{reason}, and embedding is off"
+    if fits:
+        return "embedded", reason
+    return "none", f"{reason}; not embedded: {cap}"
+
+
+def video_media(
+    path: str | Path,
+    *,
+    embed: bool | None = None,
+    max_embed_bytes: int | None = None,
+    with_poster: bool = True,
+    fill: bool = False,
+) -> tuple[str, str]:
+    """A local video's HTML (without the caption) and the caption naming its transport."""
+    file = Path(path)
+    if not file.is_file():
+        return unserved_video_html(str(file), None, "the file no longer exists"), ""
+    where = frontend()
+    size_bytes = file.stat().st_size
+    cap_bytes = max_embed_bytes if max_embed_bytes is not None else embed_cap_bytes()
+    url = url_for(file) if has_files_route(where) else None
+    transport, note = choose_transport(
+        size_bytes=size_bytes, url=url, embed=embed, cap_bytes=cap_bytes, where=where
+    )
+    poster = poster_data_uri(file) if with_poster or transport == "none" else None
+    if transport == "none":
+        return unserved_video_html(str(file), poster, note), ""
+    if transport == "embedded":
+        mime = mimetypes.guess_type(file.name)[0] or "video/mp4"
+        data = base64.b64encode(file.read_bytes()).decode("ascii")
+        src = f"data:{mime};base64,{data}"
+    else:
+        assert url is not None
+        src = url
+    notes = [n for n in (note if note != "as asked" else "", audio_note(where)) if n]
+    media = video_html(src, poster, fill=fill, transport=transport)
+    return media, transport_text(transport, size_bytes, notes)
+
+
 def video_block(
     path: str | Path,
     *,
-    embed: bool = False,
-    max_embed_bytes: int = MAX_EMBED_BYTES,
+    embed: bool | None = None,
+    max_embed_bytes: int | None = None,
     with_poster: bool = True,
+    fill: bool = False,
 ) -> str:
-    """HTML showing a local video: by ``/files/`` URL, embedded, or as its last frame + path.
+    """HTML showing a local video, by the first transport that plays where it is shown.
 
-    The last-frame fallback is used when the file is outside the Jupyter server's root (or
-    no server is known), since the browser then has no way to fetch it.
+    See the module docstring: ``/files/`` URL, else embedded (up to ``max_embed_bytes``,
+    default ``FOXNB_MAX_EMBED_MB`` or 20 MB), else its last frame and path; a line under it
+    says which. ``fill=True`` makes the video as wide as its container (grid tiles).
     """
-    file = Path(path)
-    if not file.is_file():
-        return unserved_video_html(str(file), None, "the file no longer exists")
-    poster = poster_data_uri(file) if with_poster else None
-    size_bytes = file.stat().st_size
-    if embed and size_bytes <= max_embed_bytes:
-        mime = mimetypes.guess_type(file.name)[0] or "video/mp4"
-        data = base64.b64encode(file.read_bytes()).decode("ascii")
-        return video_html(f"data:{mime};base64,{data}", poster)
-    notes = []
-    if embed:  # and too big, or it would have been embedded above
-        cap_mb = max_embed_bytes / 1e6
-        notes.append(f"not embedded: {size_bytes / 1e6:.1f} MB is over the {cap_mb:.0f} MB cap")
-    url = url_for(file)
-    if url is None:
-        notes.append(
-            "it is outside the Jupyter server's folder, so the browser cannot play it here"
-        )
-        fallback = poster if poster is not None else poster_data_uri(file)
-        return unserved_video_html(str(file), fallback, "; ".join(notes))
-    return video_html(url, poster) + "".join(
-        unserved_video_html(str(file), None, note) for note in notes
+    media, caption = video_media(
+        path, embed=embed, max_embed_bytes=max_embed_bytes, with_poster=with_poster, fill=fill
     )
+    return media + transport_html(caption)

@@ -1,11 +1,11 @@
-"""The ``foxnb`` command: run the simulator, extend a clip, sweep, work, list and resume runs.
+"""The ``foxnb`` command: run the simulator, extend a clip, list and resume runs.
 
 foxnb demo                         # make a sample clip and extend it on the simulator
 foxnb extend "Keep panning" --video clip.mp4 --seed 7
 foxnb sweep spec.toml              # a sweep from a TOML file (the fields of fx.sweep)
 foxnb sweep spec.toml --record-only  # ... recorded for workers, nothing sent here
 foxnb worker --store URL [--experiment NAME]   # claim and run cells until none are left
-foxnb runs                         # the runs of ./foxnb-runs (or --store) as a table
+foxnb runs                         # the runs in ./foxnb-runs, compactly (--all: every column)
 foxnb resume                       # finish runs a crash or restart left behind
 foxnb sim --port 8765 --speed 10   # a standalone simulator (see ``foxnb sim --help``)
 
@@ -22,11 +22,16 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
+from .config import store_from_env
 from .errors import FoxError
+from .experiments.runs_view import RunsFrame
 from .experiments.sweep import Sweep
 from .experiments.sweep_spec import load_spec
 from .models import ASPECT_RATIOS, MODELS
 from .runtime.jobs import Job
+from .runtime.store import open_store
 from .runtime.tracker import LEASE_S
 from .runtime.worker import HOLD, work
 from .sample import make_sample_clip
@@ -58,7 +63,7 @@ def _extend(fx: Session, args: argparse.Namespace) -> int:
         safety_tolerance=args.safety_tolerance,
         tags=args.tag or None,
     )
-    _progress_printer(job)
+    _watch(job)
     return _finish([job])
 
 
@@ -74,20 +79,39 @@ def _demo(args: argparse.Namespace) -> int:
     with Simulator(speed=args.speed, state_dir=workdir.resolve() / ".sim") as sim:
         fx = connect(simulator=sim, workdir=workdir)
         job = fx.extend(args.prompt, clip, seed=args.seed)
-        _progress_printer(job)
+        _watch(job)
         return _finish([job])
 
 
-def _runs(fx: Session, args: argparse.Namespace) -> int:
-    df = fx.runs()
+def _runs(args: argparse.Namespace) -> int:
+    """Print the recorded runs. Only reads: no simulator or connection is started, so it
+    works while a notebook's session holds the folder."""
+    workdir = Path(args.workdir).expanduser()
+    spec = args.store or store_from_env()
+    if spec is None and not workdir.is_dir():  # nothing to read; do not create the folder
+        print(f"no runs in {workdir.resolve()} (no such folder)")
+        return 0
+    with open_store(spec, workdir) as store:
+        df = RunsFrame(store.dataframe())
     if args.status:
         df = df[df["status"] == args.status]
-    columns = ["run_id", "status", "model", "seed", "prompt", "duration_s", "video_path"]
     if df.empty:
-        print(f"no runs in {fx.workdir}")
+        print(
+            f"no runs in {workdir.resolve()}"
+            + (f" with status {args.status}" if args.status else "")
+        )
+    elif args.all:
+        with pd.option_context("display.max_columns", None, "display.width", None):
+            print(df.full().to_string(index=False, max_colwidth=40))
     else:
-        print(df[columns].to_string(index=False, max_colwidth=40))
+        print(repr(df))
     return 0
+
+
+def _watch(job: Job) -> None:
+    """Progress as lines when output is not a terminal (job.wait() draws one line on one)."""
+    if not sys.stdout.isatty():
+        _progress_printer(job)
 
 
 def _sweep(fx: Session, args: argparse.Namespace) -> int:
@@ -163,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--speed", type=float, default=10.0, help="simulator speed factor")
 
-    runs = sub.add_parser("runs", help="list recorded runs")
-    runs.add_argument("--status", default=None)
+    runs = sub.add_parser("runs", help="list recorded runs (reads only; starts nothing)")
+    runs.add_argument("--status", default=None, help="only runs with this status")
+    runs.add_argument("--all", action="store_true", help="every column, not the compact view")
 
     sub.add_parser("resume", help="re-attach unfinished runs and wait for them")
 
@@ -194,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sim_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "runs":
+            return _runs(args)
         if args.command == "demo":
             return _demo(args)
         options = {}
@@ -215,15 +242,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep(fx, args)
         if args.command == "extend":
             return _extend(fx, args)
-        if args.command == "runs":
-            return _runs(fx, args)
         jobs = fx.resume()
         print(f"resumed {len(jobs)} run(s)")
         for job in jobs:
-            _progress_printer(job)
+            _watch(job)
         return _finish(jobs)
     except FoxError as exc:
         print(f"foxnb: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        from .sim.store import StateDirInUseError  # loaded only when it can be the cause
+
+        if not isinstance(exc, StateDirInUseError):
+            raise
+        # The simulator's folder is held by another session (a notebook kernel): one line.
+        print(f"foxnb: {exc} (foxnb runs reads the runs without it)", file=sys.stderr)
         return 2
 
 

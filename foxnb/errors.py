@@ -26,34 +26,125 @@ Catch ``FoxError`` to catch them all; catch a branch to handle one kind::
 Warnings (something you may want to know, nothing failed) are ``FoxnbWarning``, a
 ``UserWarning``: ``warnings.simplefilter("error", foxnb.FoxnbWarning)`` turns them into errors.
 
+In IPython and Jupyter a foxnb error shows as its message and the line of your code that
+raised it, not as a traceback through foxnb's internals; ``%tb`` in the next cell shows the
+full traceback. Plain Python (scripts, pytest) shows the usual traceback.
+
 No message built here ever contains an API key: the client masks it before text reaches an error.
 """
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+_PACKAGE = Path(__file__).resolve().parent
 
 
 class FoxError(Exception):
-    """Root of every foxnb error."""
+    """Root of every foxnb error.
+
+    In IPython, the error shows short (``_render_traceback_``); ``%tb`` shows it in full.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of formatting a traceback itself. The first time: the
+        # message and the caller's line. Again for the same error (what %tb does with the
+        # last one): the full traceback, as IPython would have shown it.
+        if getattr(self, "_foxnb_shown_short", False):
+            return full_traceback(self)
+        self._foxnb_shown_short = True
+        return short_traceback(self)
+
+
+def short_traceback(exc: BaseException) -> list[str]:
+    """The lines IPython shows for a foxnb error: what went wrong, where, and how to see more."""
+    red, reset = "\x1b[0;31m", "\x1b[0m"
+    lines = [f"{red}{type(exc).__name__}{reset}: {exc}"]
+    caller = _caller_frame(exc)
+    where = f"at {caller}; " if caller else ""
+    lines.append(f"({where}%tb shows the full traceback)")
+    return lines
+
+
+def full_traceback(exc: BaseException) -> list[str]:
+    """The traceback IPython would show for ``exc`` (plain Python's outside IPython)."""
+    try:
+        from IPython import get_ipython  # only ever called by IPython itself
+
+        shell = get_ipython()
+        if shell is not None:
+            lines: list[str] = shell.InteractiveTB.structured_traceback(
+                type(exc), exc, exc.__traceback__
+            )
+            return lines
+    except Exception:  # an IPython without these internals: the plain traceback will do
+        pass
+    return "".join(traceback.format_exception(exc)).splitlines()
+
+
+def _caller_frame(exc: BaseException) -> str | None:
+    """``line 3 of the cell: fx.extend(...)``: the frame that called into foxnb."""
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == "<string>" or frame.filename.startswith("<frozen"):
+            continue  # generated code (a dataclass's __init__) or the import machinery
+        if Path(frame.filename).resolve().is_relative_to(_PACKAGE):
+            break
+        found = frame
+    if found is None:
+        return None
+    place = f"{Path(found.filename).name} line {found.lineno}"
+    if "ipykernel" in found.filename or found.filename.startswith("<ipython-input"):
+        place = f"line {found.lineno} of the cell"
+    return f"{place}: {found.line}" if found.line else place
 
 
 class ValidationError(FoxError, ValueError):
     """A request field is invalid; raised locally, before anything is sent or paid for.
 
-    ``field`` names the offending field, ``allowed`` describes what would be accepted.
+    ``field`` names the offending field, ``allowed`` describes what would be accepted. A
+    call with several bad fields raises one error naming them all, one per line: its
+    ``errors`` lists each field's own error (``fields`` their names; ``field`` is the first).
     """
 
     def __init__(self, field: str, message: str, allowed: str | Sequence[str] | None = None):
         self.field = field
         self.allowed = allowed
+        self.errors: list[ValidationError] = [self]
         if allowed is not None and not isinstance(allowed, str):
             allowed = ", ".join(repr(a) for a in allowed)
         text = f"{field}: {message}"
         if allowed:
             text += f" (allowed: {allowed})"
         super().__init__(text)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of every bad field this error reports."""
+        return tuple(error.field for error in self.errors)
+
+    @staticmethod
+    def combine(errors: Sequence[ValidationError]) -> ValidationError:
+        """One error for every problem of a call: the error itself when there is one.
+
+        Several make one error of their common type (``VideoInputError`` only if all are)
+        whose message has a line per problem.
+        """
+        found = [each for error in errors for each in error.errors]
+        if not found:
+            raise ValueError("combine() needs at least one error")
+        if len(found) == 1:
+            return found[0]
+        kind = type(found[0]) if all(type(e) is type(found[0]) for e in found) else ValidationError
+        combined = kind(found[0].field, "")
+        combined.allowed = None
+        combined.errors = found
+        listing = "\n".join(f"  {error}" for error in found)
+        combined.args = (f"{len(found)} problems, nothing was sent:\n{listing}",)
+        return combined
 
 
 class VideoInputError(ValidationError):

@@ -121,11 +121,30 @@ def poster_data_uri(path: str | Path) -> str | None:
         stat = file.stat()
     except OSError:
         return None
-    return _poster(str(file.absolute()), stat.st_size, stat.st_mtime_ns)
+    return _poster(str(file.absolute()), stat.st_size, stat.st_mtime_ns, _POSTER_ATTEMPTS)
 
 
-@functools.lru_cache(maxsize=64)
-def _poster(path: str, size_bytes: int, mtime_ns: int) -> str | None:
+THUMBNAIL_LONG_SIDE_PX = 96
+
+
+def thumbnail_data_uri(path: str | Path) -> str | None:
+    """The last frame as a tiny JPEG URI (96 px on its long side, a few KB), or None.
+
+    For tables with a row per run; cached like ``poster_data_uri``.
+    """
+    file = Path(path)
+    try:
+        stat = file.stat()
+    except OSError:
+        return None
+    attempts = ((THUMBNAIL_LONG_SIDE_PX, 6),)
+    return _poster(str(file.absolute()), stat.st_size, stat.st_mtime_ns, attempts)
+
+
+@functools.lru_cache(maxsize=512)
+def _poster(
+    path: str, size_bytes: int, mtime_ns: int, attempts: tuple[tuple[int, int], ...]
+) -> str | None:
     del size_bytes, mtime_ns  # part of the cache key only: a rewritten file gets a new poster
     try:
         frame = _last_frame(path)
@@ -133,7 +152,7 @@ def _poster(path: str, size_bytes: int, mtime_ns: int) -> str | None:
         return None
     if frame is None:
         return None
-    for long_side_px, quantiser in _POSTER_ATTEMPTS:
+    for long_side_px, quantiser in attempts:
         encoded = base64.b64encode(_jpeg(frame, long_side_px, quantiser)).decode("ascii")
         if len(encoded) <= POSTER_MAX_BASE64_CHARS:
             return f"data:image/jpeg;base64,{encoded}"
@@ -145,6 +164,7 @@ def _last_frame(path: str) -> av.VideoFrame | None:
         if not container.streams.video:
             return None
         stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # from the last keyframe may be many frames: use the cores
         duration_s = _duration_s(container, stream)
         if duration_s > _LAST_FRAME_WINDOW_S and stream.time_base is not None:
             # Seek to the keyframe before the last second, then decode forward to the end:

@@ -5,14 +5,13 @@
     job = fx.extend("The camera keeps panning left", video="clip.mp4", seed=7)
     job.wait()                    # or carry on working; the job runs in the background
     job.video_path                # the local MP4
-    fx.runs()                     # every run in this folder, as a pandas DataFrame
+    fx.runs()                     # every run in this folder, as a (compact) DataFrame
 
 Runs are recorded in a runs store — ``foxnb-runs/runs.db`` (SQLite) beside your notebook
-(``workdir=``) unless ``store=`` or ``FOXNB_STORE`` names another, e.g. a PostgreSQL database a
-team shares — and results are saved in ``foxnb-runs/videos/`` (``videos=``). After a kernel
-restart, ``fx.resume()`` picks up every unfinished run. Any number of kernels, scripts and
-workers (``foxnb worker``) may share one store: each run is claimed by one of them, so none is
-ever sent twice.
+(``workdir=``), or the one ``store=`` / ``FOXNB_STORE`` names (a PostgreSQL database a team
+shares) — and results saved in ``foxnb-runs/videos/``. Any number of kernels and workers may
+share a store: each run is claimed by one of them, never sent twice. After a kernel restart,
+``fx.resume()`` picks up every unfinished run.
 """
 
 from __future__ import annotations
@@ -22,27 +21,23 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import media
 from ._files import sha256_file
-from ._html.job import banner_html
-from ._inputs import fit_aspect, parse_tags, reject_unknown, source
-from .config import (
-    Config,
-    base_url_from_env,
-    is_loopback,
-    key_from_env,
-    mask_key,
-    store_from_env,
-)
+from ._inputs import extend_request
+from ._session_outcomes import OutcomesMixin
+from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key, store_from_env
+from .errors import ValidationError
+from .experiments.chain import Chain
 from .experiments.compare import Comparison, compare
-from .experiments.fetching import fetch_all
+from .experiments.outcomes import Judgements
 from .experiments.plan import SweepPlan
 from .experiments.report import Report, write_report
 from .experiments.runs_like import RunsLike
+from .experiments.runs_view import RunsFrame
 from .experiments.sweep import Sweep, start_sweep
-from .models import EXTEND_OPTIONS, ExtendRequest
+from .models import REQUEST_FIELDS
 from .runtime.jobs import Job
 from .runtime.tracker import LEASE_S, Tracker
+from .widgets.banner import Banner
 
 if TYPE_CHECKING:
     from .sim import Simulator
@@ -54,14 +49,12 @@ DEFAULT_SIM_SPEED = 10.0
 _embedded: dict[Path, Simulator] = {}
 
 
-class Session:
-    """A connection to FoxAPI (or the simulator) plus a runs store.
+class Session(OutcomesMixin):
+    """A connection to FoxAPI (or the simulator) plus a runs store (``store``).
 
     Make one with ``foxnb.connect()``. ``backend`` is ``"sim"`` or ``"real"``. The session is
     a facade: the runs themselves are started, tracked and resumed by its ``tracker``
     (``foxnb.runtime.tracker``); sweeps, comparisons and reports are ``foxnb.experiments``.
-    ``store`` is the runs store (``foxnb.runtime.store``); ``tracker.owner`` is this session's
-    name in it (host, process id, session id).
     """
 
     def __init__(
@@ -94,9 +87,14 @@ class Session:
             **client_options,
         )
         self.store = self.tracker.store
-        #: The name the runs store had before issue 11 (for code that reads ``fx.ledger``).
-        self.ledger = self.store
+        self.ledger = self.store  # its name before issue 11
         self.engine = self.tracker.engine
+        self.banner = Banner(backend, config.base_url, mask_key(config.api_key), str(self.workdir))
+        #: Records ratings, picks and notes (``foxnb.experiments.outcomes``).
+        self.judgements = Judgements(self.ledger)
+        #: The chains this session started or resumed, by name.
+        self.chains: dict[str, Chain] = {}
+        self.judgements.on_change(lambda _run_id, _fields: self._wake_chains())
 
     # ------------------------------------------------------------------ submitting
 
@@ -113,36 +111,60 @@ class Session:
         negative_prompt: str | None = None,
         seed: int | None = None,
         tags: str | list[str] | None = None,
+        force: bool = False,
         **unknown: Any,
     ) -> Job:
         """Extend ``video`` by 7 s following ``prompt``; returns a running ``Job`` at once.
 
         ``video`` is an http(s) URL or a local file (checked, then uploaded once).
         ``aspect_ratio`` defaults to the local clip's own (16:9 for URLs). Every field is
-        checked here, before anything is sent or billed; a bad one raises a
-        ``ValidationError`` naming it and what is allowed.
+        checked here, before anything is sent or billed: one ``ValidationError`` names
+        every bad field (and a local clip the service would refuse) and what is allowed.
+
+        No accidental second payment: with an explicit ``seed``, a request identical to one
+        that already completed (same fields, same input content or URL), whose video is
+        still on disk unchanged, is not sent again. The job returned is a new run, already
+        ``completed``, with ``job.reused_from`` naming the paid run and ``credits`` 0.
+        ``force=True`` sends it anyway (``fx.rerun(job)`` does that for a recorded run).
 
             job = fx.extend("The drone rises over the ridge", "clip.mp4", seed=3, tags="v1")
         """
-        reject_unknown(unknown, EXTEND_OPTIONS, "an option of extend()")
-        request = ExtendRequest(
-            prompt=prompt,
-            video=source(video),
-            model=model,
-            aspect_ratio=aspect_ratio or "16:9",
-            generate_audio=generate_audio,
-            auto_fix=auto_fix,
-            safety_tolerance=safety_tolerance,
-            negative_prompt=negative_prompt,
-            seed=seed,
+        fields = {
+            "model": model,
+            "aspect_ratio": aspect_ratio,
+            "generate_audio": generate_audio,
+            "auto_fix": auto_fix,
+            "safety_tolerance": safety_tolerance,
+            "negative_prompt": negative_prompt,
+            "seed": seed,
+        }
+        request, tag_list, info = extend_request(prompt, video, fields, tags, unknown)
+        input_sha256 = sha256_file(request.video) if info is not None else None
+        return self.tracker.start(request, tag_list, input_sha256, force=force)
+
+    def rerun(self, run: str | Job, *, force: bool = True) -> Job:
+        """Send the request of a recorded run (a run id or a ``Job``) again; returns its job.
+
+        This is "run again anyway" for a result that was reused: with ``force=True`` (the
+        default) a new task is sent and billed even if an identical one completed. With
+        ``force=False`` it follows ``extend()``'s reuse rule. The same fields, input and tags
+        are used; a local input is checked again as it is now.
+
+            job = fx.extend("Dusk falls", "clip.mp4", seed=7)   # reused: job.reused_from
+            fresh = fx.rerun(job)                                # sent (and paid) again
+        """
+        run_id = run.run_id if isinstance(run, Job) else run
+        record = self.store.get(run_id)
+        if record is None:
+            raise ValidationError("run", f"no run {run_id!r} in {self.store.location}")
+        options = {name: record[name] for name in REQUEST_FIELDS if record.get(name) is not None}
+        return self.extend(
+            record["prompt"],
+            record["video"],
+            tags=record.get("tags") or None,
+            force=force,
+            **options,
         )
-        tag_list = parse_tags(tags)
-        input_sha256 = None
-        if request.is_local:
-            info = media.check_input(request.video)
-            request = fit_aspect(request, aspect_ratio, info, stacklevel=3)
-            input_sha256 = sha256_file(request.video)
-        return self.tracker.start(request, tag_list, input_sha256)
 
     def sweep(
         self,
@@ -165,10 +187,9 @@ class Session:
         for are reused or re-attached, never paid twice; ``dry_run=True`` returns the plan.
         ``max_jobs`` refuses a sweep that would submit more new jobs; ``budget_credits``
         stops sending cells once the experiment's reserved credits would pass it (a 402 or
-        401 answer stops it too); cells not sent end ``not_submitted``. The budget and the
-        stop hold for every kernel and worker sharing the runs store, and two of them starting
-        the same sweep at once make one set of cells. ``launch=False`` only records the cells,
-        for headless workers to carry out (``foxnb worker``).
+        401 answer stops it too); cells not sent end ``not_submitted``. Budget and stop hold
+        for every kernel and worker sharing the store; ``launch=False`` only records the
+        cells, for headless workers (``foxnb worker``).
 
             sweep = fx.sweep("clip.mp4", name="dusk-vs-storm",
                              prompt=["Dusk falls", "A storm rolls in"], seed=[1, 2, 3])
@@ -191,24 +212,20 @@ class Session:
 
     # ------------------------------------------------------------------ reading
 
-    def runs(self) -> pd.DataFrame:
-        """Every run in the runs store, one row each (see ``foxnb.runtime.store``); this
-        session's own changes are all in it."""
-        self.tracker.link.flush_blocking()
-        return self.store.dataframe()
+    def runs(self, all: bool = False) -> pd.DataFrame:
+        """Every run in the runs store, one row each (see ``foxnb.runtime.store``).
 
-    def fetch(self, runs: RunsLike | pd.DataFrame | list[Job] | str) -> pd.DataFrame:
-        """Local copies of the videos of ``runs`` (completed on this or another machine).
+        A ``RunsFrame``: a DataFrame with every column, shown compactly (run id, prompt,
+        seed, status, credits, duration, error, a thumbnail); filter it like any DataFrame.
+        ``all=True`` returns a plain DataFrame, shown with every column.
 
-        A video this machine cannot read — a worker elsewhere saved it — is downloaded again
-        into this session's videos folder while the service still serves it (the task is
-        asked for a fresh link). Returns the runs with ``video_path`` pointing at the local
-        files; a run whose video cannot be fetched keeps no path, and a ``FoxnbWarning``
-        says where its video is and why.
-
-            local = fx.fetch(fx.runs().query("experiment == 'dusk-vs-storm'"))
+            fx.runs()                                   # the compact view
+            fx.runs()[lambda df: df.status == "failed"] # still compact, every column there
+            fx.runs(all=True)                           # all columns shown
         """
-        return fetch_all(self.tracker, runs)
+        self.tracker.link.flush_blocking()  # this session's own changes are all in it
+        frame = self.store.dataframe()
+        return frame if all else RunsFrame(frame)
 
     def compare(
         self,
@@ -216,18 +233,31 @@ class Session:
         rows: str = "prompt",
         cols: str = "seed",
         *,
-        embed_video: bool = False,
+        embed_video: bool | None = None,
         width_px: int = 280,
+        show: list[str] | tuple[str, ...] = (),
+        sort_by: str | None = None,
+        shade: str | None = None,
     ) -> Comparison:
         """Runs side by side: one row per value of ``rows``, one column per ``cols``.
 
         ``runs`` is a ``Sweep``, a DataFrame of runs (``fx.runs()`` filtered with pandas) or
         a list of jobs; see ``foxnb.experiments.compare``. Shows as a static, labelled table
-        of videos.
+        of videos. ``show`` lists values to write under each video, ``sort_by`` orders rows
+        and columns by a score or rating (best first), ``shade`` colours cells by one.
 
-            fx.compare(sweep, rows="prompt", cols="seed")
+            fx.compare(sweep, rows="prompt", cols="seed", show=["seam_jump", "rating"])
         """
-        return compare(runs, rows, cols, embed_video=embed_video, width_px=width_px)
+        return compare(
+            runs,
+            rows,
+            cols,
+            embed_video=embed_video,
+            width_px=width_px,
+            show=show,
+            sort_by=sort_by,
+            shade=shade,
+        )
 
     def report(
         self,
@@ -237,6 +267,9 @@ class Session:
         rows: str | None = None,
         cols: str | None = None,
         overwrite: bool = False,
+        show: list[str] | None = None,
+        sort_by: str | None = None,
+        shade: str | None = None,
     ) -> Report:
         """Write an experiment as a self-contained folder: page, videos, runs as CSV/Parquet.
 
@@ -244,12 +277,22 @@ class Session:
         DataFrame of runs. ``path/index.html`` shows the grid of videos (axes: what varies,
         or ``rows``/``cols``) and every run; it works opened from disk and after the folder
         is moved. An existing ``path`` is replaced only with ``overwrite=True``. See
-        ``foxnb.experiments.report``.
+        ``foxnb.experiments.report``. Scores, ratings, picks and notes are in its tables;
+        ``show``, ``sort_by`` and ``shade`` work on its grid as in ``compare``.
 
-            fx.report("dusk-vs-storm", "reports/dusk-vs-storm")
+            fx.report("dusk-vs-storm", "reports/dusk-vs-storm", sort_by="seam_jump")
         """
         return write_report(
-            self.store, self.workdir, name, path, rows=rows, cols=cols, overwrite=overwrite
+            self.store,
+            self.workdir,
+            name,
+            path,
+            rows=rows,
+            cols=cols,
+            overwrite=overwrite,
+            show=show,
+            sort_by=sort_by,
+            shade=shade,
         )
 
     def job(self, run_id: str) -> Job:
@@ -273,9 +316,11 @@ class Session:
         Tracked tasks are polled again and downloaded; runs never sent are sent now. A run
         whose create request was in flight when the process died is marked
         ``submission_unknown``, never resent. Partial downloads left by a dead process are
-        deleted.
+        deleted. Chains a dead process was driving go on (``fx.chains[name]``).
         """
-        return self.tracker.resume()
+        jobs = self.tracker.resume()
+        self._resume_chains()
+        return jobs
 
     def attach(self, run_id: str) -> Job:
         """Track the task of a recorded run again (e.g. after ``detach()`` or a restart)."""
@@ -285,20 +330,12 @@ class Session:
 
     def close(self) -> None:
         """Stop this session's HTTP clients and give up its runs (running jobs stop being
-        tracked and stay resumable, here or by any process sharing the store)."""
+        tracked, and stay resumable by any process sharing the store)."""
         self.tracker.close()
 
     def describe(self) -> str:
         """One line saying where requests go."""
-        if self.backend == "sim":
-            return (
-                f"foxnb: using the built-in FoxAPI simulator at {self.config.base_url} — "
-                "videos are synthetic and nothing is billed. Set FOXAPI_API_KEY to use the "
-                "real service."
-            )
-        return (
-            f"foxnb: using FoxAPI at {self.config.base_url} (key {mask_key(self.config.api_key)})"
-        )
+        return self.banner.line
 
     def form(self, from_run: str | None = None) -> ExtendForm:
         """A notebook form for ``extend()``, checked as you type; cards of its jobs appear below.
@@ -312,10 +349,24 @@ class Session:
 
         return ExtendForm(self, from_run=from_run)
 
+    # ------------------------------------------------------------------ the banner
+
+    def announce(self) -> None:
+        """Say where requests go and whether they are billed: the banner in a notebook, one
+        line elsewhere. ``connect()`` does this (unless ``quiet=True``); see
+        ``foxnb.widgets.banner`` for how it is shown once per session."""
+        self.banner.announce()
+
+    def take_banner(self) -> str:
+        """The banner's HTML if it has not been shown yet (then it counts as shown), else "".
+        Views that would repeat it (the form) ask this."""
+        return self.banner.take()
+
+    def _ipython_display_(self) -> None:
+        self.banner.show()
+
     def _repr_html_(self) -> str:
-        return banner_html(
-            self.backend, self.config.base_url, mask_key(self.config.api_key), str(self.workdir)
-        )
+        return self.banner.html
 
     def __repr__(self) -> str:
         return (
@@ -341,15 +392,10 @@ def connect(
     The key comes from ``api_key`` or ``FOXAPI_API_KEY``; the address from ``base_url`` or
     ``FOXAPI_BASE_URL`` (default https://api.foxapi.cc). Without a key, a simulator is
     started on 127.0.0.1 (state kept in ``<workdir>/.sim`` so it survives restarts) and a
-    banner says so. ``resume=True`` re-attaches unfinished runs at once.
-
-    ``store`` is where runs are recorded: ``None`` reads ``FOXNB_STORE``, else a SQLite file
-    ``<workdir>/runs.db`` (an old ``runs.jsonl`` there is imported first and kept as
-    ``runs.jsonl.bak``); a path or ``sqlite:///path`` names another SQLite file (one machine);
-    ``"postgresql://user@host/db"`` a PostgreSQL database several machines share
-    (``pip install 'foxnb[postgres]'``). ``videos=`` is where results are saved (default
-    ``<workdir>/videos``; a shared folder works too). ``lease_s=`` is how long a claim on a
-    run lasts without renewal (default 30 s; see ``foxnb.runtime.tracker``).
+    banner says so. ``resume=True`` re-attaches unfinished runs at once. ``store`` (else
+    ``FOXNB_STORE``, else ``<workdir>/runs.db``, an old ``runs.jsonl`` imported) is a SQLite
+    file or ``postgresql://…`` (``pip install 'foxnb[postgres]'``); ``videos=`` where results
+    go; ``lease_s=`` how long a claim lasts unrenewed (see ``foxnb.runtime.tracker``).
 
         fx = foxnb.connect()                       # simulator
         fx = foxnb.connect(api_key="sk-...")       # the real service
@@ -366,23 +412,16 @@ def connect(
         assert key is not None
         config = Config(api_key=key, base_url=base_url or base_url_from_env())
         backend = "sim" if is_loopback(config.base_url) else "real"
+    store = store if store is not None else store_from_env()
     session = Session(
-        config,
-        workdir=workdir,
-        backend=backend,
-        simulator=simulator,
-        store=store if store is not None else store_from_env(),
-        **options,
+        config, workdir=workdir, backend=backend, simulator=simulator, store=store, **options
     )
     if not quiet:
-        print(session.describe())
+        session.announce()
     if resume:
         session.resume()
     elif not quiet and (left := session.unfinished()):
-        print(
-            f"foxnb: {len(left)} unfinished run(s) in {session.store.location}; fx.resume() "
-            "picks them up (runs another process works on are watched, not sent again)."
-        )
+        print(f"foxnb: {len(left)} unfinished run(s) in {workdir}; fx.resume() picks them up.")
     return session
 
 

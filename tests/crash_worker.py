@@ -12,7 +12,10 @@ Commands (the service address and key come from the environment, as in a noteboo
 
 - ``{"do": "sweep", "workdir": ..., "clip": ...}`` runs ``fx.sweep(...)`` over ``GRID`` and
   waits for every cell; a recovering process sends the very same call;
-- ``{"do": "resume", "workdir": ...}`` runs ``fx.resume()`` and waits for every job.
+- ``{"do": "resume", "workdir": ...}`` runs ``fx.resume()`` and waits for every job;
+- ``{"do": "chain", "workdir": ..., "clip": ...}`` runs ``fx.chain(...)`` (``CHAIN``) and
+  waits for it; ``{"do": "chain-resume", "workdir": ...}`` runs ``fx.resume()`` and waits
+  for the chain it continues.
 
 A child exits 0 once everything it waited for has ended, 3 if that took longer than
 ``WAIT_S``.
@@ -56,6 +59,13 @@ so its renderer does not dominate the rounds)."""
 RATE_PER_S = 40.0
 """Requests per second to the simulator (the default of 5 would make a round take ~15 s)."""
 WAIT_S = 60.0
+CHAIN: dict[str, Any] = {
+    "prompts": GRID["prompt"][:3],
+    "seed": 1,
+    "best_of": 2,
+    "name": "crash-chain",
+}
+"""The chain of the crash tests: 3 hops, best of 2 (6 runs)."""
 
 
 def run_sweep(workdir: str, clip: str) -> int:
@@ -88,12 +98,33 @@ def run_resume(workdir: str) -> int:
     return 0
 
 
+def run_chain(workdir: str, clip: str | None) -> int:
+    """Start the chain (or continue it with ``fx.resume()`` when ``clip`` is None); wait."""
+    fx = foxnb.connect(workdir=workdir, quiet=True, rate_per_s=RATE_PER_S)
+    try:
+        if clip is None:
+            fx.resume()
+            chain = fx.chains[CHAIN["name"]]
+        else:
+            chain = fx.chain(clip, **CHAIN)
+        chain.wait(WAIT_S)
+    except JobTimeoutError:
+        return 3
+    finally:
+        fx.close()
+    return 0 if chain.done else 3
+
+
 def run(command: dict[str, Any]) -> int:
     """Carry out one command in this (child) process; returns the exit status."""
     if command["do"] == "sweep":
         return run_sweep(command["workdir"], command["clip"])
     if command["do"] == "resume":
         return run_resume(command["workdir"])
+    if command["do"] == "chain":
+        return run_chain(command["workdir"], command["clip"])
+    if command["do"] == "chain-resume":
+        return run_chain(command["workdir"], None)
     raise ValueError(f"unknown command {command!r}")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from . import style
 from .base import escape
@@ -16,6 +16,20 @@ def help_html(text: str) -> str:
 def field_error_html(message: str) -> str:
     """A form field's error message (empty when the field is fine)."""
     return f'<span style="color:{style.BAD}">{escape(message)}</span>' if message else ""
+
+
+def disabled_reason_html(errors: Mapping[str, str]) -> str:
+    """Why Submit is disabled, next to it: ``Submit needs a valid prompt and seed (see the
+    messages under them).`` (empty when nothing is wrong)."""
+    if not errors:
+        return ""
+    names = list(errors)
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    where = "the message under it" if len(names) == 1 else "the messages under them"
+    return (
+        f'<span class="foxnb-submit-why" style="color:{style.BAD}">Submit needs a valid '
+        f"{escape(listed)} (see {where}).</span>"
+    )
 
 
 def info_html(text: str) -> str:

@@ -11,90 +11,55 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..models import EXTENSION_S
 from . import style
 from .base import escape
+from .grid_script import PLAY_ROWS_SCRIPT
 
-# Synchronized playback of a row needs JavaScript, which JupyterLab runs only in trusted
-# outputs (and GitHub or nbviewer never). So the button is created by the script itself:
-# where scripts do not run, no dead button appears and every video keeps its own controls.
-# The script finds its table as its previous sibling; it holds no data from the runs.
-PLAY_ROWS_SCRIPT = """<script class="foxnb-play-rows">
-(function (script) {
-  var table = script && script.previousElementSibling;
-  if (!table || !table.classList.contains("foxnb-grid") || table.dataset.foxnbPlayRows) return;
-  table.dataset.foxnbPlayRows = "ready";
-  function settle(video) {  // resolves once the video can show its first frame (or after 5 s)
-    return new Promise(function (done) {
-      var timer = setTimeout(finish, 5000);
-      function check() { if (!video.seeking && video.readyState >= 2) finish(); }
-      function finish() {
-        clearTimeout(timer);
-        video.removeEventListener("seeked", check);
-        video.removeEventListener("canplay", check);
-        done();
-      }
-      video.addEventListener("seeked", check);
-      video.addEventListener("canplay", check);
-      check();
-    });
-  }
-  Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
-    var videos = Array.prototype.slice.call(row.querySelectorAll("video"));
-    var header = row.querySelector("th");
-    if (!videos.length || !header) return;
-    var button = document.createElement("button");
-    var starting = false;
-    function playing() { return videos.some(function (v) { return !v.paused; }); }
-    function label() {
-      button.textContent = starting || playing() ? "\u23f8 pause row" : "\u25b6 play row";
-    }
-    button.type = "button";
-    button.className = "foxnb-play-row";
-    button.title = "Play this row's videos together from the start (click again to pause)";
-    button.style.cssText = "display:block;margin-top:6px;cursor:pointer";
-    button.addEventListener("click", function () {
-      if (starting) return;
-      if (playing()) {
-        videos.forEach(function (v) { v.pause(); });
-        label();  // "pause" events come a moment later
-        return;
-      }
-      starting = true;
-      label();
-      videos.forEach(function (v) { v.pause(); v.preload = "auto"; v.currentTime = 0; });
-      Promise.all(videos.map(settle)).then(function () {
-        starting = false;
-        return Promise.all(videos.map(function (v) { return v.play().catch(function () {}); }));
-      }).then(label);
-    });
-    videos.forEach(function (v) {
-      v.addEventListener("play", label);
-      v.addEventListener("pause", label);
-    });
-    label();
-    header.appendChild(button);
-  });
-})(document.currentScript);
-</script>"""
+__all__ = ["MIN_TILE_PX", "PLAY_ROWS_SCRIPT", "CellView", "cell_html", "grid_html", "label"]
+
+MIN_TILE_PX = 160
+"""Tiles shrink to fit the output's width down to this, then the grid scrolls sideways."""
+_ROW_HEADER_EM = 10
 
 
 @dataclass(frozen=True)
 class CellView:
     """What one grid cell shows: a run's id and status, its error code, and its media.
 
-    ``media_html`` is trusted HTML (the video block built by ``show_video``); every other
+    ``media_html`` is trusted HTML (the video built by ``foxnb._serve``); every other
     field is escaped when rendered. It is empty for a run that did not complete.
+    ``details_html`` (trusted, e.g. ``_html.outcomes.values_html``) goes under the caption;
+    ``background`` is a CSS colour shading the cell (``fx.compare(..., shade=...)``).
     """
 
     run_id: str
     status: str
     error_code: str | None = None
     media_html: str = ""
+    transport: str = ""
+    """How its video reaches the browser (``foxnb._serve``), for the line under the grid."""
+    details_html: str = ""
+    background: str | None = None
 
 
 def label(value: object) -> str:
     """An axis value as shown in a header: ``None`` for a missing value, else ``str()``."""
     return "None" if value is None else str(value)
+
+
+def tile_width_css(columns: int) -> str:
+    """The width of a tile: what fits the output's width, between the minimum and preferred.
+
+    ``--foxnb-tile`` (the preferred width) and ``--foxnb-tile-min`` are set on the grid's
+    wrapper (the tile-size control changes them); ``100cqw`` is the wrapper's width (it is a
+    size container). The first declaration is for browsers without container units.
+    """
+    share = f"(100cqw - {_ROW_HEADER_EM + 1}em) / {max(1, columns)} - 14px"
+    return (
+        "width:var(--foxnb-tile,280px);"
+        f"width:clamp(var(--foxnb-tile-min,{MIN_TILE_PX}px),calc({share}),var(--foxnb-tile,280px))"
+    )
 
 
 def grid_html(
@@ -111,39 +76,51 @@ def grid_html(
 
     Pure: plain values in, one HTML string out (inline styles only, so it renders the same
     in JupyterLab, on GitHub and on nbviewer). A missing ``(i, j)`` is an empty box.
-    ``play_rows=True`` appends ``PLAY_ROWS_SCRIPT``, which gives each row with videos a
-    "▶ play row" button where scripts run.
+    The table sits in a wrapper as wide as the output: tiles shrink from ``width_px`` to fit
+    it, down to ``MIN_TILE_PX``; past that the wrapper scrolls sideways while the row labels
+    stay in view. ``play_rows=True`` appends ``PLAY_ROWS_SCRIPT`` (see ``grid_script``):
+    play and scrub controls, a tile-size slider, where scripts run.
     """
-    corner = f'<th style="{style.CELL};{style.MUTED}">{escape(rows)} ↓ · {escape(cols)} →</th>'
+    sticky = f"position:sticky;left:0;z-index:1;background:{style.BACKGROUND}"
+    header_width = f"min-width:{_ROW_HEADER_EM - 3}em;max-width:{_ROW_HEADER_EM}em"
+    corner = (
+        f'<th style="{style.CELL};{sticky};{header_width}">'
+        f'<span style="{style.MUTED}">{escape(rows)} ↓ · {escape(cols)} →</span></th>'
+    )
     head = "".join(
         f'<th scope="col" style="{style.CELL}"><span style="{style.MUTED}">{escape(cols)}</span> '
         f"{escape(label(value))}</th>"
         for value in col_values
     )
+    tile = tile_width_css(len(col_values))
     body = []
     for i, row_value in enumerate(row_values):
         header = (
-            f'<th scope="row" style="{style.CELL};min-width:9em;max-width:16em">'
-            f'<div style="{style.MUTED}">{escape(rows)}</div>{escape(label(row_value))}</th>'
+            f'<th scope="row" style="{style.CELL};{sticky};{header_width};'
+            f'overflow-wrap:anywhere"><div style="{style.MUTED}">{escape(rows)}</div>'
+            f"{escape(label(row_value))}</th>"
         )
-        tds = "".join(
-            cell_html(cells.get((i, j)), width_px=width_px) for j in range(len(col_values))
-        )
+        tds = "".join(cell_html(cells.get((i, j)), tile_css=tile) for j in range(len(col_values)))
         body.append(f"<tr>{header}{tds}</tr>")
-    return (
-        '<table class="foxnb-grid foxnb-compare" style="border-collapse:collapse">'
-        f"<thead><tr>{corner}{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        + (PLAY_ROWS_SCRIPT if play_rows else "")
+    wrap = (
+        f'<div class="foxnb-grid-wrap" style="--foxnb-tile:{int(width_px)}px;max-width:100%;'
+        f'overflow-x:auto;container-type:inline-size;color:{style.TEXT}">'
     )
+    table = (
+        f'<table class="foxnb-grid foxnb-compare" data-foxnb-extension-s="{EXTENSION_S:g}" '
+        'style="border-collapse:separate;border-spacing:0;margin:0">'
+        f"<thead><tr>{corner}{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+    return f"{wrap}{table}</div>" + (PLAY_ROWS_SCRIPT if play_rows else "")
 
 
-def cell_html(cell: CellView | None, *, width_px: int = 280) -> str:
+def cell_html(cell: CellView | None, *, tile_css: str = "width:280px") -> str:
     """One ``<td>``: the media (or the status of a run that did not complete) and a caption."""
-    box = f"width:{int(width_px)}px"
     if cell is None:
         return (
             f'<td class="foxnb-compare-cell foxnb-compare-empty" style="{style.CELL}">'
-            f'<div style="{box};{style.EMPTY_BOX};text-align:center">no run</div></td>'
+            f'<div style="{tile_css};{style.EMPTY_BOX};text-align:center;box-sizing:border-box">'
+            "no run</div></td>"
         )
     if cell.media_html:
         content = cell.media_html
@@ -154,10 +131,11 @@ def cell_html(cell: CellView | None, *, width_px: int = 280) -> str:
             f"<b>{escape(cell.status)}</b>{code}</div>"
         )
     caption = (
-        f'<div class="foxnb-compare-caption" style="{style.MUTED}">'
+        f'<div class="foxnb-compare-caption" style="{style.MUTED};overflow-wrap:anywhere">'
         f"<code>{escape(cell.run_id)}</code> · {escape(cell.status)}</div>"
     )
+    shade = f";background:{cell.background}" if cell.background else ""
     return (
-        f'<td class="foxnb-compare-cell" style="{style.CELL}">'
-        f'<div style="{box}">{content}{caption}</div></td>'
+        f'<td class="foxnb-compare-cell" style="{style.CELL}{shade}">'
+        f'<div style="{tile_css}">{content}{caption}{cell.details_html}</div></td>'
     )

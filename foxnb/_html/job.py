@@ -40,6 +40,7 @@ class JobView:
     video_path: Path | None
     params: Mapping[str, object]
     done: bool
+    reused_from: str | None = None
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -62,6 +63,7 @@ class JobView:
             video_path=state.video_path,
             params={k: v for k, v in params.items() if v is not None},
             done=job.done,
+            reused_from=getattr(job, "reused_from", None),
         )
 
 
@@ -81,19 +83,60 @@ def status_html(
     if elapsed_s is not None:
         took = format_duration(elapsed_s)
         parts.append(f"after {took}" if done else f"{took} elapsed")
-    if eta_s is not None:
-        parts.append(f"~{format_duration(eta_s)} left")
+    if eta_s is not None and not done:
+        parts.append(left_text(eta_s))
     return " · ".join(parts)
 
 
-def header_html(run_id: str, model: str, prompt: str) -> str:
-    """Run id, model and the start of the prompt."""
+def left_text(eta_s: float) -> str:
+    """``~8 s left``; under 1.5 s, ``finishing any moment`` rather than ``~0 s left``."""
+    return f"~{format_duration(eta_s)} left" if eta_s >= 1.5 else "finishing any moment"
+
+
+_SUMMARY_SKIPPED = ("prompt", "model")
+
+
+def summary_html(params: Mapping[str, object]) -> str:
+    """The request's fields on one line, so two runs differing by one field look different:
+    ``clip.mp4 · 16:9 · audio on · seed 5``. The prompt and model are in the header."""
+    parts = []
+    for name, value in params.items():
+        if name in _SUMMARY_SKIPPED:
+            continue
+        if name == "video":
+            text = str(value).rstrip("/").rsplit("/", 1)[-1]
+        elif name == "aspect_ratio":
+            text = str(value)
+        elif name == "generate_audio":
+            text = "audio on" if value else "audio off"
+        else:
+            text = f"{name} {value}"
+        parts.append(escape(text))
+    return f'<div class="foxnb-params" style="{style.MUTED}">{" · ".join(parts)}</div>'
+
+
+def reused_html(source_run_id: str | None) -> str:
+    """The note of a run that reused an earlier identical one's video (0 credits)."""
+    if not source_run_id:
+        return ""
+    return (
+        f'<div class="foxnb-reused" style="{style.MUTED}">reused from '
+        f"<code>{escape(source_run_id)}</code>: the same request with the same seed already "
+        "completed, so nothing was sent and 0 credits were spent</div>"
+    )
+
+
+def header_html(
+    run_id: str, model: str, prompt: str, params: Mapping[str, object] | None = None
+) -> str:
+    """Run id, model, the start of the prompt and (given ``params``) the request's fields."""
     excerpt = (
         prompt if len(prompt) <= _PROMPT_EXCERPT_CHARS else prompt[:_PROMPT_EXCERPT_CHARS] + "…"
     )
     return (
         f"<code>{escape(run_id)}</code> · {escape(model)}"
         f'<div style="{style.MUTED}">“{escape(excerpt)}”</div>'
+        + (summary_html(params) if params is not None else "")
     )
 
 
@@ -150,6 +193,7 @@ def snapshot_html(view: JobView, media_html: str) -> str:
         f"<div><code>{escape(view.run_id)}</code></div>"
         f'<div class="foxnb-status">{status}</div>'
         f"{details_html(view.task_id, view.backend)}"
+        f"{reused_html(view.reused_from)}"
         f"{params_html(view.params)}"
         f"{problem_html(view)}"
         f"{media_html}"
@@ -162,11 +206,11 @@ def banner_html(backend: str, base_url: str, masked_key: str, workdir: str) -> s
     if backend == "sim":
         title = SIM_NOTE[0].upper() + SIM_NOTE[1:]
         more = "Set FOXAPI_API_KEY and reconnect to use the real service."
-        colour = style.GOOD
+        colour = style.GOOD_HUE
     else:
         title = "FoxAPI (real, billed)"
         more = f"key {escape(masked_key)}."
-        colour = style.WARN
+        colour = style.WARN_HUE
     return (
         f'<div class="foxnb-banner" style="{style.CARD};border-left:4px solid {colour}">'
         f"<b>{title}</b> · <code>{escape(base_url)}</code>"

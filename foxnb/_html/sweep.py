@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 _LABEL_VALUE_CHARS = 40
 _SHORT_VALUE_CHARS = 16
 _MAX_CARD_COLUMNS = 4
+MIN_CARD_PX = 220
+"""Cards in a sweep view shrink to this, then wrap to the next line."""
 # Lifecycle order (as models.Status lists them), so counts read left to right as cells move.
 _STATUS_ORDER = STATUSES
 
@@ -91,9 +93,11 @@ def header_html(
     *,
     credits: float = 0.0,
     stopped: str | None = None,
+    reused: int = 0,
 ) -> str:
     """The experiment's name, the simulator note, counts per status, the time so far, the
-    credits its tasks reserved, and why it stopped sending cells (if it did)."""
+    credits this sweep's own tasks reserved (a reused cell spends none: ``reused`` says how
+    many were), and why it stopped sending cells (if it did)."""
     parts = [f"<b>Sweep</b> <code>{escape(name)}</code>"]
     if backend == "sim":
         parts.append(f"<b>{SIM_NOTE}</b>")
@@ -102,7 +106,9 @@ def header_html(
         took = format_duration(elapsed_s)
         ended = all(cell.done for cell in cells)
         parts.append(f"after {took}" if ended else f"{took} elapsed")
-    parts.append(f"{credits:g} credits reserved")
+    parts.append(f"{credits:g} credits spent")
+    if reused:
+        parts.append(f"{reused} reused (0 credits)")
     line = " · ".join(parts)
     if stopped:
         line += (
@@ -122,7 +128,7 @@ _TILES_STYLE = (
     "<style>"
     ".foxnb-tiles{display:grid;gap:4px;grid-template-columns:repeat(auto-fill,minmax(150px,1fr))}"
     f".foxnb-tile{{border:1px solid {style.BORDER};border-radius:4px;padding:3px 5px;"
-    "min-width:0;font-size:0.85em}"
+    f"min-width:0;font-size:0.85em;color:{style.TEXT}}}"
     f".foxnb-tile-bar{{height:3px;background:{style.TRACK};margin:2px 0}}"
     ".foxnb-tile-bar div{height:3px}"
     f".foxnb-tile-label{{color:{style.MUTED_TEXT};font-size:0.9em;white-space:nowrap;"
@@ -167,14 +173,17 @@ def snapshot_html(header: str, ended: str, grid: str) -> str:
 
 
 def card_columns(axes: Sequence[str], values: Sequence[Mapping[str, object]]) -> str:
-    """The CSS columns of the cards: as many as the saved grid will have (one per value of
-    the second axis, see ``comparison_axes``) up to ``_MAX_CARD_COLUMNS``; else as many as
-    fit the output's width."""
+    """The CSS columns of the cards: as many as fit the output's width, each at least
+    ``MIN_CARD_PX``; with two or more axes, no more than the saved grid will have (one per
+    value of the second axis, see ``comparison_axes``) up to ``_MAX_CARD_COLUMNS``."""
+    fit = f"repeat(auto-fill, minmax({MIN_CARD_PX}px, 1fr))"
     if len(axes) >= 2:
         across = len({repr([cell[a] for a in axes[1:]]) for cell in values})
         if across <= _MAX_CARD_COLUMNS:
-            return f"repeat({across}, minmax(260px, 1fr))"
-    return "repeat(auto-fill, minmax(320px, 1fr))"
+            # auto-fit never makes more columns than fit; the max caps them at `across`.
+            share = f"max({MIN_CARD_PX}px, (100% - {across - 1} * 8px) / {across})"
+            return f"repeat(auto-fill, minmax({share}, 1fr))"
+    return fit
 
 
 def comparison_axes(frame: pd.DataFrame, axes: Sequence[str]) -> tuple[pd.DataFrame, str, str]:

@@ -16,7 +16,7 @@ once, here.
 """
 
 from .core import Core
-from .polling import estimate_total_s, next_poll_delay_s, poll
+from .polling import LAST_PROGRESS, estimate_total_s, next_poll_delay_s, poll
 from .responses import error_from_response, parse_json_object, parse_retry_after
 from .retry import RetryPolicy, Throttle, backoff_s, call
 from .steps import (
@@ -39,6 +39,7 @@ from .steps import (
 )
 
 __all__ = [
+    "LAST_PROGRESS",
     "USER_AGENT",
     "Core",
     "Failure",

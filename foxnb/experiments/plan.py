@@ -6,13 +6,13 @@ Pure decisions on recorded runs, made before anything is written or sent:
   ``zip``);
 - ``cell_requests`` checks every cell's ``ExtendRequest`` (the input clip is read once);
 - ``plan_cells`` decides per cell: re-attach its unfinished run, reuse a completed video
-  (seeded requests only), or submit — so a sweep run again never pays twice;
+  (``foxnb.runtime.reuse``, the rule ``fx.extend()`` follows too), or submit — so a sweep
+  run again never pays twice;
 - ``SweepPlan`` is what ``dry_run=True`` shows.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import itertools
 import statistics
@@ -25,18 +25,10 @@ from .. import media
 from .._files import sha256_file
 from .._inputs import fit_aspect, source
 from ..errors import ValidationError
-from ..models import REQUEST_FIELDS, RESUMABLE, ExtendRequest
+from ..models import RESUMABLE, ExtendRequest
+from ..runtime.reuse import IntactVideos, Key, completed_by_key, request_key, reusable, run_key
 
 MODES = ("product", "zip")
-
-Key = tuple[Any, ...]
-
-
-def run_key(run: dict[str, Any]) -> Key:
-    """What makes two runs the same work: every request field and the input's content (or URL)."""
-    sha = run.get("input_sha256")
-    source = ("sha256", sha) if sha else ("url", run.get("video"))
-    return (run.get("prompt"), *(run.get(f) for f in REQUEST_FIELDS), source)
 
 
 @dataclass(frozen=True)
@@ -197,19 +189,15 @@ def plan_cells(
     grid: list[dict[str, Any]],
     input_sha256: str | None,
     force: bool,
-    *,
-    intact: dict[str, bool] | None = None,
-    host: str | None = None,
+    intact: IntactVideos | None = None,
 ) -> list[Cell]:
     """Decide per cell: re-attach its unfinished run, reuse a completed one, or submit.
 
-    ``intact`` remembers which videos were checked (path → still as recorded), so planning
-    again reads no file twice; ``host`` is this machine's name in the store: a video another
-    machine holds is trusted as recorded (``fx.fetch()`` gets a copy).
+    ``intact`` remembers which videos were checked, so planning again reads no file twice.
     """
     unfinished: dict[Key, list[dict[str, Any]]] = {}
-    completed: dict[Key, list[dict[str, Any]]] = {}
-    for run in runs:  # of this backend only: a simulator's video is no answer to a paid one
+    runs = list(runs)  # of this backend only: a simulator's video is no answer to a paid one
+    for run in runs:
         status = run.get("status")
         # A cell stays bound to its earlier run while that run may still produce (or may
         # already have paid for) a video: resumable runs, and submission_unknown ones,
@@ -217,35 +205,19 @@ def plan_cells(
         bound = status in RESUMABLE or (status == "submission_unknown" and not force)
         if run.get("experiment") == name and bound:
             unfinished.setdefault(run_key(run), []).append(run)
-        elif run.get("status") == "completed" and not run.get("reused_from"):
-            completed.setdefault(run_key(run), []).insert(0, run)  # newest first
-    intact = {} if intact is None else intact
+    completed = completed_by_key(runs)
+    intact = IntactVideos() if intact is None else intact
     cells = []
     for index, (request, fields) in enumerate(zip(requests, grid, strict=True)):
-        key = run_key({**dataclasses.asdict(request), "input_sha256": input_sha256})
+        key = request_key(request, input_sha256)
         earlier = unfinished[key].pop(0) if unfinished.get(key) else None
         action = "attach"
-        # Without an explicit seed the service picks one, so the same request is not the
-        # same video: only seeded requests are reused.
-        if earlier is None and not force and request.seed is not None:
-            earlier = next((r for r in completed.get(key, []) if _intact(r, intact, host)), None)
+        if earlier is None and not force:
+            earlier = reusable(completed, request, input_sha256, intact)
             action = "reuse"
         values = {a: fields[a] for a in axes}
         cells.append(Cell(index, values, request, action if earlier else "submit", earlier))
     return cells
-
-
-def _intact(run: dict[str, Any], seen: dict[str, bool], host: str | None) -> bool:
-    """True when the run's video file still exists with the sha256 recorded for it (on
-    another machine: as that machine recorded it)."""
-    path = run.get("video_path")
-    if not path or not run.get("sha256"):
-        return False
-    if host is not None and run.get("video_host") not in (None, host):
-        return True
-    if path not in seen:
-        seen[path] = Path(path).is_file() and sha256_file(path) == run["sha256"]
-    return seen[path]
 
 
 def expected_time(runs: Iterable[dict[str, Any]], cells: list[Cell]) -> tuple[float | None, str]:

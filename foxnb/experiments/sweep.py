@@ -11,14 +11,15 @@ order you gave them (the first varies slowest); ``mode="zip"`` pairs them elemen
 Every cell is checked before anything is sent, and recorded in the runs store (``experiment``,
 ``cell``) before any is launched, so after a kernel restart ``fx.resume()`` sends the rest.
 Planning and recording happen in one critical section of the store per experiment
-(``RunStore.exclusive``): two kernels, scripts or machines starting the same sweep at the same
+(``experiments.cells``): two kernels, scripts or machines starting the same sweep at the same
 moment make one set of cells — the second finds the first's cells and watches them. Budgets
 and stops are the store's (see ``runtime.sending``), so they hold for every writer.
 Running a sweep again never pays twice for a cell:
 
 - a cell with an explicit seed whose exact request (same fields, same input content or URL)
   already ``completed``, and whose video is still on disk unchanged, becomes a new run with
-  ``reused_from`` the old one and ``credits=0`` (``force=True`` resubmits instead);
+  ``reused_from`` the old one and ``credits=0`` (``force=True`` resubmits instead); this is
+  the rule of ``fx.extend()`` too (``foxnb.runtime.reuse``);
 - a cell of the same experiment still unfinished is re-attached, not resubmitted.
 
 ``dry_run=True`` returns a ``SweepPlan`` saying how many cells would be reused, re-attached or
@@ -30,16 +31,18 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .._inputs import parse_tags, reject_unknown
-from ..errors import FoxError, JobTimeoutError, ValidationError
+from ..errors import JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
 from ..runtime.jobs import Job
-from ..runtime.store import Claim, Event, ExperimentState, Held, SendRule
+from ..runtime.reuse import IntactVideos, reuse_fields
+from ..runtime.store import Event, ExperimentState, SendRule
 from ..runtime.tracker import Tracker
+from .cells import cell_job, planning, record
 from .plan import (
     MODES,
     Cell,
@@ -50,6 +53,12 @@ from .plan import (
     plan_cells,
 )
 
+if TYPE_CHECKING:
+    from ..widgets.waiting import WaitLine
+
+
+WAIT_STEP_S = 0.1
+"""How often ``Sweep.wait()`` looks whether every cell has ended."""
 STATE_TTL_S = 0.5
 """How long ``Sweep.credits`` and ``Sweep.stopped`` reuse one reading of the store."""
 
@@ -113,23 +122,33 @@ class Sweep:
         """How many cells are in each status, e.g. ``{"completed": 4, "processing": 2}``."""
         return dict(Counter(job.status for job in self.jobs))
 
-    def wait(self, timeout: float | None = None) -> Sweep:
+    def wait(self, timeout: float | None = None, *, quiet: bool = False) -> Sweep:
         """Block until every cell has ended; a failed cell does not raise (see ``df``).
 
         Raises ``JobTimeoutError`` if ``timeout`` seconds pass first (the jobs keep running).
+        While it blocks, one line says how far the sweep is (cells ended, overall progress,
+        time left), rewritten in place; ``quiet=True`` turns it off.
         """
+        line = None if quiet or all(job.done for job in self.jobs) else _wait_line(self)
         deadline = None if timeout is None else time.monotonic() + timeout
-        for job in self.jobs:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                job.wait(left)
-            except JobTimeoutError:
-                raise JobTimeoutError(
-                    f"sweep {self.name!r} not finished after {timeout} s ({self._summary()}); "
-                    "its jobs keep running in the background"
-                ) from None
-            except FoxError:
-                pass  # one cell's failure is a result of the experiment, recorded in df
+        note = ""
+        try:
+            while not all(job.done for job in self.jobs):
+                if deadline is not None and time.monotonic() >= deadline:
+                    note = "(stopped waiting; the jobs keep running)"
+                    raise JobTimeoutError(
+                        f"sweep {self.name!r} not finished after {timeout} s "
+                        f"({self._summary()}); its jobs keep running in the background"
+                    )
+                time.sleep(WAIT_STEP_S)
+                if line is not None:
+                    line.update()
+        except KeyboardInterrupt:
+            note = "(stopped waiting; the jobs keep running)"
+            raise
+        finally:
+            if line is not None:
+                line.close(note)
         return self
 
     @property
@@ -201,16 +220,13 @@ def start_sweep(
     axes, grid = grid_cells(fields, mode)
     requests, input_sha256 = cell_requests(video, axes, grid)
     models = frozenset(request.model for request in requests)
-    store, host = tracker.store, tracker.owner.host
     # A first plan outside the critical section reads the videos a reuse relies on, so the
     # plan inside it (which every other writer of the store waits for) reads no file.
-    intact: dict[str, bool] = {}
-    runs = [r for r in store.runs().values() if tracker.same_backend(r)]
-    cells = plan_cells(
-        runs, name, requests, axes, grid, input_sha256, force, intact=intact, host=host
-    )
+    intact = IntactVideos(tracker.owner.host)
+    runs = [r for r in tracker.store.runs().values() if tracker.same_backend(r)]
+    cells = plan_cells(runs, name, requests, axes, grid, input_sha256, force, intact)
     if dry_run:
-        state = store.experiment(name, time.time(), tracker.backend, models)
+        state = tracker.store.experiment(name, time.time(), tracker.backend, models)
         return SweepPlan(
             name,
             axes,
@@ -221,20 +237,17 @@ def start_sweep(
             spent_credits=state.spent_credits,
         )
     rule = SendRule(name, backend=tracker.backend, models=models, per_writer=True)
-    # Fields every new cell records: its budget (read back by fx.resume() of older versions).
+    # Every new cell also records the budget it was sent under.
     extra: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
     if not launch and input_sha256 is not None:
         # Cells recorded for workers, perhaps on machines without this clip: upload it now
-        # and record the link with them (a worker sends it as it is; see Tracker.requeue).
+        # and record the link with them (a worker sends it as it is; see recovery.requeue).
         url, at = tracker.engine.call(
             tracker.runner.uploads.url_for(Path(requests[0].video), input_sha256)
         )
         extra.update(video_url=url, uploaded_at=at)
-    with tracker.lock, store.exclusive(name) as txn:
-        runs = [r for r in txn.runs().values() if tracker.same_backend(r)]
-        cells = plan_cells(
-            runs, name, requests, axes, grid, input_sha256, force, intact=intact, host=host
-        )
+    with planning(tracker, name) as (txn, runs):
+        cells = plan_cells(runs, name, requests, axes, grid, input_sha256, force, intact)
         new = sum(cell.action == "submit" for cell in cells)
         if max_jobs is not None and new > max_jobs:
             raise ValidationError(
@@ -243,62 +256,20 @@ def start_sweep(
             )
         # Calling the sweep is asking for it to run: an earlier stop is lifted, and the budget
         # is this call's (both joined to this transaction: same thread).
-        store.clear_stop(name)
-        store.set_budget(name, budget_credits)
+        tracker.store.clear_stop(name)
+        tracker.store.set_budget(name, budget_credits)
         # Every cell is in the store, in one transaction, before the first is launched: a
         # crash leaves all of them queued for fx.resume() (or this same call again), or none.
         events = [_event(tracker, cell, name, tag_list, input_sha256, extra) for cell in cells]
-        txn.append_many([e for e in events if e is not None])
-        run_ids = [
-            event[0] if event else str((cell.run or {})["run_id"])  # a re-attached cell's run
-            for cell, event in zip(cells, events, strict=True)
-        ]
-        claims: dict[str, Claim] = {}
-        if launch:
-            wanted = [
-                run_id
-                for cell, run_id in zip(cells, run_ids, strict=True)
-                if cell.action != "reuse" and tracker.live(run_id) is None
-            ]
-            claims = tracker.claimed(
-                txn.claim_many(wanted, tracker.owner, tracker.lease_s, time.time())
-            )
+        run_ids, claims = record(tracker, txn, cells, events, launch)
     sweep = Sweep(tracker, name, axes, cells, rule)
     sweep.run_ids = run_ids
-    if not launch:
-        return sweep
-    tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, name)
-    with tracker.lock:
-        for cell, run_id in zip(cells, run_ids, strict=True):
-            sweep.jobs.append(_job(tracker, cell, run_id, input_sha256, rule, claims))
+    if launch:
+        tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, name)
+        with tracker.lock:
+            for cell, run_id in zip(cells, run_ids, strict=True):
+                sweep.jobs.append(cell_job(tracker, cell, run_id, input_sha256, rule, claims))
     return sweep
-
-
-def _job(
-    tracker: Tracker,
-    cell: Cell,
-    run_id: str,
-    input_sha256: str | None,
-    rule: SendRule,
-    claims: dict[str, Claim],
-) -> Job:
-    """The job of one cell: launched, settled (reused), continued, or watched."""
-    live = tracker.live(run_id)
-    if live is not None:
-        return live
-    if cell.action == "reuse":
-        return tracker.settled(run_id, cell.request)
-    claim = claims[run_id]
-    if not claim.ok:  # another live owner works on it: watch, never send again
-        return tracker.watch(
-            Held(claim.run or cell.run or {"run_id": run_id}, claim.previous, None)
-        )
-    if cell.action == "submit":
-        return tracker.launch(run_id, cell.request, input_sha256, rule)
-    # An unfinished cell of an earlier call: carried on from where the store says it is (a
-    # create in flight when an earlier kernel died is never resent: submission_unknown).
-    job = tracker.continue_run(claim.run or dict(cell.run or {}))
-    return job if job is not None else tracker.settled(run_id, cell.request)
 
 
 def _event(
@@ -316,18 +287,19 @@ def _event(
         return tracker.first_event(
             cell.request, tags, input_sha256, experiment=name, cell=cell.index, **extra
         )
-    source = cell.run
-    assert source is not None
+    assert cell.run is not None
     return tracker.first_event(
         cell.request,
         tags,
         input_sha256,
-        status="completed",
         experiment=name,
         cell=cell.index,
-        reused_from=source["run_id"],
-        progress=100,
-        credits=0,
-        completed_at=time.time(),
-        **{k: source.get(k) for k in ("video_path", "video_host", "sha256", "size_bytes")},
+        **reuse_fields(cell.run),
     )
+
+
+def _wait_line(sweep: Sweep) -> WaitLine | None:
+    # Drawn by the widgets layer: an upward import on use, named in the layer test.
+    from ..widgets.waiting import sweep_text, wait_line
+
+    return wait_line(lambda: sweep_text(sweep))

@@ -1,6 +1,6 @@
 """``Job``: the handle ``fx.extend()`` returns while the work runs in the background.
 
-Users read it (``status``, ``progress``, ``eta_s``, ``video_path``), wait on it (``wait()``,
+Users read it (``status``, ``progress``, ``timing()``, ``video_path``), wait on it (``wait()``,
 ``await job``), watch it (``on_update``) or stop tracking it (``detach()``). The runtime
 drives it through a small engine-side API, in the manner of ``concurrent.futures.Future``'s
 ``set_result``: ``set_state()`` and ``add_progress()`` as the run moves (see
@@ -18,11 +18,14 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._wire import estimate_total_s
 from ..errors import FoxError, JobError, JobTimeoutError
 from ..models import ExtendRequest
+from .eta import JobTiming, PaceBook, job_timing
+
+if TYPE_CHECKING:
+    from ..widgets.waiting import WaitLine
 
 log = logging.getLogger("foxnb")
 
@@ -33,6 +36,9 @@ class JobState:
 
     status: str = "queued"
     progress: int = 0
+    queued_at: float | None = None
+    started_at: float | None = None
+    in_flight: int | None = None
     task_id: str | None = None
     error: FoxError | None = None
     error_code: str | None = None
@@ -44,6 +50,7 @@ class JobState:
     video_path: Path | None = None
     sha256: str | None = None
     credits: float | None = None
+    reused_from: str | None = None
     #: The owner (``host:pid:session``) working on this run when it is not this session:
     #: the job then mirrors the runs store, read-only (``runtime.watch``).
     watching: str | None = None
@@ -66,6 +73,7 @@ class Job:
         *,
         backend: str,
         detach_hook: Callable[[Job], None] | None = None,
+        pace: PaceBook | None = None,
     ):
         self.run_id = run_id
         self.request = request
@@ -76,6 +84,7 @@ class Job:
         self._done = threading.Event()
         self._future: concurrent.futures.Future[None] | None = None
         self._detach_hook = detach_hook
+        self._pace = pace
 
     # -------------------------------------------------------------- reading
 
@@ -111,9 +120,38 @@ class Job:
         return self._state.sha256
 
     @property
+    def credits(self) -> float | None:
+        """Credits the service reported for this run's task (0 for a reused result)."""
+        return self._state.credits
+
+    @property
+    def reused_from(self) -> str | None:
+        """The run whose video this job reused instead of paying again, else None.
+
+        ``fx.extend()`` reuses a completed, identical seeded request (see
+        ``foxnb.runtime.reuse``); ``fx.rerun(job)`` sends the same request again anyway.
+        """
+        return self._state.reused_from
+
+    @property
     def done(self) -> bool:
         """True once nothing more will happen without your action."""
         return self._done.is_set()
+
+    @property
+    def queued_at(self) -> float | None:
+        """When the run was recorded (Unix seconds), before anything was sent."""
+        return self._state.queued_at
+
+    @property
+    def submitted_at(self) -> float | None:
+        """When the create request was sent (Unix seconds); elapsed time counts from here."""
+        return self._state.submitted_at
+
+    @property
+    def started_at(self) -> float | None:
+        """When the service was first seen processing the task (Unix seconds), else None."""
+        return self._state.started_at
 
     @property
     def elapsed_s(self) -> float | None:
@@ -125,12 +163,45 @@ class Job:
 
     @property
     def eta_s(self) -> float | None:
-        """Estimated seconds left, from ``estimated_time`` and the observed progress rate."""
-        elapsed = self.elapsed_s
-        if self.done or elapsed is None or self.status not in ("pending", "processing"):
-            return None
-        total = estimate_total_s(elapsed, self._state.estimated_time_s, self._state.history)
-        return None if total is None else max(0.0, total - elapsed)
+        """Estimated seconds left: 0 once the expected end has passed (``timing().phase`` is
+        then ``"overdue"``, ``timing().overdue_s`` says by how much); None when unknown or
+        ended. A display that counts down from it shows "overdue", never "~0 s left" for long.
+        """
+        timing = self.timing()
+        return 0.0 if timing.phase == "overdue" else timing.eta_s
+
+    def timing(self, now_s: float | None = None) -> JobTiming:
+        """Where the job's time goes: phase (queued, pending, processing, overdue…), elapsed
+        time, expected end and time left, and a phrase saying it (``foxnb.runtime.eta``).
+
+        The estimate allows for queueing at the service and for how long comparable runs
+        (same model, similar number of jobs in flight) have really taken.
+
+            job.timing().phrase        # "~8 s left", "overdue by 6 s, still processing"
+        """
+        state = self.snapshot()
+        in_flight = state.in_flight
+        pace, typical_s, tail_s = 1.0, None, 0.0
+        if self._pace is not None:
+            in_flight = in_flight or self._pace.in_flight_now() + 1
+            pace = self._pace.factor(self.request.model, in_flight)
+            typical_s = self._pace.typical_s(self.request.model, in_flight)
+            tail_s = self._pace.tail_s(self.request.model, in_flight)
+        return job_timing(
+            time.time() if now_s is None else now_s,
+            status=state.status,
+            done=self.done,
+            queued_at=state.queued_at,
+            submitted_at=state.submitted_at,
+            accepted_at=state.accepted_at,
+            started_at=state.started_at,
+            completed_at=state.completed_at,
+            estimated_time_s=state.estimated_time_s,
+            history=state.history,
+            pace=pace,
+            typical_s=typical_s,
+            tail_s=tail_s,
+        )
 
     def snapshot(self) -> JobState:
         """A consistent copy of the state (for renderers)."""
@@ -139,23 +210,38 @@ class Job:
 
     # -------------------------------------------------------------- waiting
 
-    def wait(self, timeout: float | None = None) -> Job:
+    def wait(self, timeout: float | None = None, *, quiet: bool = False) -> Job:
         """Block until the job ends; return it, or raise why it has no video.
 
         Raises ``TaskFailedError``, ``SubmissionUnknownError``, ``DownloadError``, the API
         error that stopped it, or ``JobTimeoutError`` if ``timeout`` (seconds) passes first
         (the job keeps running). Safe in a notebook cell: the work runs on another thread,
         and an interrupt (■) stops the waiting, not the job.
+
+        While it blocks, one progress line is rewritten in place (in a notebook, or a
+        terminal; nothing when output goes to a file or pipe); ``quiet=True`` turns it off.
         """
+        line = None if quiet or self.done else _wait_line(self)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._done.wait(
-            0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
-        ):
-            if deadline is not None and time.monotonic() >= deadline:
-                raise JobTimeoutError(
-                    f"{self.run_id} still {self.status} after {timeout} s; it keeps running "
-                    "in the background"
-                )
+        note = ""
+        try:
+            while not self._done.wait(
+                0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+            ):
+                if deadline is not None and time.monotonic() >= deadline:
+                    note = "(stopped waiting; the job keeps running)"
+                    raise JobTimeoutError(
+                        f"{self.run_id} still {self.status} after {timeout} s; it keeps "
+                        "running in the background"
+                    )
+                if line is not None:
+                    line.update()
+        except KeyboardInterrupt:
+            note = "(stopped waiting; the job keeps running)"
+            raise
+        finally:
+            if line is not None:
+                line.close(note)
         self._raise_if_unsuccessful()
         return self
 
@@ -208,7 +294,8 @@ class Job:
         self._notify()
 
     def add_progress(self, elapsed_s: float, progress_pct: int) -> None:
-        """Remember one progress reading ``elapsed_s`` after submission (for ``eta_s``)."""
+        """Remember one progress reading, ``elapsed_s`` after the create answer came (or the
+        request was sent, if no answer time is known), for ``timing()``."""
         with self._lock:
             self._state.history.append((elapsed_s, progress_pct))
 
@@ -242,3 +329,11 @@ class Job:
         pct = f" {self.progress}%" if self.status in ("pending", "processing") else ""
         by = f" (run by {self._state.watching})" if self._state.watching and not self.done else ""
         return f"<Job {self.run_id} {self.request.model} {self.status}{pct}{task}{where}{by}>"
+
+
+def _wait_line(job: Job) -> WaitLine | None:
+    # The progress line is drawn by the widgets layer (IPython display or a terminal): an
+    # upward import, on use only, named in the layer test beside the display hook.
+    from ..widgets.waiting import job_text, wait_line
+
+    return wait_line(lambda: job_text(job))

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .store import Event, Owner, RunStore
@@ -46,6 +47,13 @@ FLUSH_WAIT_S = 10.0
 """How long the runner waits for a write to be durable before carrying on without it."""
 CLOSE_WAIT_S = 30.0
 """How long ``close()`` waits for queued writes to reach the store."""
+
+
+def stored(fields: dict[str, Any]) -> dict[str, Any]:
+    """A job's fields as the store keeps them: paths as text, a live exception left out."""
+    kept = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
+    kept.pop("error", None)
+    return kept
 
 
 @dataclass

@@ -184,6 +184,9 @@ def _poll(tracker: Tracker, run: dict[str, Any], job: Job | None) -> Job:
         accepted_at=run.get("accepted_at"),
         estimated_time_s=run.get("estimated_time_s"),
         credits=run.get("credits"),
+        queued_at=run.get("recorded_at"),
+        started_at=run.get("started_at"),
+        in_flight=run.get("in_flight"),
     )
     return tracker.launch(run["run_id"], job.request, None, job=job)
 

@@ -32,9 +32,10 @@ from ..errors import (
     NotFoundError,
     TaskFailedError,
 )
-from ..models import Task
+from ..models import ACTIVE, Task
+from .eta import progress_total_s
 from .jobs import Job, JobState
-from .records import StoreLink
+from .records import StoreLink, stored
 from .sending import Sender, Turns
 from .store import SendRule
 from .uploads import UploadCache
@@ -66,10 +67,17 @@ class Runner:
         host: str,
         clock: Callable[[], float] = time.time,
         on_lost: Callable[[Job], bool] | None = None,
+        in_flight: Callable[[], int] = lambda: 0,
+        on_completed: Callable[[str], object] | None = None,
     ):
         self.client = client
         self.link = link
         self.store = link.store
+        #: How many of the session's jobs are sent and not yet done (recorded with each
+        #: create, so estimates can learn how concurrency slows jobs down).
+        self.in_flight = in_flight
+        #: Told the run id of every run whose video was saved (the session scores it).
+        self.on_completed = on_completed
         self.videos_dir = videos_dir
         #: This machine's name, recorded with each saved video (``video_host``).
         self.host = host
@@ -83,14 +91,23 @@ class Runner:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._detaching: set[str] = set()
         self._handing: set[str] = set()  # runs another owner took over
+        self._final: dict[str, dict[str, Any]] = {}  # each run's last changes, shown when done
         self._turns: dict[str, Turns] = {}
 
     def record(self, job: Job, **fields: Any) -> None:
-        """Update the job and queue the same fields for the store (see ``StoreLink``)."""
+        """Queue the fields for the store (``StoreLink``: durable within milliseconds, in
+        order), then show them in the job. A task id is shown only once it is durable (see
+        ``sending.Sender``), and so is the status a job ends with: it is shown when the job
+        is done (``_finish``), so a job never reads as ended while it is not done."""
+        self.link.append(job.run_id, stored(fields))
+        if fields.get("status", "queued") in ACTIVE:
+            self.show(job, fields)
+        else:
+            self._final.setdefault(job.run_id, {}).update(fields)
+
+    def show(self, job: Job, fields: dict[str, Any]) -> None:
+        """Put the job's own fields among ``fields`` into its state (watchers are told)."""
         job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
-        stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
-        stored.pop("error", None)
-        self.link.append(job.run_id, stored)
 
     def turns(self, experiment: str) -> Turns:
         """This process's line for asking to send runs of ``experiment`` (engine loop only)."""
@@ -186,6 +203,8 @@ class Runner:
             self._handing.discard(job.run_id)
             if not handed_off:
                 await self._finish(job)
+            else:
+                self._final.pop(job.run_id, None)
 
     async def _finish(self, job: Job) -> None:
         """Give the run up (its events first, in the same commit), then say the job is done."""
@@ -196,6 +215,9 @@ class Runner:
         except Exception:
             log.exception("foxnb: could not record the end of %s", job.run_id)
         finally:
+            final = self._final.pop(job.run_id, None)
+            if final:
+                self.show(job, final)
             job.mark_done()
 
     def lost(self, job: Job) -> bool:
@@ -205,14 +227,24 @@ class Runner:
         return self.on_lost is not None and self.on_lost(job)
 
     def observe(self, job: Job, task: Task, **extra: Any) -> None:
-        """Take what a task reading says into the job and the store (changes only)."""
+        """Take what a task reading says into the store and the job (changes only)."""
+        changes = self.changes(job, task, **extra)
+        if changes:
+            self.record(job, **changes)
+
+    def changes(self, job: Job, task: Task, **extra: Any) -> dict[str, Any]:
+        """What a task reading (plus ``extra``) changes in the job, not yet recorded."""
         state = job.state
-        if task.status in ("pending", "processing") and job.elapsed_s is not None:
-            job.add_progress(job.elapsed_s, task.progress)
+        now = self.clock()
+        origin = extra.get("accepted_at") or state.accepted_at or state.submitted_at
+        if task.status in ("pending", "processing") and origin is not None:
+            job.add_progress(now - origin, task.progress)
         status = {"completed": "downloading"}.get(task.status, task.status)
         changes: dict[str, Any] = dict(extra)
         if status != state.status:
             changes["status"] = status
+            if status == "processing" and state.started_at is None:
+                changes["started_at"] = now
         if task.progress != state.progress and status != "downloading":
             changes["progress"] = task.progress
         if task.estimated_time_s is not None and task.estimated_time_s != state.estimated_time_s:
@@ -220,10 +252,12 @@ class Runner:
         if task.credits is not None and task.credits != state.credits:
             changes["credits"] = task.credits
         if task.status == "completed" and state.completed_at is None:
-            now = self.clock()
             changes["completed_at"] = now
             if state.submitted_at is not None:
                 changes["duration_s"] = now - state.submitted_at
+            # When the progress said it would be done, so estimates learn how late results
+            # come past it (foxnb.runtime.eta).
+            changes["predicted_s"] = progress_total_s(state.history, state.estimated_time_s)
         if task.status in ("failed", "cancelled") and state.error is None:
             err = task.error
             code = (err.code if err else None) or task.status
@@ -235,8 +269,7 @@ class Runner:
                 error_code=code,
                 error_message=message,
             )
-        if changes:
-            self.record(job, **changes)
+        return changes
 
     async def _download(self, job: Job, task: Task) -> None:
         if not task.result_urls:
@@ -277,6 +310,12 @@ class Runner:
             error_code=None,
             error_message=None,
         )
+        if self.on_completed is not None:
+            await self.link.flush()  # the scorer reads the run from the store
+            try:
+                self.on_completed(job.run_id)  # queues the scoring; returns at once
+            except Exception:  # scoring is extra: it must never fail a saved run
+                log.exception("foxnb: could not queue %s for scoring", job.run_id)
 
     def _detached(self, job: Job) -> None:
         if job.task_id is None:

@@ -38,6 +38,7 @@ from ..errors import (
 )
 from ..models import Task
 from .jobs import Job
+from .records import stored
 from .store import SendDecision, SendRule
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ class Sender:
             "submitted_at": now,
             "create_sent_at": now,
             "video_url": video_url or job.request.video,
+            "in_flight": self.runner.in_flight() + 1,
         }
 
     async def _admit(
@@ -197,7 +199,11 @@ class Sender:
         if decision.action != "send":
             return None  # refused: recorded by _admit
         sent = decision.run or {}
-        job.set_state(status="submitting", submitted_at=sent.get("submitted_at"))
+        job.set_state(
+            status="submitting",
+            submitted_at=sent.get("submitted_at"),
+            in_flight=sent.get("in_flight"),
+        )
         try:
             task = await self.runner.client.create_task(job.request, video_url)
         except SubmissionUnknownError as exc:
@@ -217,9 +223,11 @@ class Sender:
             return None
         # One event: the task id, its status, and when the answer came (the polling planner's
         # clock starts there, not when the request waited in the rate limiter). It is durable
-        # before anything else happens.
-        self.runner.observe(job, task, task_id=task.id, accepted_at=self.runner.clock())
+        # before the job shows it, and before anything else happens.
+        changes = self.runner.changes(job, task, task_id=task.id, accepted_at=self.runner.clock())
+        self.runner.link.append(job.run_id, stored(changes))
         await self.runner.link.flush()
+        self.runner.show(job, changes)
         if decision.pricing:
             # The budget needs this task's price before the experiment's next cell may go;
             # FoxAPI's create answer carries no ``usage``, a task reading does.

@@ -22,6 +22,7 @@ import os
 import secrets
 import threading
 import time
+import warnings
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -31,12 +32,16 @@ from .._inputs import request_fields
 from .._wire import Throttle
 from ..client import AsyncClient
 from ..config import Config, owner_host
+from ..errors import FoxnbWarning
 from ..models import ExtendRequest
 from . import recovery
 from .engine import get_engine
+from .eta import PaceBook, progress_total_s
 from .jobs import Job
 from .records import StoreLink
+from .reuse import IntactVideos, Key, completed_by_key, request_key, reusable, reuse_fields
 from .runner import Runner
+from .scoring import ScoreWorker
 from .store import Claim, Event, Held, Owner, SendRule, open_store
 from .watch import Watcher, mirror
 
@@ -87,12 +92,21 @@ class Tracker:
             self.store, self.owner, lease_s=lease_s, on_lost=partial(recovery.leases_lost, self)
         )
         self.videos_dir = Path(videos).expanduser().resolve() if videos else workdir / "videos"
+        #: Scores every run whose video is saved, on its own thread (``runtime.scoring``).
+        self.scorer = ScoreWorker(self.store, workdir / "inputs", fetch=self._fetch_input)
         self.runner = Runner(
             self.client,
             self.link,
             self.videos_dir,
             host=self.owner.host,
             on_lost=partial(recovery.watch_job, self),
+            in_flight=self.in_flight,
+            on_completed=self.scorer.submit,
+        )
+        #: How long runs of this backend really took; every job's estimate asks it.
+        self.pace = PaceBook(
+            load=lambda: [r for r in self.store.runs().values() if self.same_backend(r)],
+            in_flight_now=self.in_flight,
         )
         self.watcher = Watcher(
             self.store,
@@ -103,6 +117,7 @@ class Tracker:
             on_ended=partial(recovery.watched_ended, self),
         )
         self._jobs: dict[str, Job] = {}
+        self._keys: dict[str, Key] = {}  # run id -> request key, of the runs launched here
         # One decision at a time about which runs this session works on (two threads may
         # call resume() at once: each run is launched once).
         self.lock = threading.RLock()
@@ -141,13 +156,52 @@ class Tracker:
         self.store.append(run_id, at, **fields)
         return run_id
 
-    def start(self, request: ExtendRequest, tags: list[str], input_sha256: str | None) -> Job:
-        """Record a new run held by this session, then launch it; returns at once.
+    def start(
+        self,
+        request: ExtendRequest,
+        tags: list[str],
+        input_sha256: str | None,
+        *,
+        force: bool = False,
+    ) -> Job:
+        """Record a new run held by this session, then launch it; returns its ``Job`` at once.
+
+        Unless ``force``, a seeded request is not paid for twice (``foxnb.runtime.reuse``):
+        one already answered becomes a new completed run reusing that video (``reused_from``,
+        no credits, nothing sent), and one still running in this session returns that run's
+        job (with a ``FoxnbWarning`` saying so).
 
         The record goes through the writer thread (``StoreLink.create``): 1,000 calls in a row
         make a few transactions, not 1,000. Nothing can be sent before it is durable: the
         run's ``begin_send`` is queued behind it, and a crash before then sent nothing.
         """
+        if not force and request.seed is not None:
+            key = request_key(request, input_sha256)
+            running = next(
+                (
+                    job
+                    for run_id, job in self._jobs.items()
+                    if self._keys.get(run_id) == key and not job.done
+                ),
+                None,
+            )
+            if running is not None:
+                warnings.warn(
+                    f"an identical request (seed {request.seed}) is still running as "
+                    f"{running.run_id}: this returns its job instead of paying again; "
+                    "force=True sends another",
+                    FoxnbWarning,
+                    stacklevel=3,
+                )
+                return running
+            self.link.flush_blocking()  # this session's own runs are among those considered
+            runs = (r for r in self.store.runs().values() if self.same_backend(r))
+            intact = IntactVideos(self.owner.host)
+            source = reusable(completed_by_key(runs), request, input_sha256, intact)
+            if source is not None:
+                run_id = self.record(request, tags, input_sha256, **reuse_fields(source))
+                self.scorer.submit(run_id)  # records scores only if the source had none
+                return self.settled(run_id, request)
         event = self.first_event(request, tags, input_sha256)
         self.link.create(event)
         return self.launch(event[0], request, input_sha256)
@@ -178,9 +232,10 @@ class Tracker:
     ) -> Job:
         """Run a claimed run on the engine; ``rule`` is its experiment's guard on sending."""
         job = job or self.new_job(run_id, request)
-        job.set_state(watching=None)
+        job.set_state(watching=None, queued_at=job.state.queued_at or time.time())
         with self.lock:
             self._jobs[run_id] = job
+            self._keys[run_id] = request_key(job.request, input_sha256)
         job.bind(self.engine.submit(self.runner.run(job, input_sha256, rule)))
         return job
 
@@ -189,7 +244,12 @@ class Tracker:
         run = self.store.get(run_id) or {}
         job = job or self.new_job(run_id, request)
         mirror(job, Held(run, None, None))
-        job.set_state(status=run.get("status", "not_submitted"), watching=None)
+        job.set_state(
+            status=run.get("status", "not_submitted"),
+            watching=None,
+            reused_from=run.get("reused_from"),
+            queued_at=run.get("recorded_at"),
+        )
         job.mark_done()
         return job
 
@@ -213,10 +273,36 @@ class Tracker:
         return list(self._jobs.values())
 
     def new_job(self, run_id: str, request: ExtendRequest) -> Job:
-        job = Job(run_id, request, backend=self.backend, detach_hook=self.detach)
+        """A new ``Job`` of this session for ``run_id`` (not launched)."""
+        job = Job(run_id, request, backend=self.backend, detach_hook=self.detach, pace=self.pace)
         with self.lock:
             self._jobs[run_id] = job
+        job.on_update(self._learn_pace)
         return job
+
+    def in_flight(self) -> int:
+        """How many of this session's jobs are sent and not yet done."""
+        sent = ("submitting", "pending", "processing")
+        return sum(job.status in sent for job in list(self._jobs.values()))
+
+    def _learn_pace(self, job: Job) -> None:
+        """Tell the pace book how long a job took, once its result is ready."""
+        if job.status not in ("downloading", "completed") or job.state.watching:
+            return
+        state = job.state
+        self.pace.add_run(
+            {
+                "run_id": job.run_id,
+                "model": job.request.model,
+                "in_flight": state.in_flight,
+                "submitted_at": state.submitted_at,
+                "accepted_at": state.accepted_at,
+                "completed_at": state.completed_at,
+                "estimated_time_s": state.estimated_time_s,
+                "reused_from": state.reused_from,
+                "predicted_s": progress_total_s(state.history, state.estimated_time_s),
+            }
+        )
 
     def detach(self, job: Job) -> None:
         """Stop tracking ``job`` (what ``job.detach()`` does); says what that means."""
@@ -276,6 +362,10 @@ class Tracker:
     def flag_unknown(self, run: dict[str, Any]) -> None:
         """Record submission_unknown for a run whose owner died mid-create, and release it."""
         recovery.flag_unknown(self, run)
+
+    def _fetch_input(self, url: str, dest: Path) -> None:
+        """Save an input clip given as a URL (for scoring; no API key is sent with it)."""
+        self.engine.call(self.client.download(url, dest))
 
     def close(self) -> None:
         """Stop the HTTP clients and give up every run this session holds (its jobs stop

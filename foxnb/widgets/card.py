@@ -4,8 +4,12 @@
     card                                   # updates by itself while the job runs
 
 The card listens to ``job.on_update`` (called on foxnb's engine thread) and redraws at most
-four times a second, always ending on the final state. Once the job completes, the video
-plays inline from the local file (through Jupyter's ``/files/`` URL).
+four times a second, always ending on the final state; between redraws the status line's
+time moves by itself in the browser (``clock.StatusClock``). The header says which request
+this is (prompt, and the fields set: clip, aspect, audio, seed…). Once the job completes,
+the video plays inline from the local file (``foxnb._serve``: Jupyter's ``/files/`` URL, or
+embedded where there is none). ``compact=True`` (cards inside a sweep view) leaves out the
+task id, the simulator note and the stop button, which the sweep view shows once.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from .._html.job import (
     details_html,
     header_html,
     problem_html,
+    reused_html,
     status_html,
 )
-from .._serve import MAX_EMBED_BYTES, video_block
+from .._serve import video_block
 from ._sync import Coalescer, StartTimer, hold_sync_all, start_daemon_timer
+from .clock import StatusClock
 
 if TYPE_CHECKING:
     from ..runtime.jobs import Job
@@ -50,15 +56,16 @@ class JobCard(w.VBox):  # type: ignore[misc]
     ``problem`` (error box), ``media`` (the ``<video class="foxnb-video">`` once completed)
     and ``stop`` (class ``foxnb-stop``: stops *tracking*; FoxAPI cannot cancel a task).
     ``embed_video=True`` embeds the finished video in the page (up to ``max_embed_bytes``)
-    instead of pointing at the file.
+    instead of pointing at the file (``False``: never; default: where no server serves it).
     """
 
     def __init__(
         self,
         job: Job,
         *,
-        embed_video: bool = False,
-        max_embed_bytes: int = MAX_EMBED_BYTES,
+        compact: bool = False,
+        embed_video: bool | None = None,
+        max_embed_bytes: int | None = None,
         redraw_interval_s: float = REDRAW_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         start_timer: StartTimer = start_daemon_timer,
@@ -67,8 +74,12 @@ class JobCard(w.VBox):  # type: ignore[misc]
         self.job = job
         self.embed_video = embed_video
         self.max_embed_bytes = max_embed_bytes
-        self.header = w.HTML(header_html(job.run_id, job.request.model, job.request.prompt))
-        self.status = w.HTML().add_class("foxnb-status")
+        self.compact = compact
+        view = JobView.of(job)
+        self.header = w.HTML(
+            header_html(job.run_id, job.request.model, job.request.prompt, view.params)
+        )
+        self.status = StatusClock()
         self.progress = w.IntProgress(value=0, min=0, max=100, layout=w.Layout(width="100%"))
         self.details = w.HTML()
         self.problem = w.HTML()
@@ -77,18 +88,12 @@ class JobCard(w.VBox):  # type: ignore[misc]
             description=STOP_LABEL,
             tooltip=STOP_LABEL,
             icon="stop",
-            layout=w.Layout(width="auto"),
+            layout=w.Layout(width="auto", max_width="100%"),
         ).add_class("foxnb-stop")
         self.stop.on_click(self._on_stop)
-        children = (
-            self.header,
-            self.status,
-            self.progress,
-            self.details,
-            self.problem,
-            self.media,
-            self.stop,
-        )
+        children = [self.header, self.status, self.progress]
+        children += [self.problem, self.media] if compact else [self.details, self.problem]
+        children += [] if compact else [self.media, self.stop]
         super().__init__(children=children, **kwargs)
         self.add_class("foxnb-card")
         self._coalescer = Coalescer(
@@ -110,7 +115,7 @@ class JobCard(w.VBox):  # type: ignore[misc]
         view = JobView.of(self.job)
         media = self.media.value
         if not media and view.status == "completed" and view.video_path is not None:
-            media = video_block(
+            media = reused_html(view.reused_from) + video_block(
                 view.video_path,
                 embed=self.embed_video,
                 max_embed_bytes=self.max_embed_bytes,
@@ -121,6 +126,11 @@ class JobCard(w.VBox):  # type: ignore[misc]
             self.status.value = status_html(
                 view.status, view.progress_pct, view.elapsed_s, view.eta_s, done=view.done
             )
+            self.status.status = view.status
+            self.status.progress_pct = view.progress_pct
+            self.status.elapsed_s = -1.0 if view.elapsed_s is None else view.elapsed_s
+            self.status.eta_s = -1.0 if view.eta_s is None else view.eta_s
+            self.status.done = view.done
             self.progress.value = view.progress_pct
             self.progress.bar_style = _BAR_STYLES.get(view.status, "info")
             self.details.value = details_html(view.task_id, view.backend)

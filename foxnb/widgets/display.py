@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..runtime.jobs import Job
 
 
-def snapshot_bundle(job: Job, *, embed_video: bool = False) -> dict[str, str]:
+def snapshot_bundle(job: Job, *, embed_video: bool | None = None) -> dict[str, str]:
     """The static display of ``job`` as it is now: ``text/html`` and ``text/plain``."""
     view = JobView.of(job)
     media = ""
@@ -29,7 +29,7 @@ def snapshot_bundle(job: Job, *, embed_video: bool = False) -> dict[str, str]:
     return {"text/html": snapshot_html(view, media), "text/plain": repr(job)}
 
 
-def show_job(job: Job, *, embed_video: bool = False) -> None:
+def show_job(job: Job, *, embed_video: bool | None = None) -> None:
     """Display ``job`` here: a live card that turns into a saved snapshot when the job ends.
 
     ``embed_video=True`` embeds the finished video in the notebook (capped, see

@@ -10,6 +10,14 @@ checked locally with the same rules ``fx.extend()`` applies (``ExtendRequest`` a
 input-clip check), the message appears next to the field, and Submit stays disabled until
 everything is valid. "Same call in code" shows the equivalent ``fx.extend(...)``.
 
+While Submit is disabled, the reason is written next to it, and the Advanced section opens
+when the field at fault is in it.
+
+Displayed in a cell, the form also leaves a saved record below itself (``form_results``):
+each job's live card runs in the form, and once the job ends its static snapshot, with the
+request's fields and the video, replaces the card in that output, which the notebook keeps
+after the kernel is gone.
+
 Everything a user can do has a code equivalent, e.g. ``form.prompt.value = "..."`` then
 ``form.submit.click()``; ``form.errors`` maps each invalid field to its message and
 ``form.jobs`` lists the jobs submitted from this form.
@@ -17,8 +25,7 @@ Everything a user can do has a code equivalent, e.g. ``form.prompt.value = "..."
 
 from __future__ import annotations
 
-import hashlib
-import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -28,64 +35,48 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from .. import media
-from .._files import AtomicWriter
-from .._html.form import code_html, extend_code, field_error_html, help_html, info_html
-from .._html.job import banner_html, error_html
-from ..config import mask_key
+from .._html.form import (
+    code_html,
+    disabled_reason_html,
+    extend_code,
+    field_error_html,
+    help_html,
+    info_html,
+)
+from .._html.job import error_html, reused_html
+from .._html.style import WIDGET_TEXT_CSS
 from ..errors import FoxError, ValidationError, VideoInputError
-from ..models import EXTEND_DEFAULTS, EXTEND_OPTIONS, MODELS, ExtendRequest, is_url
+from ..models import MODELS, ExtendRequest, is_url
 from ._sync import hold_sync_all
 from .card import JobCard
+from .form_fields import (
+    CHOICES,
+    DEFAULTS,
+    FIELD_HELP,
+    LABEL_STYLE,
+    OPTIONS,
+    dropdown,
+    label_for,
+    message_of,
+    parse_seed,
+    under_input,
+    wide,
+)
+from .form_results import FormResults
+from .upload import save_upload, short_path, uploaded_label, uploaded_record
 
 if TYPE_CHECKING:
     from ..runtime.jobs import Job
     from ..session import Session
 
-# The form's defaults are extend()'s defaults, so the two cannot drift apart.
-DEFAULTS: dict[str, Any] = EXTEND_DEFAULTS
-OPTIONS = EXTEND_OPTIONS
-
-FIELD_HELP = {
-    "prompt": "Where the 7 s of new video should go: continued motion or a scene change. Required.",
-    "video": "An http(s) URL or a local 720p/1080p clip, 16:9 or 9:16: a path, or upload ≤ 10 MB.",
-    "model": "veo-3.1-extend (standard, default) or veo-3.1-extend-fast (the fast version).",
-    "aspect_ratio": "Output aspect. Default: match input (the clip's own; 16:9 for a URL).",
-    "generate_audio": "Generate a matching audio track. Default: on.",
-    "auto_fix": "Lets the service repair the prompt (its default is on). Default: not sent.",
-    "safety_tolerance": "1 = strictest … 6 = most lenient. Default: not sent.",
-    "negative_prompt": "What to avoid, as comma-separated keywords. Default: not sent.",
-    "seed": "A non-negative integer for a repeatable result. Empty: not sent (random).",
-    "tags": "Comma-separated labels for the run ledger (fx.runs()); not sent to FoxAPI.",
-}
-
-# Dropdown label -> the value passed to extend(); None means "not sent" / "match input".
-CHOICES: dict[str, dict[str, Any]] = {
-    "aspect_ratio": {"match input": None, "16:9": "16:9", "9:16": "9:16"},
-    "auto_fix": {"not sent": None, "True": True, "False": False},
-    "safety_tolerance": {
-        "not sent": None,
-        "1 (strictest)": 1,
-        **{str(level): level for level in range(2, 6)},
-        "6 (most lenient)": 6,
-    },
-}
 DOUBLE_CLICK_GUARD_S = 1.0
 """A second Submit within this many seconds is ignored: a double click must not pay twice."""
 
 # Valid stand-ins for the fields not being checked, so each field is checked on its own
 # and every invalid field gets its own message (ExtendRequest stops at the first).
 _STAND_INS = {"prompt": "stand-in", "video": "https://example.com/clip.mp4"}
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_LABEL = {"description_width": "130px"}
-
-
-def _wide() -> w.Layout:
-    return w.Layout(width="100%", max_width="760px")
-
-
-def _under_input() -> w.Layout:
-    """Help, errors and notes line up with the inputs, right of the 130 px labels."""
-    return w.Layout(margin="0 0 0 136px")
+ADVANCED = ("auto_fix", "safety_tolerance", "negative_prompt", "seed", "tags")
+"""The fields under the Advanced section (FoxAPI asks that they be sent only when needed)."""
 
 
 class ExtendForm(w.VBox):  # type: ignore[misc]
@@ -115,37 +106,41 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         self._last_submit_s = -float("inf")
         self._probes: dict[tuple[str, int, int], media.VideoInfo | VideoInputError] = {}
         self._filling = False
+        self._reused: Job | None = None
 
         self.prompt = w.Textarea(
             description="prompt",
             placeholder="The camera keeps panning left as the sun sets",
             rows=3,
-            style=_LABEL,
-            layout=_wide(),
+            style=LABEL_STYLE,
+            layout=wide(),
         )
         self.video = w.Text(
-            description="video", placeholder="clip.mp4 or https://…", style=_LABEL, layout=_wide()
+            description="video",
+            placeholder="clip.mp4 or https://…",
+            style=LABEL_STYLE,
+            layout=wide(),
         )
         self.upload = w.FileUpload(accept="video/*", multiple=False, description="Upload")
         self.upload.add_class("foxnb-upload")
         self.model = w.Dropdown(
-            options=MODELS, value=DEFAULTS["model"], description="model", style=_LABEL
+            options=MODELS, value=DEFAULTS["model"], description="model", style=LABEL_STYLE
         )
-        self.aspect_ratio = self._dropdown("aspect_ratio")
+        self.aspect_ratio = dropdown("aspect_ratio")
         self.generate_audio = w.Checkbox(
-            value=DEFAULTS["generate_audio"], description="generate_audio", style=_LABEL
+            value=DEFAULTS["generate_audio"], description="generate_audio", style=LABEL_STYLE
         )
-        self.auto_fix = self._dropdown("auto_fix")
-        self.safety_tolerance = self._dropdown("safety_tolerance")
+        self.auto_fix = dropdown("auto_fix")
+        self.safety_tolerance = dropdown("safety_tolerance")
         self.negative_prompt = w.Text(
             description="negative_prompt",
             placeholder="blurry, low quality, watermark",
-            style=_LABEL,
-            layout=_wide(),
+            style=LABEL_STYLE,
+            layout=wide(),
         )
-        self.seed = w.Text(description="seed", placeholder="not sent", style=_LABEL)
-        self.tags = w.Text(description="tags", placeholder="first-try, dusk", style=_LABEL)
-        self.video_info = w.HTML(layout=_under_input())
+        self.seed = w.Text(description="seed", placeholder="not sent", style=LABEL_STYLE)
+        self.tags = w.Text(description="tags", placeholder="first-try, dusk", style=LABEL_STYLE)
+        self.video_info = w.HTML(layout=under_input())
 
         inputs = {
             "prompt": self.prompt,
@@ -160,7 +155,7 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             "tags": self.tags,
         }
         self._error_widgets = {
-            name: w.HTML(layout=_under_input()).add_class("foxnb-error") for name in inputs
+            name: w.HTML(layout=under_input()).add_class("foxnb-error") for name in inputs
         }
         rows = {name: self._row(name, widget) for name, widget in inputs.items()}
         rows["video"].children = (
@@ -168,7 +163,7 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             *rows["video"].children[1:],
             self.video_info,
         )
-        advanced_names = ("auto_fix", "safety_tolerance", "negative_prompt", "seed", "tags")
+        advanced_names = ADVANCED
         self.advanced = w.Accordion(
             children=[w.VBox([rows[name] for name in advanced_names])],
             titles=("Advanced (not sent unless set)",),
@@ -181,21 +176,32 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             icon="play",
             tooltip="Send to FoxAPI (billed)" if billed else "Run on the simulator (not billed)",
         ).add_class("foxnb-submit")
+        self.submit_reason = w.HTML().add_class("foxnb-submit-reason")
+        self.again = w.Button(
+            description="Run again anyway",
+            tooltip="Send this request again as a new task (billed, a new video)"
+            if billed
+            else "Send this request again as a new task (simulator: not billed)",
+            icon="redo",
+            layout=w.Layout(display="none", width="auto"),
+        ).add_class("foxnb-again")
+        self.again.on_click(self._on_again)
         self.message = w.HTML().add_class("foxnb-message")
         self.code = w.HTML().add_class("foxnb-code")
         self.cards = w.VBox()
-        banner = w.HTML(
-            banner_html(
-                session.backend,
-                session.config.base_url,
-                mask_key(session.config.api_key),
-                str(session.workdir),
-            )
-        )
+        # The banner once per session: connect() (or displaying the session) already showed
+        # it, unless connect(quiet=True); Submit's tooltip says billed or not either way. The
+        # widget stays: it carries the form's text colours.
+        banner = w.HTML(WIDGET_TEXT_CSS + session.take_banner())
         main = [rows[name] for name in inputs if name not in advanced_names]
-        children = [banner, *main, self.advanced, self.submit, self.message, self.code, self.cards]
+        submit_row = w.HBox(
+            [self.submit, self.submit_reason], layout=w.Layout(align_items="center")
+        )
+        message_row = w.HBox([self.message, self.again], layout=w.Layout(align_items="center"))
+        children = [banner, *main, self.advanced, submit_row, message_row, self.code, self.cards]
         super().__init__(children=children, **kwargs)
         self.add_class("foxnb-form")
+        self.results = FormResults()
 
         for widget in inputs.values():
             widget.observe(self._on_change, names="value")
@@ -207,15 +213,8 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ building
 
-    @staticmethod
-    def _dropdown(name: str) -> w.Dropdown:
-        labels = list(CHOICES[name])
-        return w.Dropdown(
-            options=labels, value=_label_for(name, DEFAULTS[name]), description=name, style=_LABEL
-        )
-
     def _row(self, name: str, widget: w.DOMWidget) -> w.VBox:
-        help_line = w.HTML(help_html(FIELD_HELP[name]), layout=_under_input())
+        help_line = w.HTML(help_html(FIELD_HELP[name]), layout=under_input())
         row = w.VBox([widget, help_line, self._error_widgets[name]])
         return row.add_class(f"foxnb-field-{name}")
 
@@ -233,7 +232,7 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             "auto_fix": CHOICES["auto_fix"][self.auto_fix.value],
             "safety_tolerance": CHOICES["safety_tolerance"][self.safety_tolerance.value],
             "negative_prompt": self.negative_prompt.value.strip() or None,
-            "seed": _seed(self.seed.value),
+            "seed": parse_seed(self.seed.value),
             "tags": tags or None,
         }
 
@@ -255,13 +254,13 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             try:
                 ExtendRequest(**{**_STAND_INS, name: value})
             except ValidationError as exc:
-                errors[exc.field] = _message(exc)
+                errors[exc.field] = message_of(exc)
         info = ""
         video = values["video"]
         if "video" not in errors and not is_url(video):
             probed = self._probe(video)
             if isinstance(probed, VideoInputError):
-                errors["video"] = _message(probed)
+                errors["video"] = message_of(probed)
             else:
                 info = f"{probed.label}, {probed.duration_s:.1f} s"
         elif "video" not in errors:
@@ -283,7 +282,7 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         return self._probes[key]
 
     def _show(self, errors: Mapping[str, str], info: str) -> None:
-        held = [self.submit, self.code, self.video_info]
+        held = [self.submit, self.submit_reason, self.code, self.video_info, self.advanced]
         for widget in self._error_widgets.values():
             held += [widget, widget.layout]
         with hold_sync_all(*held):
@@ -294,6 +293,9 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             self.video_info.value = info_html(info)
             self.code.value = code_html(self.code_text())
             self.submit.disabled = bool(errors)
+            self.submit_reason.value = disabled_reason_html(errors)
+            if any(name in errors for name in ADVANCED):
+                self.advanced.selected_index = 0  # the field at fault must be in sight
 
     def _on_change(self, _change: Mapping[str, Any]) -> None:
         if not self._filling:
@@ -309,7 +311,7 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             for name, value in fields.items():
                 widget = getattr(self, name)
                 if name in CHOICES:
-                    widget.value = _label_for(name, value)
+                    widget.value = label_for(name, value)
                 elif name == "tags":
                     widget.value = ", ".join(value or [])
                 elif name in ("prompt", "video", "negative_prompt", "seed"):
@@ -330,7 +332,7 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
 
     def _on_upload(self, change: Mapping[str, Any]) -> None:
         files = change["new"]
-        if not files:
+        if not files or not len(files[0]["content"]):  # cleared, or our own record
             return
         item = files[0]
         try:
@@ -338,13 +340,15 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
                 self.session.workdir / "inputs", item["name"], bytes(item["content"])
             )
         except OSError as exc:  # e.g. the disk is full: say so in the form
+            self.upload.value = ()
             self.message.value = error_html("video", f"could not save {item['name']}: {exc}")
             return
-        finally:
-            # On disk now (or not at all); keeping the bytes in the widget would hold them in
-            # memory and in the notebook's widget state.
-            self.upload.value = ()
-        self.video.value = _short_path(path)
+        # On disk now; keeping the bytes in the widget would hold them in memory and in the
+        # notebook's widget state. The button keeps a record without them (see upload.py).
+        with self.upload.hold_sync():
+            self.upload.value = (uploaded_record(item),)
+            self.upload.description = uploaded_label(item["name"])
+        self.video.value = short_path(path)
 
     # ------------------------------------------------------------------ submitting
 
@@ -362,56 +366,62 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
             try:
                 job = self.session.extend(values.pop("prompt"), values.pop("video"), **values)
             except ValidationError as exc:
-                self.message.value = error_html(exc.field, _message(exc))
+                self.message.value = error_html(exc.field, message_of(exc))
                 return
             except (FoxError, OSError) as exc:
                 self.message.value = error_html(type(exc).__name__, str(exc))
                 return
         self.message.value = "<br>".join(info_html(f"Note: {note.message}") for note in caught)
+        self._track(job)
+        self._offer_again(job)
+
+    def _offer_again(self, job: Job) -> None:
+        """Say that ``job`` reused an earlier result (0 credits) and offer to pay for a new one."""
+        source = job.reused_from
+        with hold_sync_all(self.message, self.again.layout):
+            if source is not None:
+                self._reused = job
+                self.message.value += reused_html(source)
+            self.again.layout.display = None if source is not None else "none"
+
+    def _on_again(self, _button: w.Button) -> None:
+        reused = self._reused
+        if reused is None:
+            return
+        try:
+            job = self.session.rerun(reused, force=True)
+        except (FoxError, OSError) as exc:
+            self.message.value = error_html(type(exc).__name__, str(exc))
+            return
+        self._reused = None
+        self.message.value = info_html(f"Sent again as {job.run_id}.")
+        self.again.layout.display = "none"
+        self._track(job)
+
+    def _track(self, job: Job) -> None:
+        """Show ``job``'s live card; once it ends, move it to the saved results (if shown)."""
         self.jobs.append(job)
-        self.cards.children = (JobCard(job), *self.cards.children)
+        card = JobCard(job)
+        self.cards.children = (card, *self.cards.children)
+        once = threading.Lock()  # acquired once, never released: one move per job
 
+        def move() -> None:
+            self.results.ended(job)
+            self.cards.children = tuple(c for c in self.cards.children if c is not card)
 
-def save_upload(folder: Path, name: str, content: bytes) -> Path:
-    """Store uploaded bytes as ``folder/<sha256 prefix>-<safe name>`` (once per content)."""
-    digest = hashlib.sha256(content).hexdigest()[:12]
-    # Only the base name, only harmless characters, no leading dot (hidden files are not
-    # served by Jupyter): an upload cannot write outside ``folder`` or hide itself.
-    safe = _SAFE_NAME.sub("_", Path(name).name).lstrip("._")[-80:] or "upload.mp4"
-    path = folder / f"{digest}-{safe}"
-    if not path.exists():
-        with AtomicWriter(path) as writer:
-            writer.write(content)
-            writer.commit()
-    return path
+        def when_done(j: Job) -> None:
+            if j.done and self.results.shown and once.acquire(blocking=False):
+                # Off the engine thread: the snapshot decodes a poster frame.
+                threading.Thread(target=move, name="foxnb-form-result", daemon=True).start()
 
+        job.on_update(when_done)
 
-def _short_path(path: Path) -> str:
-    """``path`` relative to the working folder when inside it, else absolute."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    # ------------------------------------------------------------------ displaying
 
+    def _ipython_display_(self) -> None:
+        """The form, then the output that keeps its ended jobs in the saved notebook."""
+        from IPython.display import display
 
-def _seed(text: str) -> int | str | None:
-    """Empty → None (not sent); an integer → int; anything else stays text for the check."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return int(text, 10)
-    except ValueError:
-        return text
-
-
-def _label_for(name: str, value: Any) -> str:
-    for label, choice in CHOICES[name].items():
-        if choice == value and type(choice) is type(value):
-            return label
-    raise ValidationError(name, f"{value!r} is not an option here", list(CHOICES[name]))
-
-
-def _message(exc: ValidationError) -> str:
-    """The error's text without the leading ``field:``, which the form's layout already says."""
-    return str(exc).removeprefix(f"{exc.field}: ")
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+        if not self.results.shown:
+            self.results.show()

@@ -9,7 +9,8 @@ The header names the experiment, says when it runs on the simulator (nothing bil
 the cells per status and gives the time since the first cell was sent. One bar shows the
 mean progress of all cells — a cell that has ended counts as 100 % — next to "N of M cells
 ended". Below it, every cell labelled with its axis values: up to ``MAX_CARDS`` cells each
-get a live ``JobCard``; a bigger sweep shows compact tiles instead (status, a thin bar, the
+get a compact live ``JobCard`` (the task id, simulator note and stop button are the view's,
+said once); a bigger sweep shows compact tiles instead (status, a thin bar, the
 label), all drawn as one HTML widget at most twice a second, so a 100-cell sweep costs the
 browser one small update per redraw rather than a hundred cards.
 
@@ -86,10 +87,13 @@ def started_at_s(jobs: Sequence[Job]) -> float | None:
 
 
 def sweep_header_html(sweep: Sweep, cells: Sequence[CellState], elapsed_s: float | None) -> str:
-    """``header_html`` for ``sweep`` as it stands."""
+    """``header_html`` for ``sweep`` as it stands: the credits are this sweep's own (a re-run
+    that reuses every cell spent 0, whatever the experiment spent before)."""
     backend = sweep.jobs[0].backend  # every cell runs on the same backend
+    spent = sum(job.snapshot().credits or 0.0 for job in sweep.jobs)
+    reused = sum(cell.action == "reuse" for cell in sweep.cells)
     return header_html(
-        sweep.name, backend, cells, elapsed_s, credits=sweep.credits, stopped=sweep.stopped
+        sweep.name, backend, cells, elapsed_s, credits=spent, stopped=sweep.stopped, reused=reused
     )
 
 
@@ -137,7 +141,10 @@ class SweepView(w.VBox):  # type: ignore[misc]
             self.grid: w.Widget = w.HTML().add_class("foxnb-sweep-tiles")
             interval_s = TILES_REDRAW_INTERVAL_S
         else:
-            self.cards = [JobCard(job, clock=clock, start_timer=start_timer) for job in sweep.jobs]
+            self.cards = [
+                JobCard(job, compact=True, clock=clock, start_timer=start_timer)
+                for job in sweep.jobs
+            ]
             self.grid = w.GridBox(
                 children=[
                     w.VBox(

@@ -26,10 +26,9 @@ def in_kernel() -> bool:
 
 
 def status_line(job: Job) -> str:
-    """``  <run_id>: <status> <progress>%[, ~N s left]``."""
-    eta_s = job.eta_s
-    eta = f", ~{eta_s:.0f} s left" if eta_s is not None else ""
-    return f"  {job.run_id}: {job.status} {job.progress}%{eta}"
+    """``  <run_id>: <status> <progress>%[, ~N s left | overdue by N s, still processing]``."""
+    phrase = job.timing().phrase
+    return f"  {job.run_id}: {job.status} {job.progress}%" + (f", {phrase}" if phrase else "")
 
 
 def print_progress(job: Job) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, overload
 
-from .._serve import MAX_EMBED_BYTES, video_block
+from .._serve import video_block
 from .text import in_kernel
 
 
@@ -24,29 +24,31 @@ from .text import in_kernel
 def show_video(
     path: str | Path,
     *,
-    embed: bool = ...,
-    max_embed_bytes: int = ...,
+    embed: bool | None = ...,
+    max_embed_bytes: int | None = ...,
     return_html: Literal[False] = ...,
 ) -> None: ...
 @overload
 def show_video(
     path: str | Path,
     *,
-    embed: bool = ...,
-    max_embed_bytes: int = ...,
+    embed: bool | None = ...,
+    max_embed_bytes: int | None = ...,
     return_html: Literal[True],
 ) -> str: ...
 def show_video(
     path: str | Path,
     *,
-    embed: bool = False,
-    max_embed_bytes: int = MAX_EMBED_BYTES,
+    embed: bool | None = None,
+    max_embed_bytes: int | None = None,
     return_html: bool = False,
 ) -> str | None:
     """Play a local video in the notebook (``<video class="foxnb-video">``).
 
-    ``embed=True`` puts the file itself in the notebook (base64, up to ``max_embed_bytes``);
-    otherwise it is served by the Jupyter server and only a small poster is saved.
+    ``embed=True`` puts the file itself in the notebook (base64, up to ``max_embed_bytes``,
+    default ``FOXNB_MAX_EMBED_MB`` or 20 MB); by default it is served by the Jupyter server
+    and only a small poster is saved, and embedded only where no server can serve it (VS
+    Code, Colab); ``embed=False`` never embeds. A line under the video says which.
     ``return_html=True`` returns the HTML instead of showing it. Outside a notebook the
     file's path is printed.
 

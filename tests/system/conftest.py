@@ -1,5 +1,5 @@
-"""Fixtures shared by the system tests: one fast simulator per module, a client for it, and a
-runs store on each backend."""
+"""Fixtures shared by the system tests: one fast simulator per module, a client for it, a
+runs store on each backend, and a finished sweep for the export tests (``export_support``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from export_support import ExportSweep, start_export_sweep
 
 from foxnb.sim import Simulator
 
@@ -39,3 +40,15 @@ def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "store" / "runs.db")
     dsn: str = request.getfixturevalue("pg_dsn")
     return dsn
+
+
+@pytest.fixture
+def export_sweep(
+    sim: Simulator, clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ExportSweep]:
+    """A finished 2 x 2 sweep whose first cell failed, in a private home (export_support)."""
+    started = start_export_sweep(sim, clips["landscape"], tmp_path, monkeypatch)
+    try:
+        yield started
+    finally:
+        started.fx.close()

@@ -76,4 +76,4 @@ def test_sweep_compared_end_to_end(
     whole = fx.compare(runs[runs.experiment == "cmp"], embed_video=True, width_px=160)
     assert [r["run_id"] for r in whole.runs.values()] == [j.run_id for j in again.jobs]
     assert whole.html.count('src="data:video/mp4;base64,') == 4
-    assert whole.html.count("width:160px") == 4
+    assert "--foxnb-tile:160px" in whole.html and "4 × embedded in the notebook" in whole.html

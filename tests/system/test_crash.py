@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from crash_worker import GRID, NAME, RATE_PER_S
+from crash_worker import CHAIN, GRID, NAME, RATE_PER_S
 
 import foxnb
 from foxnb._files import PART_SUFFIX, remove_stale_parts, sha256_file
@@ -438,6 +438,63 @@ def test_partial_file_is_removed_only_once_its_writer_is_gone(tmp_path: Path) ->
     writer.wait()
     assert remove_stale_parts(dest.parent) == [part] and not part.exists()
     assert elsewhere.exists()  # its writer may be alive on the machine that made it
+
+
+# ---------------------------------------------------------------------------- a killed chain
+
+
+def chain_reached(workdir: Path, moment: str) -> bool:
+    """Whether the chain in ``workdir`` got to ``moment`` (judged from its store)."""
+    if not (workdir / STORE_NAME).exists():
+        return False
+    runs = list(stored_runs(workdir).values())
+    first = [run for run in runs if run.get("hop") == 1]
+    second = [run for run in runs if run.get("hop") == 2]
+    if moment == "hop1_scored":  # between hops: hop 1 done, hop 2 about to be recorded
+        return len(first) == CHAIN["best_of"] and all(run.get("scored_at") for run in first)
+    # Both of hop 2's runs created: no create request in flight.
+    return len(second) == CHAIN["best_of"] and all(run.get("task_id") for run in second)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["hop1_scored", "hop2_created"])
+def test_kill_9_mid_chain_then_resume_finishes_it_without_duplicates(
+    moment: str, fork_server: ForkServer, external_sim: ExternalSim, clip: str, tmp_path: Path
+) -> None:
+    """kill -9 between hops, or while hop 2's runs are being made; fx.resume() in a new
+    process finishes the chain: every candidate recorded once, at most one task each, every
+    hop chosen. (A create request in flight at the kill ends submission_unknown, never
+    resent; the hop goes on with its other candidate.)"""
+    workdir = tmp_path / "chain"
+    before = set(external_sim.tasks())
+    pid = fork_server.start(do="chain", workdir=str(workdir), clip=clip)
+    deadline = time.monotonic() + 60
+    while not chain_reached(workdir, moment):
+        assert fork_server.running(pid), "the chain ended before the kill"
+        assert time.monotonic() < deadline, f"the chain never reached {moment}"
+        time.sleep(0.002)
+    os.kill(pid, signal.SIGKILL)
+    assert fork_server.wait(pid, 10) == -signal.SIGKILL
+    at_kill = Counter((run.get("hop"), run["status"]) for run in stored_runs(workdir).values())
+
+    pid = fork_server.start(do="chain-resume", workdir=str(workdir))
+    assert fork_server.wait(pid, 180) == 0, "the resumed chain did not finish"
+    runs = [r for r in stored_runs(workdir).values() if r.get("experiment") == CHAIN["name"]]
+    tasks = {tid: t for tid, t in external_sim.tasks().items() if tid not in before}
+    per_key = Counter((t["params"]["prompt"], t["params"]["seed"]) for t in tasks.values())
+    assert max(per_key.values()) == 1, f"a candidate was created twice: {per_key}"
+    slots = Counter((run["hop"], run["candidate"]) for run in runs)
+    assert sorted(slots) == [(h, c) for h in (1, 2, 3) for c in (1, 2)]
+    assert max(slots.values()) == 1, f"a candidate was recorded twice: {slots}"
+    statuses = Counter(run["status"] for run in runs)
+    assert set(statuses) <= {"completed", "submission_unknown"}, statuses
+    assert statuses["completed"] <= len(tasks) <= len(runs)
+    assert all(run.get("scored_at") for run in runs if run["status"] == "completed")
+    spec = json.loads(next((workdir / "chains").glob("*.json")).read_text())
+    assert spec["state"] == "done" and spec["reason"] is None
+    if moment == "hop2_created":  # nothing was in flight: every candidate completes
+        assert statuses == {"completed": 6} and len(tasks) == 6
+    print(f"\nchain killed at {moment} {dict(at_kill)}; resumed: {len(tasks)} tasks, {statuses}")
 
 
 # ---------------------------------------------------------------------------- a killed kernel

@@ -32,6 +32,7 @@ CHECK_MARK = "FOXNB-CHECK "
 EXTENSION_S = 7.0
 SAMPLE_S = 2.0
 DURATION_TOLERANCE_S = 0.3
+CHAIN_LIMIT_S = 60.0
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 BINDER = REPO / "binder"
 
@@ -61,7 +62,7 @@ CHECK_CELLS: dict[str, Sequence[str]] = {
         "form.submit.click()\n"
         "print(len(form.jobs), form.errors)",
         "import foxnb as _foxnb\n"
-        "form_job = form.jobs[-1].wait(timeout=120)\n"
+        "form_job = form.jobs[-1].wait(timeout=120, quiet=True)\n"
         "_runs = fx.runs()\n"
         "_report(\n"
         "    backend=fx.backend,\n"
@@ -99,11 +100,22 @@ CHECK_CELLS: dict[str, Sequence[str]] = {
     ),
     "chain": (
         _PRELUDE,
+        "_df, _runs = chain.df, fx.runs()\n"
         "_report(\n"
         "    durations_s=durations,\n"
-        "    final_duration_s=_duration_s(current),\n"
-        "    statuses=sorted(set(fx.runs().status.astype(str))),\n"
-        "    n_runs=len(fx.runs()),\n"
+        "    final_duration_s=_duration_s(chain.video_path),\n"
+        "    statuses=sorted(set(_runs.status.astype(str))),\n"
+        "    n_runs=len(_runs),\n"
+        "    scored=int(_runs.seam_jump.notna().sum()),\n"
+        "    hops=[int(h) for h in _df.hop],\n"
+        "    chosen_is_lowest=[\n"
+        "        bool(g.loc[g.seam_jump.idxmin(), 'chosen']) for _, g in _df.groupby('hop')\n"
+        "    ],\n"
+        "    chain_s=elapsed_s,\n"
+        "    credits=chain.new_credits,\n"
+        "    again_new_runs=len(again.new_runs),\n"
+        "    again_credits=again.new_credits,\n"
+        "    stopped=chain.stopped,\n"
         ")",
     ),
 }
@@ -225,7 +237,12 @@ def check_results(name: str, values: Mapping[str, Any]) -> None:
         assert len(values["durations_s"]) == 4
         assert all(near(d, e) for d, e in zip(values["durations_s"], expected, strict=True))
         assert near(values["final_duration_s"], expected[-1])
-        assert values["statuses"] == ["completed"] and values["n_runs"] == 3
+        # 3 hops × best of 3, every run scored; each hop kept its lowest seam_jump.
+        assert values["statuses"] == ["completed"] and values["n_runs"] == 9
+        assert values["scored"] == 9 and values["hops"] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+        assert values["chosen_is_lowest"] == [True] * 3 and values["stopped"] is None
+        assert values["credits"] == 900  # 100 per job
+        assert values["again_new_runs"] == 0 and values["again_credits"] == 0
     else:
         raise AssertionError(f"no checks for {name}")
 
@@ -310,6 +327,12 @@ def test_notebook_runs_on_the_simulator(name: str, tmp_path: Path) -> None:
     if name == "seed_sweep":
         grid = html_of(cell(notebook, "grid"))
         assert grid.count('class="foxnb-compare-cell"') == 6 and grid.count("<tr>") == 3
+    if name == "chain":
+        # The figure: 3 hops × best of 3 on the simulator in under a minute.
+        assert report(notebook)["chain_s"] < CHAIN_LIMIT_S
+        assert "image/svg+xml" in mimetypes_of(cell(notebook, "drift"))  # a static image
+        grid = html_of(cell(notebook, "grid"))
+        assert grid.count('class="foxnb-compare-cell"') == 9 and grid.count("foxnb-values") == 9
 
 
 # ---------------------------------------------------------------------------- Binder

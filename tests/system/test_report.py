@@ -355,7 +355,13 @@ def test_a_rerun_sweep_shares_one_copy_per_video(
     table = pd.read_parquet(written.path / "runs.parquet")
     assert table["video_path"].notna().all() and table["video_path"].nunique() == 4
     page = written.index.read_text(encoding="utf-8")
-    assert "the 4 other run(s) are in the table below" in page
+    # The re-run's 4 reused runs are folded into the runs they reused: each listed once.
+    assert "other run(s)" not in page
+    assert "4 runs: 4 completed (and 4 re-run(s) that reused them at 0 credits)" in page
+    assert page.count("reused 1× at 0 credits") == 4
+    assert page.count('<tr id="') == 4
+    spent = first.df["credits"].sum()
+    assert f"· {spent:g} credits spent</p>" in page
     check_folder(written.path)
 
 

@@ -36,7 +36,10 @@ def scored(
         for kind in (None, *KINDS):
             if kind is not None:
                 sim.inject("create", "defect", defect=kind)
-            job = fx.extend(PROMPT, clips["landscape"], seed=SEED, generate_audio=True).wait(120)
+            # The same seeded request each time: force=True, or foxnb reuses the first video.
+            job = fx.extend(
+                PROMPT, clips["landscape"], seed=SEED, generate_audio=True, force=True
+            ).wait(120)
             assert job.status == "completed" and job.video_path is not None
             task = sim.backend.task(job.task_id)  # type: ignore[arg-type]
             assert task is not None and getattr(task, "defect", None) == kind  # the ground truth

@@ -102,7 +102,8 @@ def test_displayed_sweep_shows_cards_and_a_rising_bar_then_its_grid(
     bars: list[int] = []
     view.progress.observe(lambda change: bars.append(change["new"]), "value")
     assert len(view.cards) == 6 and not view.uses_tiles
-    assert view.grid.layout.grid_template_columns.startswith("repeat(3,")  # as the saved grid
+    # As many columns as the saved grid (3) where they fit, fewer (wrapping) where not.
+    assert "/ 3), 1fr))" in view.grid.layout.grid_template_columns
     labels = [box.children[0].value for box in view.grid.children]
     assert labels[0] == f"<b>prompt=&#x27;{PROMPTS[0]}&#x27; · seed=1</b>"
     assert labels[5] == f"<b>prompt=&#x27;{PROMPTS[1]}&#x27; · seed=3</b>"

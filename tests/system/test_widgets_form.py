@@ -39,7 +39,7 @@ def test_empty_form_disables_submit_and_says_why(sim: Simulator, tmp_path: Path)
     f = connect(sim, tmp_path).form()
     assert "foxnb-form" in f._dom_classes and f.submit.disabled
     assert set(f.errors) == {"prompt", "video"}
-    assert f.errors["prompt"].startswith("must be a non-empty text")
+    assert f.errors["prompt"].startswith("is empty: say what happens")
     assert "is empty" in text_of(f._error_widgets["video"])
 
 
@@ -261,7 +261,11 @@ def test_upload_is_saved_under_inputs_and_fills_the_path(
     saved = Path(f.video.value)
     assert saved.parent == fx.workdir / "inputs"
     assert saved.name.endswith("-my_clip_.mp4") and saved.read_bytes() == content
-    assert f.upload.value == () and "video" not in f.errors
+    assert "video" not in f.errors
+    # The bytes left the widget; the button keeps a record of the upload, and says so.
+    (record,) = f.upload.value
+    assert len(record["content"]) == 0 and record["size"] == len(content)
+    assert f.upload.description == "✓ my clip!.mp4"
 
 
 def test_upload_that_cannot_be_saved_says_why_in_the_form(
@@ -376,3 +380,81 @@ def test_displayed_job_becomes_a_static_snapshot_when_it_ends(
     assert "application/vnd.jupyter.widget-view+json" not in updates[0]
     job._ipython_display_()  # an ended job is shown as its snapshot straight away
     assert "foxnb-snapshot" in shown[-1]["text/html"] and len(updates) == 1
+
+
+def test_form_jobs_end_as_saved_snapshots_below_the_form(
+    sim: Simulator, tmp_path: Path, clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Displayed, the form adds an output that ends up holding each ended job's snapshot
+    (fields and video), newest first; the live card leaves the form when its job ends."""
+    shown: list[dict[str, Any]] = []
+    updates: list[dict[str, str]] = []
+
+    class Handle:
+        def update(self, bundle: dict[str, str], raw: bool) -> None:
+            updates.append(bundle)
+
+    def fake_display(bundle: dict[str, Any], raw: bool, display_id: bool = False) -> Handle:
+        shown.append(bundle)
+        return Handle()
+
+    monkeypatch.setattr("IPython.display.display", fake_display)
+    f = connect(sim, tmp_path).form()
+    f._ipython_display_()
+    assert "application/vnd.jupyter.widget-view+json" in shown[0] and shown[1] == {"text/plain": ""}
+    f.fill({"prompt": "pan", "video": str(clips["landscape"]), "seed": 1})
+    f.submit.click()
+    first = f.jobs[0]
+    assert [c.job for c in f.cards.children] == [first]
+    assert "seed 1" in f.cards.children[0].header.value
+    first.wait(30)
+    wait_for(lambda: len(updates) == 1 and not f.cards.children, what="the first snapshot")
+    f._last_submit_s = -1e9  # not a double click
+    f.seed.value = "2"
+    f.submit.click()
+    f.jobs[1].wait(30)
+    wait_for(lambda: len(updates) == 2 and not f.cards.children, what="the second snapshot")
+    page = updates[-1]["text/html"]
+    assert page.startswith('<div class="foxnb-form-results">') and page.count("foxnb-snapshot") == 2
+    assert page.index(f.jobs[1].run_id) < page.index(first.run_id)  # newest first
+    assert page.count('<video class="foxnb-video"') == 2
+    assert ">seed</td><td" in page and ">2</td>" in page and ">1</td>" in page
+
+
+def test_a_disabled_submit_says_why_and_opens_the_section_at_fault(
+    sim: Simulator, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    """The reason sits next to Submit; a bad Advanced field opens the Advanced section."""
+    f = connect(sim, tmp_path).form()
+    assert f.submit.disabled and "prompt" in f.submit_reason.value
+    assert f.advanced.selected_index is None
+    f.fill({"prompt": "pan", "video": str(clips["landscape"])})
+    assert not f.submit.disabled and f.submit_reason.value == ""
+    f.seed.value = "-1"
+    assert f.submit.disabled and "seed" in f.submit_reason.value
+    assert f.advanced.selected_index == 0
+
+
+def test_an_identical_seeded_request_is_reused_and_can_be_run_again(
+    sim: Simulator, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    """Submitting the same seeded request again reuses the result at 0 credits and says so;
+    "Run again anyway" sends a new task."""
+    fx = connect(sim, tmp_path)
+    f = fx.form()
+    f.fill({"prompt": "pan", "video": str(clips["landscape"]), "seed": 4})
+    f.submit.click()
+    f.jobs[0].wait(30)
+    assert f.again.layout.display == "none"
+    f._last_submit_s = -1e9  # not a double click
+    f.submit.click()
+    reused = f.jobs[1]
+    assert reused.reused_from == f.jobs[0].run_id and reused.credits == 0
+    assert "reused from" in f.message.value and f.jobs[0].run_id in f.message.value
+    assert f.again.layout.display is None
+    f.again.click()
+    fresh = f.jobs[2]
+    assert fresh.reused_from is None and fresh.request == f.jobs[0].request
+    fresh.wait(30)
+    assert f.again.layout.display == "none" and f"Sent again as {fresh.run_id}" in f.message.value
+    assert fresh.credits and fresh.credits > 0

@@ -46,6 +46,7 @@ def test_extend_signature_defaults_are_the_documented_ones() -> None:
         for name, p in signature.parameters.items()
         if p.default is not inspect.Parameter.empty
     }
+    assert defaults.pop("force") is False  # a control of the call, not a request option
     assert defaults == EXTEND_DEFAULTS and tuple(defaults) == EXTEND_OPTIONS
 
 

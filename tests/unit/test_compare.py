@@ -33,7 +33,8 @@ def test_grid_labels_axes_and_values_in_order() -> None:
         for j in (0, 1, 2)
     }
     table = grid_html("prompt", "seed", [DUSK, STORM], [1, 2, 3], cells)
-    assert table.startswith('<table class="foxnb-grid')
+    assert table.startswith('<div class="foxnb-grid-wrap"')
+    assert '<table class="foxnb-grid foxnb-compare"' in table
     assert table.count("<tr>") == 3 and table.count('class="foxnb-compare-cell"') == 6
     assert table.count(VIDEO) == 6
     assert "prompt ↓ · seed →" in table
@@ -65,7 +66,8 @@ def test_missing_cell_is_an_empty_box() -> None:
         width_px=200,
     )
     assert table.count("foxnb-compare-empty") == 1 and "no run" in table
-    assert table.count("width:200px") == 2 and table.count(VIDEO) == 1
+    assert "--foxnb-tile:200px" in table and table.count(VIDEO) == 1
+    assert table.count("clamp(var(--foxnb-tile-min,160px)") == 2  # both tiles shrink to fit
 
 
 def test_unfinished_cell_shows_status_and_error_code_not_a_video() -> None:

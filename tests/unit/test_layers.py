@@ -21,6 +21,8 @@ import foxnb
 
 LAYERS: list[tuple[str, ...]] = [
     ("foxnb._version", "foxnb.errors"),
+    ("foxnb._checks",),
+    ("foxnb._answers",),
     ("foxnb.config", "foxnb.models"),
     ("foxnb._files", "foxnb.media", "foxnb.sample", "foxnb._frames", "foxnb._measures"),
     ("foxnb.scores", "foxnb._inputs"),
@@ -28,10 +30,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("foxnb.client",),
     ("foxnb.runtime",),
     ("foxnb._html",),
-    ("foxnb._serve",),
+    ("foxnb._frontend", "foxnb._serve"),
     ("foxnb.experiments",),
     ("foxnb.widgets",),
-    ("foxnb.session",),
+    ("foxnb.session", "foxnb._session_outcomes"),
     ("foxnb.cli", "foxnb.__main__", "foxnb"),
 ]
 """Lowest first. A package name covers every module under it."""
@@ -39,8 +41,12 @@ LAYERS: list[tuple[str, ...]] = [
 DISPLAY_HOOKS = {
     ("foxnb.runtime.jobs", "foxnb.widgets.display"),  # Job._ipython_display_
     ("foxnb.experiments.sweep", "foxnb.widgets.sweep_view"),  # Sweep._ipython_display_
+    ("foxnb.experiments.chain", "foxnb.widgets.chain_view"),  # Chain._ipython_display_
+    ("foxnb.runtime.jobs", "foxnb.widgets.waiting"),  # job.wait()'s progress line
+    ("foxnb.experiments.sweep", "foxnb.widgets.waiting"),  # sweep.wait()'s progress line
 }
-"""The named upward imports: how a displayed object draws itself in a notebook."""
+"""The named upward imports: how a displayed object draws itself in a notebook, and the
+progress line a blocking ``wait()`` draws."""
 
 SIMULATOR = "foxnb.sim"
 SIMULATOR_MAY_IMPORT = ("foxnb.sim", "foxnb.sample")

@@ -20,8 +20,8 @@ def make(**over: object) -> ExtendRequest:
 @pytest.mark.parametrize(
     ("field", "value", "needle"),
     [
-        ("prompt", "", "prompt: must be a non-empty"),
-        ("prompt", "   ", "prompt: must be a non-empty"),
+        ("prompt", "", "prompt: is empty"),
+        ("prompt", "   ", "prompt: is empty"),
         ("model", "veo-3.1-extnd", "did you mean 'veo-3.1-extend'"),
         ("model", "sora-2", "'veo-3.1-extend-fast'"),
         ("aspect_ratio", "4:3", "allowed: '16:9', '9:16'"),

@@ -198,18 +198,28 @@ def test_poster_is_a_small_jpeg_of_the_last_frame(clips: dict[str, Path]) -> Non
 def test_show_video_by_url_embedded_or_as_poster(
     clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """By URL under the root; embedded on request (capped); outside the root a poster + path."""
+    """By URL under the root; embedded on request (capped) or where nothing serves it;
+    a poster + path when embedding is off or over the cap. A line says which."""
     clip = clips["landscape"]
+    monkeypatch.delenv("VSCODE_PID", raising=False)
+    monkeypatch.setenv("FOXNB_FRONTEND", "jupyter")
     monkeypatch.setattr(_files, "server_location", lambda: ServerLocation(clip.parent.parent))
     by_url = show_video(clip, return_html=True)
     assert f'src="/files/{clip.parent.name}/{clip.name}"' in by_url
+    assert 'data-foxnb-transport="files"' in by_url and "served by the Jupyter server" in by_url
     embedded = show_video(clip, embed=True, return_html=True)
-    assert 'src="data:video/mp4;base64,' in embedded
+    assert 'src="data:video/mp4;base64,' in embedded and "embedded in the notebook (" in embedded
     capped = show_video(clip, embed=True, max_embed_bytes=10, return_html=True)
     assert "not embedded" in capped and 'src="/files/' in capped
     monkeypatch.setattr(_files, "server_location", lambda: ServerLocation(PurePath("/nowhere")))
     outside = show_video(clip, return_html=True)
-    assert "<video" not in outside and 'src="data:image/jpeg' in outside and str(clip) in outside
+    assert 'src="data:video/mp4;base64,' in outside
+    assert "no Jupyter server serves this file" in outside
+    for html in (
+        show_video(clip, embed=False, return_html=True),
+        show_video(clip, max_embed_bytes=10, return_html=True),
+    ):
+        assert "<video" not in html and 'src="data:image/jpeg' in html and str(clip) in html
 
 
 def test_outside_a_notebook_displays_are_text_lines(capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,7 +231,7 @@ def test_outside_a_notebook_displays_are_text_lines(capsys: pytest.CaptureFixtur
     job.set_state(status="processing", progress=40)
     show_video("/somewhere/v.mp4")
     assert capsys.readouterr().out.splitlines() == [
-        "r20260101-000000-abcdef: queued 0%",
-        "  r20260101-000000-abcdef: processing 40%",
+        "r20260101-000000-abcdef: queued 0%, waiting to be sent",
+        "  r20260101-000000-abcdef: processing 40%, time left unknown",
         "video: /somewhere/v.mp4",
     ]

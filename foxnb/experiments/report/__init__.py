@@ -56,19 +56,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..._files import sha256_file
+from ..._files import json_format_of, replace_folder, sha256_file
 from ..._html.base import escape
 from ..._serve import url_for
 from ..._version import __version__
 from ...errors import FoxnbWarning, ValidationError
 from ...models import AXIS_FIELDS, closest_name
 from ...runtime.store import RunStore
+from ..compare import check_outcome_columns
 from ..runs_like import Experiment, RunsLike, runs_frame
 from .page import page_html
 from .runs import portable_runs, value_key, write_tables
 from .videos import VideoProblem, copy_videos
 
 MANIFEST_FORMAT = "foxnb-report/1"
+DEFAULT_SHOW = ("seam_jump", "color_shift", "rating")
+"""Values written under each video of the grid, when some run has them."""
 
 
 @dataclass(frozen=True)
@@ -118,14 +121,23 @@ def write_report(
     rows: str | None = None,
     cols: str | None = None,
     overwrite: bool = False,
+    show: Sequence[str] | None = None,
+    sort_by: str | None = None,
+    shade: str | None = None,
 ) -> Report:
     """``Session.report``: select the runs, copy and check their videos, write the folder.
 
-    ``workdir`` is the session's work folder (paths under it are written relative to it)."""
+    ``workdir`` is the session's work folder (paths under it are written relative to it).
+    ``show`` (default: whichever of ``DEFAULT_SHOW`` any run has), ``sort_by`` and ``shade``
+    are as for ``fx.compare``.
+    """
     dest = Path(path).expanduser().absolute()
     _check_destination(dest, overwrite, shown=str(path))
     title, frame, axes = _select(store, runs)
     rows, cols = grid_axes(frame, axes, rows, cols)
+    if show is None:
+        show = [c for c in DEFAULT_SHOW if c in frame and frame[c].notna().any()]
+    show = check_outcome_columns(frame, show, sort_by, shade)
     dest.parent.mkdir(parents=True, exist_ok=True)
     build = dest.with_name(f".{dest.name}.building-{secrets.token_hex(4)}")
     build.mkdir()
@@ -144,6 +156,9 @@ def write_report(
             problems,
             created_at=created_at,
             version=__version__,
+            show=show,
+            sort_by=sort_by,
+            shade=shade,
         )
         (build / "index.html").write_text(page, encoding="utf-8")
         _write_manifest(build, title, table, rows, cols, problems, created_at, __version__)
@@ -294,24 +309,10 @@ def _check_destination(dest: Path, overwrite: bool, shown: str) -> None:
 
 
 def _is_report(folder: Path) -> bool:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
+    return json_format_of(folder / "manifest.json") == MANIFEST_FORMAT
 
 
 def _publish(build: Path, dest: Path, overwrite: bool, shown: str) -> None:
     """Rename the finished ``build`` folder to ``dest``, moving an old report aside first."""
     _check_destination(dest, overwrite, shown)  # again: it may have appeared meanwhile
-    if not dest.exists():
-        build.rename(dest)
-        return
-    old = dest.with_name(f".{dest.name}.replaced-{secrets.token_hex(4)}")
-    dest.rename(old)
-    try:
-        build.rename(dest)
-    except BaseException:
-        old.rename(dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(build, dest)

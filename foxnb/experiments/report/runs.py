@@ -46,7 +46,13 @@ def portable_runs(
     order = sorted((p for p in replacements if len(Path(p).parts) > 1), key=len, reverse=True)
     for column in table.columns:
         typed = _column_dtype(str(column), table[column])
-        table[column] = _as(table[column], typed)
+        try:
+            table[column] = _as(table[column], typed)
+        except (TypeError, ValueError):
+            # Values the ledger's dtype cannot hold (a hand-made frame, an old field): keep
+            # them in the dtype they fit rather than fail the whole table.
+            typed = _inferred_dtype(str(column), table[column])
+            table[column] = _as(table[column], typed)
         if typed in ("string", "category"):
             table[column] = _scrub(table[column], order, replacements)
     result: pd.DataFrame = table
@@ -58,8 +64,19 @@ def _column_dtype(column: str, values: pd.Series) -> str:
     known = COLUMNS.get(column)
     if known is not None:
         return known
-    if column == "cell":
+    return _inferred_dtype(column, values)
+
+
+def _inferred_dtype(column: str, values: pd.Series) -> str:
+    """The dtype that fits a column's values (not the ledger's)."""
+    if column in ("cell", "hop", "candidate"):  # a sweep's cell, a chain's hop and candidate
         return "Int64"
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(values):
+        return "Int64"
+    if pd.api.types.is_float_dtype(values) and not column.endswith("_at"):
+        return "float64"
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
         return "datetime"
     present = [v for v in values if value_key(v) is not None]

@@ -13,6 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from ...models import JUDGEMENT_COLUMNS
+from ...scores import SCORE_COLUMNS
+
 # Column order and dtypes of the DataFrame, one line each.
 COLUMNS: dict[str, str] = {
     "run_id": "string",
@@ -46,6 +49,11 @@ COLUMNS: dict[str, str] = {
     "sha256": "string",
     "size_bytes": "Int64",
     "input_sha256": "string",
+    # How the result turned out: scores (runtime/scoring.py), then your judgement.
+    **dict(SCORE_COLUMNS),
+    "scored_at": "datetime",
+    "score_error": "string",
+    **dict(JUDGEMENT_COLUMNS),
 }
 
 

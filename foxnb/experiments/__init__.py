@@ -1,0 +1,1 @@
+"""Experiments over many runs: sweeps, comparisons, reports, and exports to MLflow and W&B."""
