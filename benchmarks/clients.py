@@ -31,7 +31,7 @@ from . import baselines, workload
 BASELINES = ("sequential", "thread_pool", "fixed_interval")
 
 
-def _cpu_wait_ns() -> int:
+def cpu_wait_ns() -> int:
     """How long this thread has waited for a CPU so far (Linux schedstat; 0 elsewhere)."""
     try:
         with open("/proc/thread-self/schedstat", encoding="ascii") as stat:
@@ -74,10 +74,10 @@ def watch_main_thread(until: Callable[[], bool], gc_pauses: GcPauses) -> dict[st
     """
     gaps: list[tuple[float, float, float]] = []  # (gap ms, of which CPU wait ms, ended at)
     last = time.perf_counter()
-    waited = _cpu_wait_ns()
+    waited = cpu_wait_ns()
     while not until():
         time.sleep(0.001)
-        now, now_waited = time.perf_counter(), _cpu_wait_ns()
+        now, now_waited = time.perf_counter(), cpu_wait_ns()
         gaps.append(((now - last) * 1000, (now_waited - waited) / 1e6, now))
         last, waited = now, now_waited
     if not gaps:

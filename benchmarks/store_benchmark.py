@@ -165,7 +165,7 @@ def ledger_per_event(folder: Path, events: int) -> dict[str, float]:
     return summary(per_event_ms(jsonl_append(folder), events))
 
 
-def _pg_helpers() -> ModuleType:
+def pg_helpers() -> ModuleType:
     """``tests/pg.py`` (not an installed package): how the tests start a server."""
     spec = importlib.util.spec_from_file_location("foxnb_tests_pg", ROOT / "tests" / "pg.py")
     assert spec is not None and spec.loader is not None
@@ -196,7 +196,7 @@ def main() -> None:
             server = None
             dsn = args.dsn
             if dsn is None:
-                server = _pg_helpers().start_server(durable=True)
+                server = pg_helpers().start_server(durable=True)
                 dsn = server.dsn(server.create_database())
             try:
                 results["postgres"] = measure(dsn, base / "pg", args.runs, args.events, args.repeat)

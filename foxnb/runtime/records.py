@@ -124,7 +124,7 @@ class StoreLink:
         with self._held_lock:
             self._held.update(run_ids)
         self._next_renew = min(self._next_renew or float("inf"), self.clock() + self.lease_s / 3)
-        self._put(_Item("flush"))  # wakes the thread, so it starts counting down to a renewal
+        self._put(_Item("wake"))  # so the thread starts counting down to a renewal
 
     def forget(self, run_ids: Iterable[str]) -> None:
         """Stop counting runs as held (released, or lost to another owner)."""
@@ -240,6 +240,8 @@ class StoreLink:
         for item in items:
             if item.kind in ("append", "release", "create"):
                 writes.append(item)
+                continue
+            if item.kind == "wake":  # only woke the thread: no reason to commit early
                 continue
             self._commit(writes)
             writes = []

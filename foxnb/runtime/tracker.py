@@ -194,7 +194,7 @@ class Tracker:
                     stacklevel=3,
                 )
                 return running
-            self.link.flush_blocking()  # this session's own runs are among those considered
+            # This session's runs not yet in the store are live: found just above.
             runs = (r for r in self.store.runs().values() if self.same_backend(r))
             intact = IntactVideos(self.owner.host)
             source = reusable(completed_by_key(runs), request, input_sha256, intact)
