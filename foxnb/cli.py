@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -114,8 +115,7 @@ def _watch(job: Job) -> None:
         _progress_printer(job)
 
 
-def _sweep(fx: Session, args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+def _sweep(fx: Session, spec: dict[str, Any], args: argparse.Namespace) -> int:
     result = fx.sweep(**spec, dry_run=args.dry_run, launch=not args.record_only)
     if not isinstance(result, Sweep):
         print(repr(result))
@@ -223,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _runs(args)
         if args.command == "demo":
             return _demo(args)
+        spec = load_spec(args.spec) if args.command == "sweep" else {}  # checked first
         options = {}
         if args.command == "worker":
             options = {"lease_s": args.lease_s, "rate_per_s": args.rate_per_s}
@@ -239,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             finally:
                 fx.close()
         if args.command == "sweep":
-            return _sweep(fx, args)
+            return _sweep(fx, spec, args)
         if args.command == "extend":
             return _extend(fx, args)
         jobs = fx.resume()
