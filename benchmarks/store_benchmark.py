@@ -18,6 +18,7 @@ for 100,000 runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import importlib.util
 import json
@@ -26,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -175,6 +176,20 @@ def pg_helpers() -> ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def postgres(dsn: str | None) -> Iterator[str]:
+    """``dsn`` itself, or (``None``) a fresh database on a durable server started for the
+    ``with`` block and removed after it."""
+    if dsn is not None:
+        yield dsn
+        return
+    server = pg_helpers().start_server(durable=True)
+    try:
+        yield str(server.dsn(server.create_database()))
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100_000)
@@ -193,16 +208,8 @@ def main() -> None:
         if args.only != "postgres":
             results["sqlite"] = measure(None, base / "sqlite", args.runs, args.events, args.repeat)
         if args.only != "sqlite":
-            server = None
-            dsn = args.dsn
-            if dsn is None:
-                server = pg_helpers().start_server(durable=True)
-                dsn = server.dsn(server.create_database())
-            try:
+            with postgres(args.dsn) as dsn:
                 results["postgres"] = measure(dsn, base / "pg", args.runs, args.events, args.repeat)
-            finally:
-                if server is not None:
-                    server.stop()
     print(json.dumps(results, indent=2))
 
 

@@ -36,7 +36,7 @@ from foxnb.runtime.records import StoreLink
 from foxnb.runtime.store import Owner, RunStore, open_store
 
 from .clients import GcPauses, cpu_wait_ns
-from .store_benchmark import completed_run, pg_helpers
+from .store_benchmark import completed_run, postgres
 
 
 def _events(index: int, now: float) -> list[dict[str, Any]]:
@@ -179,18 +179,10 @@ def main() -> None:
                 None, Path(tmp) / "sqlite", args.jobs, args.direct_jobs, args.spread_s
             )
         if args.only != "sqlite":
-            server = None
-            dsn = args.dsn
-            if dsn is None:
-                server = pg_helpers().start_server(durable=True)
-                dsn = server.dsn(server.create_database())
-            try:
+            with postgres(args.dsn) as dsn:
                 results["postgres"] = both(
                     dsn, Path(tmp) / "pg", args.jobs, args.direct_jobs, args.spread_s
                 )
-            finally:
-                if server is not None:
-                    server.stop()
     print(json.dumps(results, indent=2))
 
 

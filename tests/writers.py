@@ -8,6 +8,7 @@ run records (unrecorded), and how each cell ended.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +27,31 @@ from foxnb.sim import Simulator
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "writer_child.py"
+
+
+@contextlib.contextmanager
+def team_simulator(state_dir: Path, speed: float, **options: Any) -> Iterator[Simulator]:
+    """A simulator for many writers: ``speed`` times faster, no query lag, a bottomless
+    balance, and one shared rendering serving every task (the writers are what is tested)."""
+    settings: dict[str, Any] = {"balance_credits": 10**9, **options}
+    with Simulator(
+        speed=speed,
+        upstream_lag_s=0.0,
+        distinct_results=False,
+        state_dir=state_dir,
+        **settings,
+    ) as sim:
+        yield sim
+
+
+def race(writers: list[Writer]) -> list[dict[str, Any]]:
+    """Release writers started with ``"go": true`` at the same moment (once every one is
+    ready); their results."""
+    for writer in writers:
+        writer.expect("READY")
+    for writer in writers:
+        writer.go()
+    return [writer.result() for writer in writers]
 
 
 def sim_env(sim: Simulator, **extra: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import (
     APIError,
@@ -128,14 +128,7 @@ class Sender:
             self.runner.fail(job, exc, "upload_failed", status="not_submitted")
             return None, False
         if rule is None:  # the plain compare-and-set: queued → submitting, if still ours
-            fields = self._send_fields(job, video_url)
-            decision = await self.runner.link.call(
-                self.runner.store.begin_send,
-                job.run_id,
-                self.runner.link.owner,
-                self.runner.clock(),
-                fields,
-            )
+            decision = await self._ask(job, video_url, None)
             if decision.action != "send":
                 return None, self.runner.lost(job)
             return await self._send(job, video_url, None, decision), False
@@ -149,14 +142,21 @@ class Sender:
             finally:
                 turns.poke()
 
-    def _send_fields(self, job: Job, video_url: str | None) -> dict[str, Any]:
-        now = self.runner.clock()
-        return {
+    async def _ask(self, job: Job, video_url: str | None, rule: SendRule | None) -> SendDecision:
+        """One ``begin_send`` (on the store's writer thread): if it says ``send``, the run is
+        ``submitting`` with these fields, durably, before the request leaves."""
+        runner = self.runner
+        now = runner.clock()
+        fields = {
             "submitted_at": now,
             "create_sent_at": now,
             "video_url": video_url or job.request.video,
-            "in_flight": self.runner.in_flight() + 1,
+            "in_flight": runner.in_flight() + 1,
         }
+        decision: SendDecision = await runner.link.call(
+            runner.store.begin_send, job.run_id, runner.link.owner, now, fields, rule
+        )
+        return decision
 
     async def _admit(
         self, job: Job, video_url: str | None, rule: SendRule, turns: Turns
@@ -165,15 +165,7 @@ class Sender:
         the decision too); ``None`` when the run is not ours to send any more."""
         attempt = 0
         while True:
-            fields = self._send_fields(job, video_url)
-            decision = await self.runner.link.call(
-                self.runner.store.begin_send,
-                job.run_id,
-                self.runner.link.owner,
-                self.runner.clock(),
-                fields,
-                rule,
-            )
+            decision = await self._ask(job, video_url, rule)
             if decision.action == "lost":
                 return None
             if decision.action == "refuse":

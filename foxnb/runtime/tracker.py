@@ -370,6 +370,7 @@ class Tracker:
     def close(self) -> None:
         """Stop the HTTP clients and give up every run this session holds (its jobs stop
         being tracked and stay resumable, by this or any other process)."""
+        self.watcher.stop()
         try:
             self.engine.call(self.client.aclose())
         finally:

@@ -99,6 +99,13 @@ class Watcher:
         with self._lock:
             return self._jobs.pop(run_id, None)
 
+    def stop(self) -> None:
+        """Stop watching (the session closes): each watched job ends as it was last seen."""
+        with self._lock:
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job.mark_done()
+
     def get(self, run_id: str) -> Job | None:
         """The watched job of ``run_id``, if any."""
         with self._lock:

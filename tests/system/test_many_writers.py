@@ -20,11 +20,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from writers import Writer, account, grid_cells
+from writers import Writer, account, grid_cells, race, team_simulator
 
 import foxnb
 from foxnb.runtime.store import open_store
@@ -38,202 +39,106 @@ CELLS = 12
 def shared_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     """One fast simulator for the module; one shared rendering serves every task."""
     state = tmp_path_factory.mktemp("writers-sim")
-    with Simulator(
-        speed=300,
-        upstream_lag_s=0.0,
-        distinct_results=False,
-        balance_credits=10**9,
-        state_dir=state,
-    ) as sim:
+    with team_simulator(state, speed=300) as sim:
         yield sim
 
 
-@pytest.fixture
-def clip(clips: dict[str, Path]) -> str:
-    return str(clips["landscape"])
+@dataclass
+class Scene:
+    """One test's writers: the simulator, the store, a folder, the clip and a fresh 12-cell grid
+    (3 prompts x 4 seeds, an experiment name no other test uses)."""
 
+    sim: Simulator
+    store: str
+    folder: Path
+    clip: str
+    name: str = field(default_factory=lambda: f"writers-{uuid.uuid4().hex[:8]}")
+    grid: dict[str, list[Any]] = field(default_factory=dict)
 
-def new_grid() -> tuple[str, dict[str, list[Any]]]:
-    """An experiment name and a 12-cell grid no other test uses (3 prompts x 4 seeds)."""
-    token = uuid.uuid4().hex[:8]
-    prompts = [f"{words} ({token})" for words in ("Dusk falls", "A storm rolls in", "Fog lifts")]
-    return f"writers-{token}", {"prompt": prompts, "seed": [1, 2, 3, 4]}
+    def __post_init__(self) -> None:
+        token = self.name.rsplit("-", 1)[1]
+        prompts = [f"{words} ({token})" for words in ("Dusk falls", "A storm rolls in", "Fog")]
+        self.grid = {"prompt": prompts, "seed": [1, 2, 3, 4]}
 
+    def child(self, who: str, do: str, **options: Any) -> Writer:
+        """``writer_child.py`` doing ``do`` in a work folder of its own, on the shared store."""
+        command = {"workdir": str(self.folder / who), "store": self.store, "clip": self.clip}
+        command |= {"name": self.name, "grid": self.grid, "do": do, **options}
+        return Writer.child(self.sim, self.folder / f"{who}.log", **command)
 
-def command(
-    tmp_path: Path, store_spec: str, clip: str, name: str, grid: dict[str, Any], who: str, **kw: Any
-) -> dict[str, Any]:
-    return {
-        "workdir": str(tmp_path / who),
-        "store": store_spec,
-        "clip": clip,
-        "name": name,
-        "grid": grid,
-        **kw,
-    }
-
-
-def record(
-    sim: Simulator, store_spec: str, tmp_path: Path, clip: str, name: str, grid: Any
-) -> None:
-    """The cells of a sweep recorded, none sent: what a kernel leaves when it dies right after."""
-    fx = foxnb.connect(simulator=sim, workdir=tmp_path / "recorder", store=store_spec, quiet=True)
-    fx.sweep(clip, name=name, launch=False, **grid)
-    fx.close()
-
-
-def check(
-    sim: Simulator,
-    store_spec: str,
-    tmp_path: Path,
-    name: str,
-    grid: dict[str, Any],
-    ended: frozenset[str] = frozenset({"completed"}),
-) -> None:
-    result = account(sim, store_spec, tmp_path, name, grid_cells(grid))
-    print(f"\n{name}: {dict(result.statuses)}; tasks {sum(result.tasks_per_cell.values())}")
-    assert result.duplicates == 0, f"cells created twice: {result.tasks_per_cell}"
-    assert result.unrecorded == [], "tasks the store does not record"
-    assert result.flagged == []
-    assert set(result.statuses) <= ended and sum(result.statuses.values()) == CELLS
-
-
-def test_two_processes_run_the_same_sweep_at_once(
-    shared_sim: Simulator, store_spec: str, tmp_path: Path, clip: str
-) -> None:
-    name, grid = new_grid()
-    writers = [
-        Writer.child(
-            shared_sim,
-            tmp_path / f"{who}.log",
-            do="sweep",
-            go=True,
-            **command(tmp_path, store_spec, clip, name, grid, who),
+    def record(self) -> None:
+        """The cells recorded, none sent: what a kernel leaves when it dies right after."""
+        fx = foxnb.connect(
+            simulator=self.sim, workdir=self.folder / "recorder", store=self.store, quiet=True
         )
-        for who in ("a", "b")
-    ]
-    for writer in writers:
-        writer.expect("READY")
-    for writer in writers:
-        writer.go()
-    touched = [sorted(writer.result()["touched"]) for writer in writers]
+        fx.sweep(self.clip, name=self.name, launch=False, **self.grid)
+        fx.close()
+
+    def check(self, ended: frozenset[str] = frozenset({"completed"})) -> None:
+        """0 duplicate creates, 0 unrecorded tasks, nothing flagged, every cell ended."""
+        result = account(self.sim, self.store, self.folder, self.name, grid_cells(self.grid))
+        print(
+            f"\n{self.name}: {dict(result.statuses)}; tasks {sum(result.tasks_per_cell.values())}"
+        )
+        assert result.duplicates == 0, f"cells created twice: {result.tasks_per_cell}"
+        assert result.unrecorded == [], "tasks the store does not record"
+        assert result.flagged == []
+        assert set(result.statuses) <= ended and sum(result.statuses.values()) == CELLS
+
+
+@pytest.fixture
+def scene(shared_sim: Simulator, store_spec: str, tmp_path: Path, clips: dict[str, Path]) -> Scene:
+    return Scene(shared_sim, store_spec, tmp_path, str(clips["landscape"]))
+
+
+def test_two_processes_run_the_same_sweep_at_once(scene: Scene) -> None:
+    writers = [scene.child(who, "sweep", go=True) for who in ("a", "b")]
+    touched = [sorted(result["touched"]) for result in race(writers)]
     assert touched[0] == touched[1] and len(touched[0]) == CELLS  # one set of cells, both see it
-    check(shared_sim, store_spec, tmp_path, name, grid)
+    scene.check()
 
 
-def test_a_sweep_while_another_process_resumes(
-    shared_sim: Simulator, store_spec: str, tmp_path: Path, clip: str
-) -> None:
-    name, grid = new_grid()
-    resumer = Writer.child(
-        shared_sim,
-        tmp_path / "resume.log",
-        do="resume",
-        go=True,
-        **command(tmp_path, store_spec, clip, name, grid, "resumer"),
-    )
+def test_a_sweep_while_another_process_resumes(scene: Scene) -> None:
+    resumer = scene.child("resumer", "resume", go=True)
     resumer.expect("READY")
-    sweeper = Writer.child(
-        shared_sim,
-        tmp_path / "sweep.log",
-        do="sweep",
-        rate=8.0,  # slow enough that the resume lands while cells are still being sent
-        **command(tmp_path, store_spec, clip, name, grid, "sweeper"),
-    )
+    # Slow enough that the resume lands while cells are still being sent.
+    sweeper = scene.child("sweeper", "sweep", rate=8.0)
     sweeper.expect("SWEPT")
     resumer.go()
     sweeper.result()
-    watched = resumer.result()["touched"]
-    print(f"resume() watched or took {len(watched)} cells")
-    check(shared_sim, store_spec, tmp_path, name, grid)
+    print(f"resume() watched or took {len(resumer.result()['touched'])} cells")
+    scene.check()
 
 
-def test_two_processes_resume_after_a_crash(
-    shared_sim: Simulator, store_spec: str, tmp_path: Path, clip: str
-) -> None:
-    name, grid = new_grid()
-    victim = Writer.child(
-        shared_sim,
-        tmp_path / "victim.log",
-        do="sweep",
-        rate=8.0,
-        **command(tmp_path, store_spec, clip, name, grid, "victim"),
-    )
+def test_two_processes_resume_after_a_crash(scene: Scene) -> None:
+    victim = scene.child("victim", "sweep", rate=8.0)
     victim.expect("SWEPT")
-    with open_store(store_spec, tmp_path / "watch") as store:
+    with open_store(scene.store, scene.folder / "watch") as store:
         deadline = time.monotonic() + 60
         while sum(bool(r.get("task_id")) for r in store.runs().values()) < 3:
             assert time.monotonic() < deadline, "the sweep never got going"
             time.sleep(0.005)
-        at_kill = {r["status"] for r in store.runs().values() if r.get("experiment") == name}
+        at_kill = {r["status"] for r in store.runs().values() if r.get("experiment") == scene.name}
     victim.kill()  # SIGKILL
-    resumers = [
-        Writer.child(
-            shared_sim,
-            tmp_path / f"{who}.log",
-            do="resume",
-            go=True,
-            **command(tmp_path, store_spec, clip, name, grid, who),
-        )
-        for who in ("r1", "r2")
-    ]
-    for writer in resumers:
-        writer.expect("READY")
-    for writer in resumers:
-        writer.go()
-    for writer in resumers:
-        writer.result()
+    race([scene.child(who, "resume", go=True) for who in ("r1", "r2")])
     print(f"statuses at the kill: {sorted(at_kill)}")
-    check(
-        shared_sim,
-        store_spec,
-        tmp_path,
-        name,
-        grid,
-        ended=frozenset({"completed", "submission_unknown"}),
-    )
+    scene.check(ended=frozenset({"completed", "submission_unknown"}))
 
 
-def test_two_sessions_in_one_process_run_the_same_sweep(
-    shared_sim: Simulator, store_spec: str, tmp_path: Path, clip: str
-) -> None:
-    name, grid = new_grid()
-    writer = Writer.child(
-        shared_sim,
-        tmp_path / "two.log",
-        do="two_sessions",
-        **command(tmp_path, store_spec, clip, name, grid, "two"),
-    )
-    assert len(writer.result()["touched"]) == CELLS
-    check(shared_sim, store_spec, tmp_path, name, grid)
+def test_two_sessions_in_one_process_run_the_same_sweep(scene: Scene) -> None:
+    assert len(scene.child("two", "two_sessions").result()["touched"]) == CELLS
+    scene.check()
 
 
-def test_one_session_resumes_from_two_threads_at_once(
-    shared_sim: Simulator, store_spec: str, tmp_path: Path, clip: str
-) -> None:
-    name, grid = new_grid()
-    record(shared_sim, store_spec, tmp_path, clip, name, grid)
-    writer = Writer.child(
-        shared_sim,
-        tmp_path / "threads.log",
-        do="threads_resume",
-        **command(tmp_path, store_spec, clip, name, grid, "threads"),
-    )
-    touched = writer.result()["touched"]
+def test_one_session_resumes_from_two_threads_at_once(scene: Scene) -> None:
+    scene.record()
+    touched = scene.child("threads", "threads_resume").result()["touched"]
     assert len(touched) == CELLS  # each run launched by one of the two calls, once
-    check(shared_sim, store_spec, tmp_path, name, grid)
+    scene.check()
 
 
-def test_resume_twice_in_a_row(
-    shared_sim: Simulator, store_spec: str, tmp_path: Path, clip: str
-) -> None:
-    name, grid = new_grid()
-    record(shared_sim, store_spec, tmp_path, clip, name, grid)
-    writer = Writer.child(
-        shared_sim,
-        tmp_path / "twice.log",
-        do="resume_twice",
-        **command(tmp_path, store_spec, clip, name, grid, "twice"),
-    )
-    assert len(writer.result()["touched"]) == CELLS  # the second call found nothing new
-    check(shared_sim, store_spec, tmp_path, name, grid)
+def test_resume_twice_in_a_row(scene: Scene) -> None:
+    scene.record()
+    touched = scene.child("twice", "resume_twice").result()["touched"]
+    assert len(touched) == CELLS  # the second call found nothing new
+    scene.check()

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from old_ledger import Ledger
-from writers import Writer, account, grid_cells, sim_env
+from writers import Writer, account, grid_cells, sim_env, team_simulator
 
 import foxnb
 from foxnb.errors import FoxnbWarning
@@ -38,13 +38,7 @@ PRICE = 100  # credits of one veo-3.1-extend task on the simulator
 @pytest.fixture(scope="module")
 def team_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     """Jobs of 1–2 s; one shared rendering serves every task."""
-    with Simulator(
-        speed=60,
-        upstream_lag_s=0.0,
-        distinct_results=False,
-        balance_credits=10**9,
-        state_dir=tmp_path_factory.mktemp("team-sim"),
-    ) as sim:
+    with team_simulator(tmp_path_factory.mktemp("team-sim"), speed=60) as sim:
         yield sim
 
 
@@ -124,9 +118,7 @@ def test_a_402_stops_every_worker(store_spec: str, tmp_path: Path, clips: dict[s
     """The account runs dry after three tasks: the first 402 stops the experiment for both
     workers; a few creates already in flight may meet a 402 too, none is sent after."""
     name, cells = grid(12)
-    with Simulator(
-        speed=60, upstream_lag_s=0.0, distinct_results=False, balance_credits=3 * PRICE + 50
-    ) as poor:
+    with team_simulator(tmp_path / "poor", speed=60, balance_credits=3 * PRICE + 50) as poor:
         fx = notebook(poor, store_spec, tmp_path)
         fx.sweep(clips["landscape"], name=name, launch=False, **cells)
         workers = [worker(poor, store_spec, tmp_path, f"w{n}", name) for n in range(2)]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from writers import Writer, account, grid_cells, sim_env
+from writers import Writer, account, grid_cells, sim_env, team_simulator
 
 import foxnb
 from foxnb.runtime.store import open_store
@@ -32,13 +32,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fast_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     """Jobs of a few hundred milliseconds; one shared rendering serves every task."""
-    with Simulator(
-        speed=500,
-        upstream_lag_s=0.0,
-        distinct_results=False,
-        balance_credits=10**9,
-        state_dir=tmp_path_factory.mktemp("workers-sim"),
-    ) as sim:
+    with team_simulator(tmp_path_factory.mktemp("workers-sim"), speed=500) as sim:
         yield sim
 
 
@@ -98,13 +92,7 @@ def test_four_workers_split_500_cells(
 @pytest.fixture(scope="module")
 def slow_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     """Jobs of 1–3 s, so a worker is killed while it holds runs in every phase."""
-    with Simulator(
-        speed=60,
-        upstream_lag_s=0.0,
-        distinct_results=False,
-        balance_credits=10**9,
-        state_dir=tmp_path_factory.mktemp("workers-slow-sim"),
-    ) as sim:
+    with team_simulator(tmp_path_factory.mktemp("workers-slow-sim"), speed=60) as sim:
         yield sim
 
 

@@ -19,6 +19,17 @@ _IN_RESUMABLE = "status IN (" + ", ".join("?" * len(_RESUMABLE)) + ")"
 _CHUNK = 500  # run ids per IN (...) list
 
 
+def _with_work_left(experiment: str | None, backend: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause (and its parameters) of runs with work left, of ``experiment`` and
+    ``backend`` when given."""
+    where = _IN_RESUMABLE
+    params: tuple[Any, ...] = _RESUMABLE
+    for column, value in (("experiment", experiment), ("backend", backend)):
+        if value is not None:
+            where, params = f"{where} AND {column} = ?", (*params, value)
+    return where, params
+
+
 class SqlLeases(SqlCore):
     """Claims, leases and the reads around them (see ``base.RunStore``)."""
 
@@ -150,11 +161,7 @@ class SqlLeases(SqlCore):
         backend: str | None = None,
         exclude: Iterable[str] = (),
     ) -> list[dict[str, Any]]:
-        where = _IN_RESUMABLE
-        params: tuple[Any, ...] = _RESUMABLE
-        for column, value in (("experiment", experiment), ("backend", backend)):
-            if value is not None:
-                where, params = f"{where} AND {column} = ?", (*params, value)
+        where, params = _with_work_left(experiment, backend)
         skip = list(exclude)
         if skip:  # runs the caller already tried and cannot finish (e.g. an expired link)
             where += " AND run_id NOT IN (" + ", ".join("?" * len(skip)) + ")"
@@ -213,11 +220,7 @@ class SqlLeases(SqlCore):
     def unfinished(
         self, backend: str | None = None, experiment: str | None = None
     ) -> dict[str, Held]:
-        where = _IN_RESUMABLE
-        params: tuple[Any, ...] = _RESUMABLE
-        for column, value in (("experiment", experiment), ("backend", backend)):
-            if value is not None:
-                where, params = f"{where} AND {column} = ?", (*params, value)
+        where, params = _with_work_left(experiment, backend)
         rows = self._all(
             self._conn(),
             f"SELECT run_id, fields, owner, lease_until FROM runs WHERE {where} ORDER BY seq",

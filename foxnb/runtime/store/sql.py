@@ -25,9 +25,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ...errors import StoreError
-from .arrowframe import frame_from_json
+from .arrowframe import frame_from_table, read_lines
 from .base import (
     Claim,
     Event,
@@ -144,6 +145,14 @@ class SqlCore(RunStore):
     ) -> dict[str, Claim]:
         """Claim runs inside the caller's transaction (``leases.SqlLeases`` provides it)."""
         raise NotImplementedError
+
+    def _fields_table(self, conn: Any) -> tuple[pa.Table | None, int]:
+        """Every run's fields in ``seq`` order (one consistent read) as an arrow table
+        (``None``: arrow cannot type them), and how many runs that is. Read as bytes: no
+        Python string per run."""
+        sql = "SELECT CAST(fields AS BLOB) FROM runs ORDER BY seq"
+        blobs = [row[0] for row in self._all(conn, sql)]
+        return (read_lines(b"\n".join(blobs)) if blobs else None), len(blobs)
 
     def _broken(self, conn: Any) -> bool:
         """Whether ``conn`` can no longer be used (then it is replaced by a new one)."""
@@ -308,8 +317,8 @@ class SqlCore(RunStore):
         path would (see ``arrowframe``) take the dict path.
         """
         conn = self._conn()
-        texts = [row[0] for row in self._all(conn, "SELECT fields FROM runs ORDER BY seq")]
-        frame = frame_from_json(texts)
+        table, rows = self._fields_table(conn)
+        frame = None if table is None else frame_from_table(table, rows)
         if frame is not None:
             return frame
         with self._cache_lock:  # the DataFrame copies the values: no copy of the runs first
