@@ -266,12 +266,21 @@ class Chain:
         hop.state = "running"
         seeds = spec.seeds()
         grid = [{**spec.fields, "prompt": hop.prompt, "seed": seed} for seed in seeds]
-        requests, input_sha256 = cell_requests(hop.input, ["seed"], grid)
+        requests, source = cell_requests(
+            hop.input,
+            ["seed"],
+            grid,
+            check_url=tracker.check_url,
+            max_upload_bytes=tracker.client.max_upload_bytes,
+        )
+        input_sha256 = source.sha256
         runs = [r for r in tracker.ledger.runs().values() if tracker.same_backend(r)]
         cells = plan_cells(runs, spec.name, requests, ["seed"], grid, input_sha256, False)
         budget: dict[str, Any] = {}
         if spec.budget_credits is not None:
             budget["budget_credits"] = spec.budget_credits
+        if source.duration_s is not None:  # so each result's duration is checked against it
+            budget["input_duration_s"] = source.duration_s
         events = {
             cell.index: tracker.first_event(
                 cell.request,
@@ -285,11 +294,17 @@ class Chain:
             for cell in cells
             if cell.action == "submit"
         }
-        tracker.ledger.append_many(list(events.values()))  # the hop's new runs, in one write
+        tracker.write_first(list(events.values()))  # the hop's new runs, in one write
         for cell in cells:
             if cell.action == "submit":
                 run_id = events[cell.index][0]
-                job = tracker.launch(run_id, cell.request, input_sha256, self._gate)
+                job = tracker.launch(
+                    run_id,
+                    cell.request,
+                    input_sha256,
+                    self._gate,
+                    input_duration_s=source.duration_s,
+                )
                 hop.submitted.append(run_id)
             elif cell.action == "reuse":  # a completed run of the same request: no new run
                 assert cell.run is not None

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .._checks import line_error
 from .._inputs import parse_tags, reject_unknown
 from ..errors import JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
@@ -41,6 +42,7 @@ from ..runtime.tracker import Event, Tracker
 from .plan import (
     MODES,
     Cell,
+    Input,
     SweepPlan,
     cell_requests,
     expected_time,
@@ -54,6 +56,9 @@ if TYPE_CHECKING:
 
 WAIT_STEP_S = 0.1
 """How often ``Sweep.wait()`` looks whether every cell has ended."""
+
+MAX_NAME_CHARS = 200
+"""The longest experiment name (it labels tables, report pages and file listings)."""
 
 
 class Sweep:
@@ -166,10 +171,14 @@ def start_sweep(
     force: bool,
     tags: str | list[str] | None,
     fields: dict[str, Any],
+    check_url: bool = True,
 ) -> Sweep | SweepPlan:
     """``Session.sweep``: check every cell, plan each, then record all and launch."""
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("name", "must be a non-empty text naming the experiment")
+    # A name is shown in tables, pages and file listings: the prompt rule, on one line.
+    if (problem := line_error("name", name, MAX_NAME_CHARS)) is not None:
+        raise problem
     if mode not in MODES:
         raise ValidationError("mode", f"unknown mode {mode!r}", MODES)
     if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int)):
@@ -185,7 +194,14 @@ def start_sweep(
         raise ValidationError("prompt", "is required (one text, or a list of them)")
     tag_list = parse_tags(tags)
     axes, grid = grid_cells(fields, mode)
-    requests, input_sha256 = cell_requests(video, axes, grid)
+    requests, source = cell_requests(
+        video,
+        axes,
+        grid,
+        check_url=tracker.check_url if check_url else None,
+        max_upload_bytes=tracker.client.max_upload_bytes,
+    )
+    input_sha256 = source.sha256
     runs = [r for r in tracker.ledger.runs().values() if tracker.same_backend(r)]
     cells = plan_cells(runs, name, requests, axes, grid, input_sha256, force)
     gate = tracker.gate_for(name, budget_credits, {c.request.model for c in cells})
@@ -209,15 +225,18 @@ def start_sweep(
     # Every cell is in the ledger, in one write, before the first is launched: a crash
     # leaves all of them queued for fx.resume() (or this same call again), or none.
     budget: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
-    events = [_event(tracker, cell, name, tag_list, input_sha256, budget) for cell in cells]
-    tracker.ledger.append_many([e for e in events if e is not None])
+    events = [_event(tracker, cell, name, tag_list, source, budget) for cell in cells]
+    tracker.write_first([e for e in events if e is not None])
     run_ids = [
         event[0] if event else str((cell.run or {})["run_id"])  # a re-attached cell's own run
         for cell, event in zip(cells, events, strict=True)
     ]
     for cell, run_id in zip(cells, run_ids, strict=True):
         if cell.action == "submit":
-            sweep.jobs.append(tracker.launch(run_id, cell.request, input_sha256, gate))
+            job = tracker.launch(
+                run_id, cell.request, input_sha256, gate, input_duration_s=source.duration_s
+            )
+            sweep.jobs.append(job)
         elif cell.action == "reuse":
             sweep.jobs.append(tracker.settled(run_id, cell.request))
             tracker.scorer.submit(run_id)  # records scores only if the source had none
@@ -231,15 +250,19 @@ def _event(
     cell: Cell,
     name: str,
     tags: list[str],
-    input_sha256: str | None,
+    source: Input,
     budget: dict[str, Any],
 ) -> Event | None:
     """The cell's first ledger event: a new queued or reused run (None: it re-attaches)."""
     if cell.action == "attach":
         return None
+    input_sha256 = source.sha256
+    known: dict[str, Any] = {}
+    if source.duration_s is not None:
+        known["input_duration_s"] = source.duration_s
     if cell.action == "submit":
         return tracker.first_event(
-            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **budget
+            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **budget, **known
         )
     assert cell.run is not None
     return tracker.first_event(
@@ -248,6 +271,7 @@ def _event(
         input_sha256,
         experiment=name,
         cell=cell.index,
+        **known,
         **reuse_fields(cell.run),
     )
 

@@ -2,8 +2,9 @@
 
 ``Runner.run(job)`` never raises: whatever happens ends up in the job's state and in the
 ledger, so a notebook never loses track of a paid task. Its order of work is the guarantee:
-the ledger learns that a create request is about to be sent *before* it is sent, and learns
-the task id as soon as it is known.
+the ledger learns that a create request is about to be sent *before* it is sent (if it
+cannot, the request is not sent), and learns the task id as soon as it is known (if it cannot,
+the id waits in memory with a warning until it can: ``backlog.Backlog``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..client import AsyncClient
+from ..config import scrub
 from ..errors import (
     APIError,
     DownloadError,
@@ -27,8 +29,10 @@ from ..errors import (
     SubmissionUnknownError,
     TaskFailedError,
     TransportError,
+    ValidationError,
 )
-from ..models import Task
+from ..models import EXTENSION_S, Task
+from .backlog import Backlog
 from .eta import progress_total_s
 from .gate import SweepGate
 from .jobs import Job, JobState
@@ -70,25 +74,36 @@ class Runner:
         self.videos_dir = videos_dir
         self.clock = clock
         self.uploads = UploadCache(client, ledger, clock)
+        self.backlog = Backlog(ledger)
         #: Told the run id of every run whose video was saved (the session scores it).
         self.on_completed = on_completed
         # Work in progress per run id, and the runs whose tracking was stopped (detach).
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._detaching: set[str] = set()
+        self._closing = False
+        self._jobs: dict[str, Job] = {}
 
-    def record(self, job: Job, **fields: Any) -> None:
+    def record(self, job: Job, **fields: Any) -> bool:
         """Append the fields to the ledger, then update the job: whatever a job shows (its
-        task id above all) is already on disk, even if the process dies the next moment."""
+        task id above all) is already on disk, even if the process dies the next moment.
+
+        Unless the ledger cannot take them yet: then they wait in ``backlog``, the job shows
+        the warning saying so, and this returns False."""
         stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
         stored.pop("error", None)
-        self.ledger.append(job.run_id, self.clock(), **stored)
-        job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
+        written = self.backlog.write(job.run_id, self.clock(), stored)
+        shown = {k: v for k, v in fields.items() if k in _JOB_FIELDS}
+        if self.backlog.warning != job.state.warning:
+            shown["warning"] = self.backlog.warning
+        job.set_state(**shown)
+        return written
 
     def fail(
         self, job: Job, exc: FoxError, code: str | None, status: str | None = None, **extra: Any
     ) -> None:
         """Record why ``job`` stopped; without ``status`` the run stays resumable as it was."""
-        fields: dict[str, Any] = {"error": exc, "error_code": code, "error_message": str(exc)}
+        message = scrub(str(exc), self.client.config.api_key)
+        fields: dict[str, Any] = {"error": exc, "error_code": code, "error_message": message}
         if status is not None:
             fields["status"] = status
         self.record(job, **fields, **extra)
@@ -101,6 +116,19 @@ class Runner:
         if job.status != "submitting" and work is not None:
             work.cancel()
 
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop working on every job, leaving each run resumable as recorded (the session is
+        closing). A create request in flight is never interrupted: its task id is recorded
+        first, within ``timeout_s``."""
+        self._closing = True
+        work = list(self._tasks.items())
+        for run_id, task in work:
+            job = self._jobs.get(run_id)
+            if job is None or job.status != "submitting":
+                task.cancel()
+        if work:
+            await asyncio.wait([task for _, task in work], timeout=timeout_s)
+
     async def run(
         self, job: Job, input_sha256: str | None = None, gate: SweepGate | None = None
     ) -> None:
@@ -111,6 +139,7 @@ class Runner:
         work = asyncio.current_task()
         assert work is not None
         self._tasks[job.run_id] = work
+        self._jobs[job.run_id] = job
         try:
             task = await self._submit(job, input_sha256, gate) if job.task_id is None else None
             if job.task_id is None:
@@ -118,6 +147,8 @@ class Runner:
             if job.run_id in self._detaching:
                 self._detached(job)
                 return
+            if self._closing:
+                return  # the task id is recorded: fx.resume() in a new session tracks it
             if task is None:
                 task = await self.client.get_task(job.task_id)
                 self._observe(job, task)
@@ -140,12 +171,22 @@ class Runner:
             self.fail(job, exc, type(exc).__name__)
         except Exception as exc:
             log.exception("foxnb: unexpected error in %s", job.run_id)
-            wrapped = FoxError(f"internal error while tracking {job.run_id}: {exc!r}")
-            self.fail(job, wrapped, "internal")
+            text = scrub(f"internal error while tracking {job.run_id}: {exc!r}", self.secret)
+            self.fail(job, FoxError(text), "internal")
         finally:
             self._tasks.pop(job.run_id, None)
+            self._jobs.pop(job.run_id, None)
             self._detaching.discard(job.run_id)
-            job.mark_done()
+            try:
+                if self.backlog.pending:  # the job ends once all it learnt is on disk
+                    await self.backlog.drain()
+                    job.set_state(warning=None)
+            finally:
+                job.mark_done()
+
+    @property
+    def secret(self) -> str:
+        return self.client.config.api_key
 
     async def _submit(
         self, job: Job, input_sha256: str | None, gate: SweepGate | None
@@ -156,11 +197,10 @@ class Runner:
             if req.is_local:
                 assert input_sha256 is not None
                 video_url, uploaded_at = await self.uploads.url_for(Path(req.video), input_sha256)
-                self.ledger.append(
-                    job.run_id, self.clock(), video_url=video_url, uploaded_at=uploaded_at
-                )
-        except (APIError, TransportError) as exc:
-            self.fail(job, exc, "upload_failed", status="not_submitted")
+                self.record(job, video_url=video_url, uploaded_at=uploaded_at)
+        except (APIError, TransportError, ValidationError) as exc:
+            code = "upload_refused" if isinstance(exc, ValidationError) else "upload_failed"
+            self.fail(job, exc, code, status="not_submitted")
             return None
         if gate is not None and (refusal := await gate.admit()) is not None:
             code, reason = refusal
@@ -172,7 +212,7 @@ class Runner:
             self.fail(job, refused, code, status="not_submitted")
             return None
         now = self.clock()
-        self.record(
+        recorded = self.record(
             job,
             status="submitting",
             submitted_at=now,
@@ -180,6 +220,18 @@ class Runner:
             video_url=video_url or req.video,
             in_flight=self.in_flight() + 1,
         )
+        if not recorded:  # a create the ledger does not know of could be lost: do not send
+            self.backlog.withdraw_last()
+            refused = JobError(
+                f"{job.run_id} not sent: the run ledger cannot be written ({job.state.warning}); "
+                "nothing was created or billed, and the run stays queued for fx.resume()",
+                job=job,
+                code="ledger_unwritable",
+            )
+            if gate is not None:
+                gate.settle(created=False, credits=None, error=refused)
+            job.set_state(status="not_submitted", error=refused, error_code="ledger_unwritable")
+            return None
         try:
             task = await self.client.create_task(req, video_url)
         except SubmissionUnknownError as exc:
@@ -218,11 +270,17 @@ class Runner:
         if task.status in ("pending", "processing") and origin is not None:
             job.add_progress(now - origin, task.progress)
         status = {"completed": "downloading"}.get(task.status, task.status)
+        if not task.status_known:  # a word foxnb does not know: still running, as far as known
+            status = state.status if state.status in ("pending", "processing") else "pending"
         changes: dict[str, Any] = dict(extra)
         if status != state.status:
             changes["status"] = status
             if status == "processing" and state.started_at is None:
                 changes["started_at"] = now
+        # What the service said, when it is not the status foxnb shows (e.g. "succeeded").
+        said = task.service_status if task.service_status != task.status else None
+        if said != state.service_status:
+            changes["service_status"] = said
         if task.progress != state.progress and status != "downloading":
             changes["progress"] = task.progress
         if task.estimated_time_s is not None and task.estimated_time_s != state.estimated_time_s:
@@ -240,6 +298,8 @@ class Runner:
             err = task.error
             code = (err.code if err else None) or task.status
             message = err.message if err else f"the task was {task.status}"
+            if task.service_status != task.status:
+                message += f" (the service said {task.service_status!r})"
             changes.update(
                 error=TaskFailedError(
                     f"{task.id} {task.status}: {code}: {message}", job=job, code=code
@@ -260,9 +320,11 @@ class Runner:
         url = task.result_urls[0]
         self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
         dest = self.videos_dir / f"{job.run_id}.mp4"
+        known_s = job.state.input_duration_s
+        expected_s = None if known_s is None else known_s + EXTENSION_S
         try:
             try:
-                saved = await self.client.download(url, dest)
+                saved = await self.client.download(url, dest, expected_s=expected_s)
             except DownloadError as exc:
                 if exc.code != "result_expired":
                     raise
@@ -272,7 +334,7 @@ class Runner:
                     raise
                 url = fresh.result_urls[0]
                 self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
-                saved = await self.client.download(url, dest)
+                saved = await self.client.download(url, dest, expected_s=expected_s)
         except DownloadError as exc:
             exc.job = job
             self.fail(job, exc, exc.code, status="download_failed")

@@ -9,6 +9,8 @@ The order of work is what makes a crash harmless: a run is written to the ledger
 (``record``) before it is launched, and ``resume`` finds every run a dead process left
 unfinished — polling and downloading tracked tasks, sending runs that were never sent, and
 marking a create request that was in flight ``submission_unknown`` instead of resending it.
+Opening a tracker removes the partial files (``videos/*.part``, ``inputs/*.part``) that a
+killed process left behind.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from .._files import remove_stale_parts, sha256_file
-from .._inputs import request_fields
+from .._inputs import check_video_url, request_fields
 from .._wire import Throttle
 from ..client import AsyncClient
 from ..config import Config
-from ..errors import FoxnbWarning, ValidationError
-from ..models import REQUEST_FIELDS, RESUMABLE, ExtendRequest
+from ..errors import FoxError, FoxnbWarning, ValidationError
+from ..media import VideoInfo
+from ..models import RESUMABLE, ExtendRequest
 from .engine import get_engine
 from .eta import PaceBook, progress_total_s
 from .gate import SweepGate, gate_from_runs
 from .jobs import Job
 from .ledger import Ledger
+from .records import recorded_float, recorded_options, recorded_request
 from .reuse import IntactVideos, Key, completed_by_key, request_key, reusable, reuse_fields
 from .runner import Runner
 from .scoring import ScoreWorker
@@ -86,6 +90,18 @@ class Tracker:
         )
         self._jobs: dict[str, Job] = {}
         self._keys: dict[str, Key] = {}  # run id -> request key, of the runs launched here
+        for folder in ("videos", "inputs"):  # what a process killed mid-write left
+            remove_stale_parts(workdir / folder)
+
+    def check_url(self, url: str) -> VideoInfo | None:
+        """Check a ``video`` URL before it is sent (``_inputs.check_video_url``), with ranged
+        reads made by this connection's file client (no key, proxies as configured)."""
+
+        def read(first: int, last: int) -> tuple[int, Any, bytes]:
+            answer, _ = self.engine.call(self.client.read_range(url, first, last))
+            return answer.status, answer.headers, answer.body
+
+        return check_video_url(url, read)
 
     # ------------------------------------------------------------------ recording
 
@@ -117,14 +133,27 @@ class Tracker:
         """Write a new run's first ledger event (``queued`` unless ``status=`` says otherwise);
         returns its run id. Nothing is sent."""
         run_id, at, fields = self.first_event(request, tags, input_sha256, **extra)
-        self.ledger.append(run_id, at, **fields)
+        self.write_first([(run_id, at, fields)])
         return run_id
+
+    def write_first(self, events: list[Event]) -> None:
+        """Write new runs' first events in one append; a ledger that cannot take them is a
+        ``FoxError`` saying so (nothing was sent: a run is recorded before it is sent)."""
+        try:
+            self.ledger.append_many(events)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise FoxError(
+                f"cannot record the run(s) in {self.ledger.path} ({reason}); nothing was sent. "
+                "Free space or fix the folder, then try again."
+            ) from exc
 
     def start(
         self,
         request: ExtendRequest,
         tags: list[str],
         input_sha256: str | None,
+        input_duration_s: float | None = None,
         *,
         force: bool = False,
     ) -> Job:
@@ -133,8 +162,10 @@ class Tracker:
         Unless ``force``, a seeded request is not paid for twice (``foxnb.runtime.reuse``):
         one already answered becomes a new completed run reusing that video (``reused_from``,
         no credits, nothing sent), and one still running in this session returns that run's
-        job (with a ``FoxnbWarning`` saying so).
+        job (with a ``FoxnbWarning`` saying so). ``input_duration_s`` (when known) is recorded
+        for the check of the result's duration.
         """
+        known = {} if input_duration_s is None else {"input_duration_s": input_duration_s}
         if not force and request.seed is not None:
             key = request_key(request, input_sha256)
             running = next(
@@ -157,11 +188,12 @@ class Tracker:
             runs = (r for r in self.ledger.runs().values() if self.same_backend(r))
             source = reusable(completed_by_key(runs), request, input_sha256, IntactVideos())
             if source is not None:
-                run_id = self.record(request, tags, input_sha256, **reuse_fields(source))
+                fields = {**known, **reuse_fields(source)}
+                run_id = self.record(request, tags, input_sha256, **fields)
                 self.scorer.submit(run_id)  # records scores only if the source had none
                 return self.settled(run_id, request)
-        run_id = self.record(request, tags, input_sha256)
-        return self.launch(run_id, request, input_sha256)
+        run_id = self.record(request, tags, input_sha256, **known)
+        return self.launch(run_id, request, input_sha256, input_duration_s=input_duration_s)
 
     # ------------------------------------------------------------------ jobs
 
@@ -171,10 +203,15 @@ class Tracker:
         request: ExtendRequest,
         input_sha256: str | None,
         gate: SweepGate | None = None,
+        *,
+        input_duration_s: float | None = None,
     ) -> Job:
-        """Run a recorded run on the engine; ``gate`` is its sweep's say on sending it."""
+        """Run a recorded run on the engine; ``gate`` is its sweep's say on sending it.
+
+        ``input_duration_s`` (when known) lets the download check the result's duration.
+        """
         job = self._new_job(run_id, request)
-        job.set_state(queued_at=time.time())
+        job.set_state(queued_at=time.time(), input_duration_s=input_duration_s)
         self._keys[run_id] = request_key(request, input_sha256)
         job.bind(self.engine.submit(self.runner.run(job, input_sha256, gate)))
         return job
@@ -324,9 +361,7 @@ class Tracker:
         live = self.live(run_id)
         if live is not None:
             return live
-        request = ExtendRequest(
-            prompt=run["prompt"], video=run.get("video_url") or run["video"], **_options(run)
-        )
+        request = recorded_request(run, run.get("video_url") or run["video"])
         job = self._new_job(run_id, request)
         job.set_state(
             status=run["status"] if run["status"] != "detached" else "processing",
@@ -339,37 +374,48 @@ class Tracker:
             queued_at=run.get("recorded_at"),
             started_at=run.get("started_at"),
             in_flight=run.get("in_flight"),
+            input_duration_s=recorded_float(run.get("input_duration_s")),
         )
         job.bind(self.engine.submit(self.runner.run(job)))
         return job
 
     def requeue(self, run: dict[str, Any], gate: SweepGate | None = None) -> Job | None:
         """Launch a recorded run that was never sent, if its input is still the same file."""
+        code, message = (
+            "input_changed",
+            ("the input file is gone or changed since the run was queued; nothing was sent"),
+        )
         try:
-            request = ExtendRequest(prompt=run["prompt"], video=run["video"], **_options(run))
+            request = ExtendRequest(
+                prompt=run["prompt"], video=run["video"], **recorded_options(run)
+            )
             same = not request.is_local or sha256_file(request.video) == run.get("input_sha256")
-        except ValidationError:
+        except ValidationError as exc:
+            same = False
+            if "video" not in {e.field for e in exc.errors}:  # an older foxnb let it through
+                code, message = "invalid_request", f"{exc}; nothing was sent"
+        except OSError:
             same = False
         if not same:
             self.ledger.append(
                 run["run_id"],
                 time.time(),
                 status="not_submitted",
-                error_code="input_changed",
-                error_message="the input file is gone or changed since the run was queued; "
-                "nothing was sent",
+                error_code=code,
+                error_message=message,
             )
             return None
-        return self.launch(run["run_id"], request, run.get("input_sha256"), gate)
+        duration_s = recorded_float(run.get("input_duration_s"))
+        return self.launch(
+            run["run_id"], request, run.get("input_sha256"), gate, input_duration_s=duration_s
+        )
 
     def _fetch_input(self, url: str, dest: Path) -> None:
         """Save an input clip given as a URL (for scoring; no API key is sent with it)."""
-        self.engine.call(self.client.download(url, dest))
+        self.engine.call(self.client.download(url, dest, extension=False))
 
     def close(self) -> None:
-        """Stop the HTTP clients (running jobs stop being tracked, stay resumable)."""
+        """Stop tracking running jobs (they stay resumable as recorded; a create in flight
+        records its task id first), then the HTTP clients."""
+        self.engine.call(self.runner.stop())
         self.engine.call(self.client.aclose())
-
-
-def _options(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: run[k] for k in REQUEST_FIELDS if run.get(k) is not None}
