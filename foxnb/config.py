@@ -65,7 +65,8 @@ def is_loopback(url: str) -> bool:
     """True for URLs whose host is a loopback address (127.0.0.0/8, ::1) or ``localhost``.
 
     Only literal addresses count: a name such as ``127.0.0.1.example.com`` is resolved by
-    DNS to wherever its owner likes, so it is not loopback.
+    DNS to wherever its owner likes, so it is not loopback. (``foxnb.sim.intake`` has its
+    own copy on purpose: the simulator imports nothing of the client.)
     """
     host = urlsplit(url).hostname or ""
     if host == "localhost":
