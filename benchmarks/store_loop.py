@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from foxnb.runtime.records import StoreLink
+from foxnb.runtime.link import StoreLink
 from foxnb.runtime.store import Owner, RunStore, open_store
 
 from .clients import GcPauses, cpu_wait_ns

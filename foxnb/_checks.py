@@ -111,3 +111,19 @@ def video_error(video: object) -> ValidationError | None:
     if not path.is_file():
         return ValidationError("video", f"no file at {video!r}", VIDEO_ALLOWED)
     return None
+
+
+def line_error(field: str, text: str, max_chars: int) -> ValidationError | None:
+    """A name (of a sweep, say): the prompt rule (``text_problem``), on one line of at most
+    ``max_chars`` characters, since names label tables, pages and file listings."""
+    allowed = f"one line of text of at most {max_chars} characters"
+    if len(text) > max_chars:
+        return ValidationError(field, f"is {len(text):,} characters long, over the limit", allowed)
+    problem = text_problem(text)
+    if problem is None:
+        for index, char in enumerate(text):
+            if char in "\t\n\r":
+                where = f"U+{ord(char):04X} at position {index}"
+                problem = f"holds a line break or tab ({where}); a name is one line"
+                break
+    return None if problem is None else ValidationError(field, problem, allowed)

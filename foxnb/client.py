@@ -10,77 +10,40 @@ clients are for scripts that want the raw calls::
         client.download(task.result_urls[0], Path("out.mp4"))
 
 Both are thin shells: every decision (what to send, what an answer means, whether and when
-to retry) is made by the flows in ``foxnb._wire``; a client only performs their steps.
-``_perform`` is the single place where httpx exceptions become foxnb outcomes.
+to retry, which redirect to follow) is made by the flows in ``foxnb._wire``; a client only
+performs their steps, with the httpx helpers of ``foxnb._http`` (``_perform`` is where httpx
+exceptions become foxnb outcomes).
+
+The API key goes only to the service: result and upload URLs are fetched by clients without
+it, and a client talking to this machine never uses a proxy (``HTTP_PROXY``/``ALL_PROXY``),
+so the key never passes one in clear. Uploads are streamed from disk and refused before
+sending when over ``max_upload_bytes`` (100 MiB by default, FoxAPI's edge limit).
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import random
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import httpx
 
 from . import _wire as W
-from ._files import AtomicWriter
-from .config import Config, base_url_from_env, key_from_env, scrub
-from .errors import DownloadError
-from .models import ExtendRequest, Task, UploadedFile
+from ._http import Multipart, ResultSave, client_options, failure, peek_headers, peek_limit
+from ._inputs import check_upload_size
+from .config import Config, base_url_from_env, key_from_env, uses_env_proxy
+from .models import MAX_UPLOAD_BYTES, ExtendRequest, Task, UploadedFile
 
 T = TypeVar("T")
 OnUpdate = Callable[[Task], None]
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=120.0, pool=30.0)
 MAX_RESULT_BYTES = 2 * 1024**3
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-def _failure(exc: httpx.TransportError, secret: str | None) -> W.Failure:
-    """Classify an httpx error: could the server have received the request?"""
-    detail = scrub(str(exc) or type(exc).__name__, secret)
-    if isinstance(exc, _NOT_SENT):
-        return W.Failure("connect", detail, request_sent=False)
-    if isinstance(exc, httpx.TimeoutException):
-        return W.Failure("timeout", detail, request_sent=True)
-    return W.Failure("dropped", detail, request_sent=True)
-
-
-def _check_result_headers(response: httpx.Response, max_bytes: int) -> None:
-    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind and not (kind.startswith("video/") or kind == "application/octet-stream"):
-        raise DownloadError(f"the result URL served {kind!r}, not a video", code="content_type")
-    length = response.headers.get("content-length")
-    if length and length.isdigit() and int(length) > max_bytes:
-        raise DownloadError(
-            f"the result is {int(length):,} bytes, over the {max_bytes:,}-byte cap",
-            code="too_large",
-        )
-
-
-def _save_error(dest: Path, exc: OSError) -> DownloadError:
-    """What a disk error while saving a result means, and what to do about it.
-
-    Nothing partial is left behind (``AtomicWriter`` removed it) and the task's result stays
-    on the service, so the cure is always the same: fix the disk, download again.
-    """
-    again = "call fx.resume() to download it again"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        cause = "no space left on the device" if exc.errno == errno.ENOSPC else "disk quota used up"
-        return DownloadError(
-            f"{cause} while saving {dest}; free space and {again}", code="disk_full"
-        )
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    if exc.errno == errno.EFBIG:
-        reason += " (a file size limit applies to this process)"
-    return DownloadError(
-        f"could not save {dest}: {reason}; fix that and {again}", code="write_failed"
-    )
 
 
 class _Base:
@@ -96,12 +59,15 @@ class _Base:
         throttle: W.Throttle | None = None,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
+        max_upload_bytes: int | None = MAX_UPLOAD_BYTES,
     ):
         if config is None:
             config = Config(
                 api_key=api_key or key_from_env() or "", base_url=base_url or base_url_from_env()
             )
         self.config = config
+        self.max_upload_bytes = max_upload_bytes
+        """Largest file ``upload()`` sends (``None``: no limit); bigger ones are refused."""
         self._transport = transport
         self._timeout = timeout
         self.core = W.Core(
@@ -112,16 +78,33 @@ class _Base:
             rng=random.Random(seed),
         )
 
-    def _client_kwargs(self, with_key: bool) -> dict[str, Any]:
-        headers = {"User-Agent": W.USER_AGENT}
-        if with_key:
-            headers["Authorization"] = f"Bearer {self.config.api_key}"
-        kw: dict[str, Any] = {"headers": headers, "timeout": self._timeout}
-        if with_key:
-            kw["base_url"] = self.config.base_url
-        if self._transport is not None:
-            kw["transport"] = self._transport
-        return kw
+    def _api_options(self, asynchronous: bool) -> dict[str, Any]:
+        """The service's client: the key, and no proxy when the service is this machine."""
+        headers = {"User-Agent": W.USER_AGENT, "Authorization": f"Bearer {self.config.api_key}"}
+        return {
+            "headers": headers,
+            "timeout": self._timeout,
+            "base_url": self.config.base_url,
+            **client_options(self.config.base_url, self._transport, asynchronous),
+        }
+
+    def _file_options(self, proxied: bool, asynchronous: bool) -> dict[str, Any]:
+        """Clients for public file URLs: never the key; the environment's proxy only if
+        ``proxied`` (the direct one serves this machine)."""
+        where = None if proxied else "http://127.0.0.1"
+        return {
+            "headers": {"User-Agent": W.USER_AGENT},
+            "timeout": self._timeout,
+            **client_options(where, self._transport, asynchronous),
+        }
+
+    def _result_url(self, url: str) -> str:
+        """A result URL as given, or a relative one resolved against the service's address."""
+        return urljoin(self.config.base_url + "/", url)
+
+    def _check_upload(self, path: Path) -> None:
+        if self.max_upload_bytes is not None:
+            check_upload_size(path, self.max_upload_bytes)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -132,9 +115,9 @@ class Client(_Base):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._api = httpx.Client(**self._client_kwargs(with_key=True))
-        # Result links are public CDN URLs: the key is never sent there.
-        self._cdn = httpx.Client(**self._client_kwargs(with_key=False))
+        self._api = httpx.Client(**self._api_options(asynchronous=False))
+        # Result and upload links are public URLs: the key is never sent there.
+        self._files = {p: httpx.Client(**self._file_options(p, False)) for p in (True, False)}
 
     def create_task(self, request: ExtendRequest, video_url: str | None = None) -> Task:
         """Create a paid extension task (never resent unless provably not created)."""
@@ -145,7 +128,11 @@ class Client(_Base):
         return self._drive(self.core.task(task_id, sync_upstream))
 
     def upload(self, path: str | Path) -> UploadedFile:
-        """Upload a local file; its ``url`` can be sent as ``video_url``."""
+        """Upload a local file (streamed from disk); its ``url`` can be sent as ``video_url``.
+
+        A file over ``max_upload_bytes`` is refused with a ``VideoInputError`` before sending.
+        """
+        self._check_upload(Path(path))
         return self._drive(self.core.upload(Path(path)))
 
     def wait(
@@ -156,9 +143,30 @@ class Client(_Base):
         deadline = None if timeout_s is None else now + timeout_s
         return self._drive(self.core.wait(task, now, deadline), on_update)
 
-    def download(self, url: str, dest: str | Path, max_bytes: int = MAX_RESULT_BYTES) -> W.Saved:
-        """Save a result URL to ``dest`` atomically; returns path, sha256 and size."""
-        return self._drive(self.core.download(url, Path(dest), max_bytes))
+    def download(
+        self,
+        url: str,
+        dest: str | Path,
+        max_bytes: int = MAX_RESULT_BYTES,
+        expected_s: float | None = None,
+        extension: bool = True,
+    ) -> W.Saved:
+        """Save a result URL to ``dest`` atomically; returns path, sha256 and size.
+
+        Only a whole, readable video is saved (lasting ``expected_s``, the input's duration
+        plus 7 s, when given; any duration with ``extension=False``, for an input clip); see
+        ``foxnb._wire.fetching``.
+        """
+        where = self._result_url(url)
+        flow = self.core.download(where, Path(dest), max_bytes, expected_s, extension)
+        return self._drive(flow)
+
+    def read_range(
+        self, url: str, first_byte: int = 0, last_byte: int = 0, attempts: int = 2
+    ) -> tuple[W.Response, str]:
+        """Bytes ``first_byte`` … ``last_byte`` of a public URL (redirects followed safely, no
+        key sent): the answer and the URL that gave it."""
+        return self._drive(self.core.peek(url, first_byte, last_byte, attempts))
 
     def _drive(self, flow: Generator[W.Step, W.Outcome, T], on_update: OnUpdate | None = None) -> T:
         # AsyncClient._drive is the same loop with ``await``: the two drivers are all that
@@ -178,43 +186,54 @@ class Client(_Base):
             else:
                 outcome = self._perform(step)
 
-    def _perform(self, step: W.Send | W.Fetch) -> W.Outcome:
+    def _perform(self, step: W.Send | W.Fetch | W.Peek) -> W.Outcome:
         try:
             if isinstance(step, W.Fetch):
                 return self._fetch(step)
+            if isinstance(step, W.Peek):
+                return self._peek(step)
             request = step.request
             if request.upload is not None:
-                with open(request.upload.path, "rb") as fh:
-                    r = self._api.request(
-                        request.method,
-                        request.path,
-                        files={"file": (request.upload.file_name, fh, "application/octet-stream")},
-                        data={"file_name": request.upload.file_name},
-                    )
+                body = Multipart(request.upload)
+                content = body.whole() if body.small else iter(body)
+                r = self._api.request(
+                    request.method, request.path, content=content, headers=body.headers
+                )
             else:
                 r = self._api.request(
                     request.method, request.path, params=dict(request.params), json=request.json
                 )
             return W.Response(r.status_code, r.headers, r.content)
         except httpx.TransportError as exc:
-            return _failure(exc, self.config.api_key)
+            return failure(exc, self.config.api_key)
+
+    def _peek(self, step: W.Peek) -> W.Outcome:
+        files = self._files[uses_env_proxy(step.url)]
+        with files.stream("GET", step.url, headers=peek_headers(step)) as r:
+            body = b""
+            for chunk in r.iter_bytes():
+                body += chunk
+                if len(body) >= peek_limit(step):
+                    break
+            return W.Response(r.status_code, r.headers, body[: peek_limit(step)])
 
     def _fetch(self, step: W.Fetch) -> W.Outcome:
-        with self._cdn.stream("GET", step.url) as r:
+        with self._files[uses_env_proxy(step.url)].stream("GET", step.url) as r:
             if r.status_code != 200:
                 return W.Response(r.status_code, r.headers, r.read()[:4096])
-            _check_result_headers(r, step.max_bytes)
-            try:
-                with AtomicWriter(step.dest, step.max_bytes) as out:
+            with ResultSave(step, r, self.config.api_key) as save:
+                try:
                     for chunk in r.iter_bytes(1 << 20):
-                        out.write(chunk)
-                    return W.Saved(step.dest, out.commit(), out.size)
-            except OSError as exc:
-                raise _save_error(step.dest, exc) from exc
+                        if (rejected := save.write(chunk)) is not None:
+                            return rejected
+                except httpx.TransportError as exc:
+                    return save.cut_short(r.num_bytes_downloaded, exc)
+                return save.body_problem(r.num_bytes_downloaded) or save.finish()
 
     def close(self) -> None:
         self._api.close()
-        self._cdn.close()
+        for files in self._files.values():
+            files.close()
 
     def __enter__(self) -> Client:
         return self
@@ -234,8 +253,8 @@ class AsyncClient(_Base):
 
     def __init__(self, *args: Any, max_in_flight: int = 8, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._api = httpx.AsyncClient(**self._client_kwargs(with_key=True))
-        self._cdn = httpx.AsyncClient(**self._client_kwargs(with_key=False))
+        self._api = httpx.AsyncClient(**self._api_options(asynchronous=True))
+        self._files = {p: httpx.AsyncClient(**self._file_options(p, True)) for p in (True, False)}
         self._slots = asyncio.Semaphore(max_in_flight)
 
     async def create_task(self, request: ExtendRequest, video_url: str | None = None) -> Task:
@@ -247,7 +266,11 @@ class AsyncClient(_Base):
         return await self._drive(self.core.task(task_id, sync_upstream))
 
     async def upload(self, path: str | Path) -> UploadedFile:
-        """Upload a local file; its ``url`` can be sent as ``video_url``."""
+        """Upload a local file (streamed from disk); its ``url`` can be sent as ``video_url``.
+
+        A file over ``max_upload_bytes`` is refused with a ``VideoInputError`` before sending.
+        """
+        self._check_upload(Path(path))
         return await self._drive(self.core.upload(Path(path)))
 
     async def wait(
@@ -267,10 +290,29 @@ class AsyncClient(_Base):
         return await self._drive(flow, on_update)
 
     async def download(
-        self, url: str, dest: str | Path, max_bytes: int = MAX_RESULT_BYTES
+        self,
+        url: str,
+        dest: str | Path,
+        max_bytes: int = MAX_RESULT_BYTES,
+        expected_s: float | None = None,
+        extension: bool = True,
     ) -> W.Saved:
-        """Save a result URL to ``dest`` atomically; returns path, sha256 and size."""
-        return await self._drive(self.core.download(url, Path(dest), max_bytes))
+        """Save a result URL to ``dest`` atomically; returns path, sha256 and size.
+
+        Only a whole, readable video is saved (lasting ``expected_s``, the input's duration
+        plus 7 s, when given; any duration with ``extension=False``, for an input clip); see
+        ``foxnb._wire.fetching``.
+        """
+        where = self._result_url(url)
+        flow = self.core.download(where, Path(dest), max_bytes, expected_s, extension)
+        return await self._drive(flow)
+
+    async def read_range(
+        self, url: str, first_byte: int = 0, last_byte: int = 0, attempts: int = 2
+    ) -> tuple[W.Response, str]:
+        """Bytes ``first_byte`` … ``last_byte`` of a public URL (redirects followed safely, no
+        key sent): the answer and the URL that gave it."""
+        return await self._drive(self.core.peek(url, first_byte, last_byte, attempts))
 
     async def _drive(
         self, flow: Generator[W.Step, W.Outcome, T], on_update: OnUpdate | None = None
@@ -291,19 +333,18 @@ class AsyncClient(_Base):
                 async with self._slots:
                     outcome = await self._perform(step)
 
-    async def _perform(self, step: W.Send | W.Fetch) -> W.Outcome:
+    async def _perform(self, step: W.Send | W.Fetch | W.Peek) -> W.Outcome:
         try:
             if isinstance(step, W.Fetch):
                 return await self._fetch(step)
+            if isinstance(step, W.Peek):
+                return await self._peek(step)
             request = step.request
             if request.upload is not None:
-                # Read in a worker thread: a large file must not stall the event loop.
-                content = await asyncio.to_thread(request.upload.path.read_bytes)
+                body = Multipart(request.upload)  # a big file streams, never held whole
+                stream = await asyncio.to_thread(body.whole) if body.small else aiter(body)
                 r = await self._api.request(
-                    request.method,
-                    request.path,
-                    files={"file": (request.upload.file_name, content, "application/octet-stream")},
-                    data={"file_name": request.upload.file_name},
+                    request.method, request.path, content=stream, headers=body.headers
                 )
             else:
                 r = await self._api.request(
@@ -311,21 +352,34 @@ class AsyncClient(_Base):
                 )
             return W.Response(r.status_code, r.headers, r.content)
         except httpx.TransportError as exc:
-            return _failure(exc, self.config.api_key)
+            return failure(exc, self.config.api_key)
+
+    async def _peek(self, step: W.Peek) -> W.Outcome:
+        files = self._files[uses_env_proxy(step.url)]
+        async with files.stream("GET", step.url, headers=peek_headers(step)) as r:
+            body = b""
+            async for chunk in r.aiter_bytes():
+                body += chunk
+                if len(body) >= peek_limit(step):
+                    break
+            return W.Response(r.status_code, r.headers, body[: peek_limit(step)])
 
     async def _fetch(self, step: W.Fetch) -> W.Outcome:
-        async with self._cdn.stream("GET", step.url) as r:
+        async with self._files[uses_env_proxy(step.url)].stream("GET", step.url) as r:
             if r.status_code != 200:
                 return W.Response(r.status_code, r.headers, (await r.aread())[:4096])
-            _check_result_headers(r, step.max_bytes)
-            try:
-                with AtomicWriter(step.dest, step.max_bytes) as out:
+            with ResultSave(step, r, self.config.api_key) as save:
+                try:
                     async for chunk in r.aiter_bytes(1 << 20):
-                        out.write(chunk)
-                    return W.Saved(step.dest, out.commit(), out.size)
-            except OSError as exc:
-                raise _save_error(step.dest, exc) from exc
+                        if (rejected := save.write(chunk)) is not None:
+                            return rejected
+                except httpx.TransportError as exc:
+                    return save.cut_short(r.num_bytes_downloaded, exc)
+                # FFmpeg reads the file in a worker thread: it must not stall other jobs.
+                problem = save.body_problem(r.num_bytes_downloaded)
+                return problem or await asyncio.to_thread(save.finish)
 
     async def aclose(self) -> None:
         await self._api.aclose()
-        await self._cdn.aclose()
+        for files in self._files.values():
+            await files.aclose()

@@ -5,6 +5,16 @@
 team shares (``postgresql://…``, or a SQLite file; default: ``runs.db`` in the work folder).
 ``FOXNB_HOST`` names this machine in that store (default: its host name; set it where several
 containers share one host name). This module is the only place that reads them.
+
+Keeping the key secret is three rules, all decided here:
+
+- it is only sent over https, or plain http to this machine (``Config`` refuses the rest);
+- a request to this machine never goes through a proxy (``uses_env_proxy``), so a plain-http
+  request that carries the key cannot pass through one in clear (``HTTP_PROXY`` and
+  ``ALL_PROXY`` are honoured for https and for other hosts, as usual);
+- any text a server sends back is scrubbed of it before foxnb stores or shows it
+  (``scrub``, ``scrub_json``): an upstream that echoes request headers into an error message
+  cannot put the key into the runs store, a DataFrame or an exception.
 """
 
 from __future__ import annotations
@@ -13,7 +23,8 @@ import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 from .errors import ValidationError
 
@@ -33,17 +44,35 @@ def mask_key(key: str | None) -> str:
 
 
 def scrub(text: str, key: str | None) -> str:
-    """Replace every occurrence of ``key`` in ``text`` by its mask."""
-    if key and key in text:
-        return text.replace(key, mask_key(key))
+    """Replace every occurrence of ``key`` in ``text`` by its mask, also percent-encoded (as a
+    server echoing a URL or a form would write it)."""
+    if not key:
+        return text
+    for form in dict.fromkeys((key, quote(key, safe=""), quote(key, safe="").lower())):
+        if form in text:
+            text = text.replace(form, mask_key(key))
     return text
+
+
+def scrub_json(value: Any, key: str | None) -> Any:
+    """``value`` (decoded JSON) with ``key`` scrubbed from every string in it, keys included."""
+    if not key:
+        return value
+    if isinstance(value, str):
+        return scrub(value, key)
+    if isinstance(value, dict):
+        return {scrub(str(k), key): scrub_json(v, key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_json(v, key) for v in value]
+    return value
 
 
 def is_loopback(url: str) -> bool:
     """True for URLs whose host is a loopback address (127.0.0.0/8, ::1) or ``localhost``.
 
     Only literal addresses count: a name such as ``127.0.0.1.example.com`` is resolved by
-    DNS to wherever its owner likes, so it is not loopback.
+    DNS to wherever its owner likes, so it is not loopback. (``foxnb.sim.intake`` has its
+    own copy on purpose: the simulator imports nothing of the client.)
     """
     host = urlsplit(url).hostname or ""
     if host == "localhost":
@@ -52,6 +81,13 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def uses_env_proxy(url: str) -> bool:
+    """Whether a request to ``url`` may go through a proxy named by ``HTTP_PROXY``,
+    ``HTTPS_PROXY`` or ``ALL_PROXY``: never for this machine (a proxy cannot reach it and must
+    not see what is sent to it, the API key over plain http included), as usual otherwise."""
+    return not is_loopback(url)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ before anything is uploaded or paid for::
     Traceback (most recent call last):
     foxnb.errors.ValidationError: safety_tolerance: must be an integer from 1 to 6, got 9 ...
 
-``Task.from_json`` reads every task shape FoxAPI's docs have shown (``results`` as objects or
-plain strings, the older ``output`` object, numeric or string error codes); it and
+``Task.from_json`` reads every task shape FoxAPI's docs have shown, and the odd-but-legal
+variants a service or proxy may send (other status words among them); it and
 ``UploadedFile`` live in ``foxnb._answers`` and are named here. The field checks, in plain
 words, are ``foxnb._checks``; ``ExtendRequest`` reports every bad field at once.
 
@@ -45,8 +45,13 @@ from .errors import ValidationError
 MODELS = ("veo-3.1-extend", "veo-3.1-extend-fast")
 ASPECT_RATIOS = ("16:9", "9:16")
 SAFETY_RANGE = (1, 6)
+SEED_RANGE = (0, 2**32 - 1)
+"""Veo's seed is an unsigned 32-bit integer: 0 … 4,294,967,295."""
 EXTENSION_S = 7.0
 """Seconds of new video the service generates after the input (documented, fixed)."""
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+"""The largest file foxnb uploads by default: FoxAPI's edge (Cloudflare) refuses bodies of
+about 100 MB with an HTML 413; ``connect(max_upload_bytes=...)`` changes it."""
 
 REQUEST_FIELDS = (
     "model",
@@ -80,7 +85,7 @@ JUDGEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 EXTEND_DEFAULTS: dict[str, Any] = {
     "model": "veo-3.1-extend",
-    "aspect_ratio": None,  # the clip's own (16:9 for a URL)
+    "aspect_ratio": None,  # the clip's own (a URL's, when its check could read it)
     "generate_audio": True,
     "auto_fix": None,  # None: not sent
     "safety_tolerance": None,
@@ -89,6 +94,9 @@ EXTEND_DEFAULTS: dict[str, Any] = {
     "tags": None,
 }
 """The defaults of ``fx.extend()``'s options (a test keeps its signature equal to these)."""
+
+EXTEND_FLAGS: dict[str, Any] = {"check_url": True}
+"""``fx.extend()``'s switches that are not fields of a run (the form has no input for them)."""
 
 Status = Literal[
     "queued",
@@ -127,7 +135,10 @@ class ExtendRequest:
 
     ``video`` is what you gave: an http(s) URL sent as ``video_url`` as is, or a local file
     that foxnb uploads first. Optional fields left as ``None`` are not sent (FoxAPI asks
-    callers not to send the advanced ones unless needed).
+    callers not to send the advanced ones unless needed). ``aspect_ratio=None`` is not sent
+    either: ``fx.extend()`` fills in the input's own shape when it can read it (a local clip,
+    a URL whose check read its header), and otherwise leaves the choice to the service rather
+    than claim a shape it does not know.
 
     ``foxnb.sim.validate.ExtendParams`` mirrors these fields on purpose: the simulator checks
     requests the way the service does and never imports the client.
@@ -136,7 +147,7 @@ class ExtendRequest:
     prompt: str
     video: str
     model: str = "veo-3.1-extend"
-    aspect_ratio: str = "16:9"
+    aspect_ratio: str | None = None
     generate_audio: bool = True
     auto_fix: bool | None = None
     safety_tolerance: int | None = None
@@ -188,10 +199,11 @@ class ExtendRequest:
         return [ValidationError("model", f"unknown model {self.model!r}{more}", MODELS)]
 
     def _check_aspect_ratio(self) -> list[ValidationError]:
-        if self.aspect_ratio in ASPECT_RATIOS:
+        if self.aspect_ratio is None or self.aspect_ratio in ASPECT_RATIOS:
             return []
         message = f"{self.aspect_ratio!r} is not supported"
-        return [ValidationError("aspect_ratio", message, ASPECT_RATIOS)]
+        allowed = f"{ASPECT_RATIOS[0]!r}, {ASPECT_RATIOS[1]!r} or None (the input's own shape)"
+        return [ValidationError("aspect_ratio", message, allowed)]
 
     def _check_flags(self) -> list[ValidationError]:
         errors = []
@@ -224,10 +236,14 @@ class ExtendRequest:
         return _found(text_error("negative_prompt", negative))
 
     def _check_seed(self) -> list[ValidationError]:
-        if self.seed is None or (is_int(self.seed) and self.seed >= 0):
+        lo, hi = SEED_RANGE
+        if self.seed is None or (is_int(self.seed) and lo <= self.seed <= hi):
             return []
-        message = f"must be a non-negative integer, got {self.seed!r}"
-        return [ValidationError("seed", message, "0, 1, 2, … or None")]
+        message = (
+            f"must be an integer from {lo} to {hi:,} (Veo's seed is an unsigned 32-bit "
+            f"number), got {self.seed!r}"
+        )
+        return [ValidationError("seed", message, f"{lo} … {hi} or None (random)")]
 
     @property
     def is_local(self) -> bool:
@@ -246,10 +262,10 @@ class ExtendRequest:
             "model": self.model,
             "prompt": self.prompt,
             "video_url": url,
-            "aspect_ratio": self.aspect_ratio,
             "generate_audio": self.generate_audio,
         }
         optional = {
+            "aspect_ratio": self.aspect_ratio,
             "auto_fix": self.auto_fix,
             "safety_tolerance": self.safety_tolerance,
             "negative_prompt": self.negative_prompt,
@@ -279,17 +295,19 @@ class RunRecord(TypedDict, total=False):
     prompt: str
     video: str
     model: str
-    aspect_ratio: str
+    aspect_ratio: str | None
     generate_audio: bool
     auto_fix: bool | None
     safety_tolerance: int | None
     negative_prompt: str | None
     seed: int | None
     input_sha256: str | None
+    input_duration_s: float | None
     video_url: str
     uploaded_at: float
     task_id: str
     progress: int
+    service_status: str | None  # the service's own status word, when not the one shown
     estimated_time_s: float
     credits: float
     submitted_at: float

@@ -112,14 +112,20 @@ class Session(OutcomesMixin):
         seed: int | None = None,
         tags: str | list[str] | None = None,
         force: bool = False,
+        check_url: bool = True,
         **unknown: Any,
     ) -> Job:
         """Extend ``video`` by 7 s following ``prompt``; returns a running ``Job`` at once.
 
-        ``video`` is an http(s) URL or a local file (checked, then uploaded once).
-        ``aspect_ratio`` defaults to the local clip's own (16:9 for URLs). Every field is
-        checked here, before anything is sent or billed: one ``ValidationError`` names
-        every bad field (and a local clip the service would refuse) and what is allowed.
+        ``video`` is an http(s) URL or a local file (checked, then uploaded once; files over
+        the upload limit, 100 MiB unless ``connect(max_upload_bytes=...)``, are refused).
+        A URL is checked first with a few ranged reads: one that does not answer with a video
+        is refused before the paid request (``check_url=False`` skips the check).
+        ``aspect_ratio`` defaults to the video's own shape as it plays (a rotation flag
+        counts); for a URL whose header could not be read it is not sent, and the service
+        uses the input's. Every field is checked here, before anything is sent or billed: one
+        ``ValidationError`` names every bad field (and an input the service would refuse) and
+        what is allowed.
 
         No accidental second payment: with an explicit ``seed``, a request identical to one
         that already completed (same fields, same input content or URL), whose video is
@@ -138,9 +144,18 @@ class Session(OutcomesMixin):
             "negative_prompt": negative_prompt,
             "seed": seed,
         }
-        request, tag_list, info = extend_request(prompt, video, fields, tags, unknown)
-        input_sha256 = sha256_file(request.video) if info is not None else None
-        return self.tracker.start(request, tag_list, input_sha256, force=force)
+        request, tag_list, info = extend_request(
+            prompt,
+            video,
+            fields,
+            tags,
+            unknown,
+            max_upload_bytes=self.tracker.client.max_upload_bytes,
+            check_url=self.tracker.check_url if check_url else None,
+        )
+        input_sha256 = sha256_file(request.video) if request.is_local else None
+        duration_s = None if info is None else info.duration_s
+        return self.tracker.start(request, tag_list, input_sha256, duration_s, force=force)
 
     def rerun(self, run: str | Job, *, force: bool = True) -> Job:
         """Send the request of a recorded run (a run id or a ``Job``) again; returns its job.
@@ -177,6 +192,7 @@ class Session(OutcomesMixin):
         budget_credits: float | None = None,
         force: bool = False,
         tags: str | list[str] | None = None,
+        check_url: bool = True,
         launch: bool = True,
         **fields: Any,
     ) -> Sweep | SweepPlan:
@@ -187,9 +203,10 @@ class Session(OutcomesMixin):
         for are reused or re-attached, never paid twice; ``dry_run=True`` returns the plan.
         ``max_jobs`` refuses a sweep that would submit more new jobs; ``budget_credits``
         stops sending cells once the experiment's reserved credits would pass it (a 402 or
-        401 answer stops it too); cells not sent end ``not_submitted``. Budget and stop hold
-        for every kernel and worker sharing the store; ``launch=False`` only records the
-        cells, for headless workers (``foxnb worker``).
+        401 answer stops it too); cells not sent end ``not_submitted``; budget and stop hold
+        for every kernel and worker sharing the store. A ``video`` URL is checked once, as in
+        ``extend()`` (``check_url=False`` skips it). ``name`` is one line of text, checked
+        like a prompt. ``launch=False`` only records the cells, for ``foxnb worker``.
 
             sweep = fx.sweep("clip.mp4", name="dusk-vs-storm",
                              prompt=["Dusk falls", "A storm rolls in"], seed=[1, 2, 3])
@@ -206,6 +223,7 @@ class Session(OutcomesMixin):
             budget_credits=budget_credits,
             force=force,
             tags=tags,
+            check_url=check_url,
             fields=fields,
             launch=launch,
         )
@@ -395,7 +413,8 @@ def connect(
     banner says so. ``resume=True`` re-attaches unfinished runs at once. ``store`` (else
     ``FOXNB_STORE``, else ``<workdir>/runs.db``, an old ``runs.jsonl`` imported) is a SQLite
     file or ``postgresql://…`` (``pip install 'foxnb[postgres]'``); ``videos=`` where results
-    go; ``lease_s=`` how long a claim lasts unrenewed (see ``foxnb.runtime.tracker``).
+    go; ``lease_s=`` how long a claim lasts unrenewed (see ``foxnb.runtime.tracker``). Other
+    options go to the client (``foxnb.client.AsyncClient``), e.g. ``max_upload_bytes=``.
 
         fx = foxnb.connect()                       # simulator
         fx = foxnb.connect(api_key="sk-...")       # the real service

@@ -12,12 +12,28 @@ once, here.
 - ``retry``      retry policy, backoff, the shared ``Throttle``, and ``call()`` with the money
                  rule: a create request is resent only when provably not received
 - ``polling``    predicting a task's end from its progress; the polling flow
+- ``fetching``   public files: redirects followed safely, results downloaded until they are one
 - ``core``       ``Core``: every call of one connection as a flow
 """
 
 from .core import Core
-from .polling import LAST_PROGRESS, estimate_total_s, next_poll_delay_s, poll
-from .responses import error_from_response, parse_json_object, parse_retry_after
+from .fetching import MAX_REDIRECTS, RedirectRefused, redirect_target
+from .polling import (
+    LAST_PROGRESS,
+    estimate_total_s,
+    next_poll_delay_s,
+    poll,
+    unknown_status_delay_s,
+)
+from .responses import (
+    created_nothing,
+    error_envelope,
+    error_from_response,
+    error_in_body,
+    page_title,
+    parse_json_object,
+    parse_retry_after,
+)
 from .retry import RetryPolicy, Throttle, backoff_s, call
 from .steps import (
     USER_AGENT,
@@ -26,6 +42,8 @@ from .steps import (
     Flow,
     Observe,
     Outcome,
+    Peek,
+    Rejected,
     Request,
     Response,
     Saved,
@@ -40,6 +58,7 @@ from .steps import (
 
 __all__ = [
     "LAST_PROGRESS",
+    "MAX_REDIRECTS",
     "USER_AGENT",
     "Core",
     "Failure",
@@ -47,6 +66,9 @@ __all__ = [
     "Flow",
     "Observe",
     "Outcome",
+    "Peek",
+    "RedirectRefused",
+    "Rejected",
     "Request",
     "Response",
     "RetryPolicy",
@@ -59,12 +81,18 @@ __all__ = [
     "backoff_s",
     "call",
     "create_request",
+    "created_nothing",
+    "error_envelope",
     "error_from_response",
+    "error_in_body",
     "estimate_total_s",
     "next_poll_delay_s",
+    "page_title",
     "parse_json_object",
     "parse_retry_after",
     "poll",
+    "redirect_target",
     "task_request",
+    "unknown_status_delay_s",
     "upload_request",
 ]

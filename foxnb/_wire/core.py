@@ -11,16 +11,14 @@ from typing import Any
 from .. import errors as E
 from ..config import scrub
 from ..models import ExtendRequest, Task, UploadedFile
+from .fetching import download, peek
 from .polling import poll
-from .retry import RetryPolicy, Throttle, backoff_s, call
+from .retry import RetryPolicy, Throttle, call
 from .steps import (
-    Failure,
-    Fetch,
     Outcome,
     Request,
     Response,
     Saved,
-    Sleep,
     Step,
     create_request,
     task_request,
@@ -82,40 +80,47 @@ class Core:
     ) -> Generator[Step, Outcome, Task]:
         return poll(
             task,
-            fetch=lambda task_id, sync: self._call(task_request(task_id, sync)),
+            fetch=self.task,
             clock=self.clock,
             created_s=created_s,
             policy=self.policy,
             deadline_s=deadline_s,
         )
 
-    def download(self, url: str, dest: Path, max_bytes: int) -> Generator[Step, Outcome, Saved]:
-        """Fetch a result file, retrying transient failures; an expired URL is final."""
-        attempt = 0
-        while True:
-            outcome = yield Fetch(url, dest, max_bytes)
-            if isinstance(outcome, Saved):
-                return outcome
-            if isinstance(outcome, Response) and outcome.status in (401, 403, 404, 410):
-                raise E.DownloadError(
-                    f"the result URL answered HTTP {outcome.status}; FoxAPI result links "
-                    "expire after 24 h. foxnb re-queries the task for a fresh link on resume().",
-                    code="result_expired",
-                )
-            retryable = isinstance(outcome, Failure) or (
-                isinstance(outcome, Response) and (outcome.status == 429 or outcome.status >= 500)
-            )
-            detail = (
-                f"{outcome.kind}: {outcome.detail}"
-                if isinstance(outcome, Failure)
-                else f"HTTP {outcome.status}"
-                if isinstance(outcome, Response)
-                else "no answer"
-            )
-            if not retryable or attempt + 1 >= self.policy.max_attempts:
-                raise E.DownloadError(f"downloading the result failed ({detail})", code="download")
-            yield Sleep(backoff_s(attempt, self.policy, self.rng))
-            attempt += 1
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        max_bytes: int,
+        expected_s: float | None = None,
+        extension: bool = True,
+    ) -> Generator[Step, Outcome, Saved]:
+        """Save a result file (see ``fetching.download``: redirects, bodies that are not the
+        video, expired links); ``extension=False`` for any video (an input clip)."""
+        return download(
+            url,
+            dest,
+            max_bytes,
+            expected_s,
+            policy=self.policy,
+            rng=self.rng,
+            secret=self.secret,
+            extension=extension,
+        )
+
+    def peek(
+        self, url: str, first_byte: int, last_byte: int, attempts: int = 2
+    ) -> Generator[Step, Outcome, tuple[Response, str]]:
+        """A ranged read of a public file (see ``fetching.peek``)."""
+        return peek(
+            url,
+            first_byte,
+            last_byte,
+            attempts=attempts,
+            policy=self.policy,
+            rng=self.rng,
+            secret=self.secret,
+        )
 
 
 def _task_or_unknown(data: dict[str, Any], secret: str | None) -> Task:
@@ -123,6 +128,11 @@ def _task_or_unknown(data: dict[str, Any], secret: str | None) -> Task:
         return Task.from_json(data)
     except ValueError as exc:
         raise E.SubmissionUnknownError(
-            "FoxAPI accepted the create request but its answer holds no task id.",
-            evidence=scrub(f"answer: {json.dumps(data)[:300]}", secret),
+            "FoxAPI answered the create request with HTTP 200, but its answer holds no task "
+            "id; a task may exist.",
+            evidence=scrub(
+                f"answer: {json.dumps(data)[:300]}. foxnb did not resend the request; check "
+                "your FoxAPI dashboard before submitting again.",
+                secret,
+            ),
         ) from exc

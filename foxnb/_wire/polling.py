@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from typing import Any
 
 from ..models import Task
 from .retry import RetryPolicy
@@ -103,10 +102,17 @@ def next_poll_delay_s(
     return min(max_interval_s, max(min_interval_s, delay))
 
 
+def unknown_status_delay_s(reads: int, policy: RetryPolicy) -> float:
+    """Seconds before read number ``reads`` (1, 2, …) of a task whose status word foxnb does
+    not know: doubling from ``base_delay_s``, capped at ``unknown_status_max_delay_s``. The
+    word may mean "still working" or "ended"; either way nothing is gained by asking often."""
+    return min(policy.unknown_status_max_delay_s, policy.base_delay_s * 2.0 ** min(reads, 30))
+
+
 def poll(
     task: Task,
     *,
-    fetch: Callable[[str, bool], Generator[Step, Outcome, dict[str, Any]]],
+    fetch: Callable[[str, bool], Generator[Step, Outcome, Task]],
     clock: Callable[[], float],
     created_s: float,
     policy: RetryPolicy,
@@ -115,11 +121,12 @@ def poll(
     """Poll ``task`` until it is terminal, yielding an ``Observe`` for every reading.
 
     A ``completed`` task without result URLs is re-read without ``sync_upstream``, which
-    public clients report fills them in.
+    public clients report fills them in. A status word foxnb does not know is polled on, at a
+    growing interval (``unknown_status_delay_s``), for as long as it lasts.
     """
     history: list[tuple[float, int]] = []
     estimated_s = task.estimated_time_s
-    empty_reads = 0
+    empty_reads = unknown_reads = 0
     while True:
         elapsed_s = clock() - created_s
         if task.status in ("processing", "pending"):
@@ -128,7 +135,10 @@ def poll(
             estimated_s = task.estimated_time_s
         if task.is_terminal and not (task.status == "completed" and not task.result_urls):
             return task
-        if task.status == "completed":
+        unknown_reads = 0 if task.status_known else unknown_reads + 1
+        if unknown_reads:
+            delay_s = unknown_status_delay_s(unknown_reads, policy)
+        elif task.status == "completed":
             empty_reads += 1
             if empty_reads > policy.max_attempts:
                 return task
@@ -140,6 +150,5 @@ def poll(
         if deadline_s is not None and clock() + delay_s > deadline_s:
             return task
         yield Sleep(delay_s * policy.sleep_scale)
-        data = yield from fetch(task.id, empty_reads == 0)
-        task = Task.from_json(data)
+        task = yield from fetch(task.id, empty_reads == 0)
         yield Observe(task)

@@ -1,4 +1,10 @@
-"""What an HTTP answer means: FoxAPI's JSON errors and edge proxies' HTML pages, as foxnb errors."""
+"""What an HTTP answer means: FoxAPI's JSON errors and edge proxies' HTML pages, as foxnb errors.
+
+Also the odd-but-legal ones: an HTTP 200 whose body is an error (``{"error": {...}}`` and no
+task), which ``error_in_body`` reads like the error status it stands for, and which
+``created_nothing`` judges for a create request: did the service refuse it before making a
+task (a bad field, a key, the balance, a rate limit), or can a task exist?
+"""
 
 from __future__ import annotations
 
@@ -34,7 +40,8 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
-def _html_title(body: bytes) -> str:
+def page_title(body: bytes) -> str:
+    """A short text naming an HTML page (its title) or any other body (its first words)."""
     text = body[:4000].decode("utf-8", "replace")
     lower = text.lower()
     start = lower.find("<title>")
@@ -53,6 +60,22 @@ _ADVICE = {
     413: "The file is too large for FoxAPI's edge proxy; upload a shorter or smaller video.",
     429: "Too many requests; foxnb slows down and retries reads by itself.",
 }
+
+_REFUSED_TYPES: dict[str, int] = {
+    "invalid_request_error": 400,
+    "invalid_parameter": 422,
+    "authentication_error": 401,
+    "insufficient_quota": 402,
+    "insufficient_quota_error": 402,
+    "permission_error": 403,
+    "not_found": 404,
+    "not_found_error": 404,
+    "request_too_large_error": 413,
+    "rate_limit_error": 429,
+}
+"""Error types FoxAPI (and its twins' docs) pair with a 4xx status: the request was refused as
+it arrived, before any task was made. Any other type (``server_error``,
+``service_unavailable_error``, one foxnb has never seen) proves nothing."""
 
 _ERROR_CLASSES: dict[int, type[E.APIError]] = {
     400: E.BadRequestError,
@@ -82,13 +105,19 @@ def error_from_response(response: Response, secret: str | None, now_s: float) ->
         message, origin = err, f"FoxAPI answered {status}"
     else:
         kind = "an HTML page" if b"<" in response.body[:200] else "a non-JSON body"
-        message = _html_title(response.body) or "(empty body)"
+        message = page_title(response.body) or "(empty body)"
         origin = f"an edge proxy in front of FoxAPI answered {status} with {kind}"
     labels = ", ".join(x for x in (code, f"field {param!r}" if param else None) if x)
     text = f"{origin}{' (' + labels + ')' if labels else ''}: {message}"
     advice = _ADVICE.get(status) or (
         "The service failed; try again later." if status >= 500 else None
     )
+    if 300 <= status < 400:
+        where = scrub(response.headers.get("location") or "nowhere", secret)[:200]
+        text = (
+            f"FoxAPI's address answered {status}, a redirect to {where}; foxnb does not follow "
+            "redirects with your key. Check base_url (FOXAPI_BASE_URL)."
+        )
     if advice:
         text += f"\n{advice}"
     text = scrub(text, secret)
@@ -110,3 +139,44 @@ def error_from_response(response: Response, secret: str | None, now_s: float) ->
 def parse_json_object(response: Response) -> dict[str, Any] | None:
     data = _json_or_none(response.body)
     return data if isinstance(data, dict) else None
+
+
+def error_envelope(data: dict[str, Any]) -> bool:
+    """True when a 2xx JSON answer is an error and not a task or upload: it has a non-empty
+    ``error`` and no id (a failed task has both)."""
+    err = data.get("error")
+    if err in (None, "", {}, []):
+        return False
+    return not any(data.get(k) not in (None, "") for k in ("id", "task_id", "url", "data"))
+
+
+def error_in_body(response: Response, data: dict[str, Any], secret: str | None) -> E.APIError:
+    """The foxnb error a 2xx answer holding only ``{"error": …}`` stands for.
+
+    Its status is the one its ``type`` is documented with (or a numeric ``code`` that is an
+    HTTP status), else 500: an unexplained error is the service's.
+    """
+    err = data.get("error")
+    info = err if isinstance(err, dict) else {}
+    error_type = str(info.get("type") or "")
+    code = info.get("code")
+    status = _REFUSED_TYPES.get(error_type, 500)
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600:
+        status = code
+    equivalent = Response(status, response.headers, response.body)
+    failure = error_from_response(equivalent, secret, 0.0)
+    failure.args = (
+        scrub(
+            str(failure).replace(
+                f"FoxAPI answered {status}", f"FoxAPI answered {response.status} with an error"
+            ),
+            secret,
+        ),
+    )
+    failure.message = str(failure)
+    return failure
+
+
+def created_nothing(error: E.APIError) -> bool:
+    """Whether a create request that met ``error`` provably made no task: a 4xx refusal."""
+    return 400 <= error.status_code < 500

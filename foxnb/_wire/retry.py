@@ -10,6 +10,12 @@
   did not create the task: the connection could not be opened, or the server said 429. Any
   other failure after the request left this machine ends the flow with
   ``SubmissionUnknownError`` carrying the evidence; a paid task is never duplicated.
+* A 2xx answer that holds only an error (``{"error": {...}}``) is that error: a read treats
+  it like the status it stands for (a server error is retried); a create refused for its
+  content, key, balance or rate ends ``not_submitted`` (a rate limit is retried), any other
+  such create answer is ``SubmissionUnknownError`` with the body as evidence.
+
+Every JSON answer is scrubbed of the API key before anyone sees it (``config.scrub_json``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import errors as E
-from ..config import scrub
-from .responses import error_from_response, parse_json_object
+from ..config import scrub, scrub_json
+from .responses import (
+    created_nothing,
+    error_envelope,
+    error_from_response,
+    error_in_body,
+    parse_json_object,
+)
 from .steps import Failure, Outcome, Request, Response, Send, Sleep, Step
 
 
@@ -33,7 +45,10 @@ class RetryPolicy:
 
     ``max_attempts`` bounds tries through 5xx and transport failures; ``max_rate_limited``
     bounds tries through 429 answers (about 10 minutes of backing off at the default delays).
-    ``min_poll_interval_s`` is the shortest wait between two status queries of one task.
+    ``min_poll_interval_s`` is the shortest wait between two status queries of one task;
+    ``unknown_status_max_delay_s`` the longest between reads of a task whose status word
+    foxnb does not know. ``max_body_attempts`` bounds downloads of a result whose body is
+    not the video.
     """
 
     max_attempts: int = 6
@@ -42,6 +57,8 @@ class RetryPolicy:
     max_delay_s: float = 30.0
     sleep_scale: float = 1.0
     min_poll_interval_s: float = 0.5
+    unknown_status_max_delay_s: float = 60.0
+    max_body_attempts: int = 3
 
 
 def backoff_s(
@@ -145,10 +162,28 @@ def call(
             )
         elif isinstance(outcome, Response) and 200 <= outcome.status < 300:
             data = parse_json_object(outcome)
-            if data is not None:
+            if data is not None and not error_envelope(data):
                 throttle.on_success()
-                return data
-            if request.creates_task:
+                return dict(scrub_json(data, secret))
+            if data is not None:
+                failure = error_in_body(outcome, data, secret)
+                if request.creates_task and not created_nothing(failure):
+                    raise E.SubmissionUnknownError(
+                        f"FoxAPI answered the create request with HTTP {outcome.status} and an "
+                        f"error instead of a task: {failure.message.splitlines()[0]}",
+                        evidence=scrub(
+                            f"{request.describe()} sent at {_utc(sent_at)}; HTTP "
+                            f"{outcome.status} with the body "
+                            f"{outcome.body[:300].decode('utf-8', 'replace')}. The error "
+                            "does not say the request was refused before a task was made, so "
+                            "foxnb did not resend it. Check your FoxAPI dashboard before "
+                            "submitting again.",
+                            secret,
+                        ),
+                    ) from failure
+                if isinstance(failure, E.RateLimitError):
+                    throttle.on_rate_limited(clock(), failure.retry_after_s, sent_at)
+            elif request.creates_task:
                 raise E.SubmissionUnknownError(
                     "FoxAPI accepted the create request but its answer was unreadable.",
                     evidence=scrub(
@@ -158,10 +193,11 @@ def call(
                         secret,
                     ),
                 )
-            failure = E.TransportError(
-                f"{request.describe()}: HTTP {outcome.status} with an unreadable body",
-                request_sent=True,
-            )
+            else:
+                failure = E.TransportError(
+                    f"{request.describe()}: HTTP {outcome.status} with an unreadable body",
+                    request_sent=True,
+                )
         else:
             assert isinstance(outcome, Response)
             failure = error_from_response(outcome, secret, clock())

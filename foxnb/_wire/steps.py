@@ -1,9 +1,9 @@
 """The vocabulary of the wire: steps a flow yields, outcomes it receives, and the requests.
 
-A *flow* (see ``foxnb._wire``) is a generator that yields ``Send``, ``Fetch``, ``Sleep`` or
-``Observe`` steps and receives what happened to each (a ``Response``, a ``Failure``, a
-``Saved`` file, or ``None``). ``Request`` describes one HTTP call without sending it; the
-builders at the end make FoxAPI's three requests.
+A *flow* (see ``foxnb._wire``) is a generator that yields ``Send``, ``Fetch``, ``Peek``,
+``Sleep`` or ``Observe`` steps and receives what happened to each (a ``Response``, a
+``Failure``, a ``Saved`` file, a ``Rejected`` body, or ``None``). ``Request`` describes one
+HTTP call without sending it; the builders at the end make FoxAPI's three requests.
 """
 
 from __future__ import annotations
@@ -70,11 +70,26 @@ class Sleep:
 
 @dataclass(frozen=True)
 class Fetch:
-    """Stream ``url`` into ``dest`` atomically (no API key is sent: result URLs are public)."""
+    """GET ``url`` (one hop: redirects come back as a ``Response``) and stream a 200 into
+    ``dest`` atomically, saving it only if it is a whole, readable video lasting
+    ``expected_s`` (when known; see ``media.result_problem``) — of any duration when it is not
+    an ``extension`` (an input clip). No API key is sent: result URLs are public."""
 
     url: str
     dest: Path
     max_bytes: int
+    expected_s: float | None = None
+    extension: bool = True
+
+
+@dataclass(frozen=True)
+class Peek:
+    """GET bytes ``first_byte`` … ``last_byte`` of ``url`` (one hop, no API key); the answer
+    is a ``Response`` holding at most that many bytes of the body."""
+
+    url: str
+    first_byte: int = 0
+    last_byte: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,14 +102,25 @@ class Saved:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """A ``Fetch`` whose body was not the video: ``code`` (``not_a_video``, ``truncated``,
+    ``wrong_duration``) and why. Nothing was saved under the destination's name; ``kept`` is
+    where a readable video that did not fit was put aside (it may still be the paid result)."""
+
+    code: str
+    detail: str
+    kept: Path | None = None
+
+
+@dataclass(frozen=True)
 class Observe:
     """A poll saw the task; drivers pass it to the caller's progress callback."""
 
     task: Task
 
 
-Step: TypeAlias = Send | Sleep | Fetch | Observe
-Outcome: TypeAlias = Response | Failure | Saved | None
+Step: TypeAlias = Send | Sleep | Fetch | Peek | Observe
+Outcome: TypeAlias = Response | Failure | Saved | Rejected | None
 Flow: TypeAlias = Generator[Step, Outcome, Any]
 
 

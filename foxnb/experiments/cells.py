@@ -19,7 +19,7 @@ from typing import Any
 from ..runtime.jobs import Job
 from ..runtime.store import Claim, Event, Held, SendRule, Txn
 from ..runtime.tracker import Tracker
-from .plan import Cell
+from .plan import Cell, Input
 
 
 @contextmanager
@@ -60,7 +60,7 @@ def cell_job(
     tracker: Tracker,
     cell: Cell,
     run_id: str,
-    input_sha256: str | None,
+    source: Input,
     rule: SendRule,
     claims: dict[str, Claim],
 ) -> Job:
@@ -77,7 +77,9 @@ def cell_job(
         run = claim.run or cell.run or {"run_id": run_id}
         return tracker.watch(Held(run, claim.previous, None))
     if cell.action == "submit":
-        return tracker.launch(run_id, cell.request, input_sha256, rule)
+        return tracker.launch(
+            run_id, cell.request, source.sha256, rule, input_duration_s=source.duration_s
+        )
     # An unfinished cell of an earlier call: a create in flight when an earlier kernel died
     # is never resent (submission_unknown), a task is polled, a queued cell is sent.
     carried = tracker.continue_run(claim.run or dict(cell.run or {}))

@@ -275,10 +275,19 @@ class Chain:
         hop.state = "running"
         seeds = spec.seeds()
         grid = [{**spec.fields, "prompt": hop.prompt, "seed": seed} for seed in seeds]
-        requests, input_sha256 = cell_requests(hop.input, ["seed"], grid)
+        requests, source = cell_requests(
+            hop.input,
+            ["seed"],
+            grid,
+            check_url=tracker.check_url,
+            max_upload_bytes=tracker.client.max_upload_bytes,
+        )
+        input_sha256 = source.sha256
         budget: dict[str, Any] = {}
         if spec.budget_credits is not None:
             budget["budget_credits"] = spec.budget_credits
+        if source.duration_s is not None:  # so each result's duration is checked against it
+            budget["input_duration_s"] = source.duration_s
         intact = IntactVideos(tracker.owner.host)
         # Planned and recorded in the store's critical section for the chain, so two
         # processes running the same chain make one set of runs per hop (see ``cells``).
@@ -305,7 +314,7 @@ class Chain:
             # A reused candidate is the completed run itself: no new run.
             run_ids, claims = record(tracker, txn, cells, events)
         for cell, run_id in zip(cells, run_ids, strict=True):
-            job = cell_job(tracker, cell, run_id, input_sha256, self._rule, claims)
+            job = cell_job(tracker, cell, run_id, source, self._rule, claims)
             if cell.action == "submit":
                 hop.submitted.append(run_id)
             job.on_update(lambda _job: self._notify())

@@ -4,10 +4,12 @@ Pure decisions on recorded runs, made before anything is written or sent:
 
 - ``grid_cells`` turns the fields of ``fx.sweep(...)`` into axes and cells (``product`` or
   ``zip``);
-- ``cell_requests`` checks every cell's ``ExtendRequest`` (the input clip is read once);
+- ``cell_requests`` checks every cell's ``ExtendRequest`` (the input clip, or URL, is read
+  once);
 - ``plan_cells`` decides per cell: re-attach its unfinished run, reuse a completed video
-  (``foxnb.runtime.reuse``, the rule ``fx.extend()`` follows too), or submit — so a sweep
-  run again never pays twice;
+  (``foxnb.runtime.reuse``, the rule ``fx.extend()`` follows too: only a video still on disk,
+  unchanged, readable and fitting its input), or submit — so a sweep run again never pays
+  twice, and never takes an error page for a result;
 - ``SweepPlan`` is what ``dry_run=True`` shows.
 """
 
@@ -16,14 +18,14 @@ from __future__ import annotations
 import html
 import itertools
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import media
 from .._files import sha256_file
-from .._inputs import fit_aspect, source
+from .._inputs import check_upload_size, fit_aspect, source
 from ..errors import ValidationError
 from ..models import RESUMABLE, ExtendRequest
 from ..runtime.reuse import IntactVideos, Key, completed_by_key, request_key, reusable, run_key
@@ -154,31 +156,51 @@ def grid_cells(fields: dict[str, Any], mode: str) -> tuple[list[str], list[dict[
     return list(axes), [{**fields, **dict(zip(axes, combo, strict=True))} for combo in combos]
 
 
+@dataclass(frozen=True)
+class Input:
+    """What a sweep knows of its input: content hash (local files) and duration, if known."""
+
+    sha256: str | None
+    duration_s: float | None
+
+
 def cell_requests(
-    video: str | Path, axes: list[str], grid: list[dict[str, Any]]
-) -> tuple[list[ExtendRequest], str | None]:
-    """Every cell's checked request, and the input's sha256 (the clip is read once)."""
+    video: str | Path,
+    axes: list[str],
+    grid: list[dict[str, Any]],
+    *,
+    check_url: Callable[[str], media.VideoInfo | None] | None = None,
+    max_upload_bytes: int | None = None,
+) -> tuple[list[ExtendRequest], Input]:
+    """Every cell's checked request, and what is known of the input (read once).
+
+    A local clip is checked (and refused over ``max_upload_bytes``); a URL is checked with
+    ``check_url`` when given (``Tracker.check_url``). Cells without an ``aspect_ratio`` take
+    the input's shape when it is known.
+    """
     video_source = source(video)
     requests = []
     for index, fields in enumerate(grid):
         try:
-            requests.append(
-                ExtendRequest(
-                    video=video_source,
-                    **{**fields, "aspect_ratio": fields.get("aspect_ratio") or "16:9"},
-                )
-            )
+            requests.append(ExtendRequest(video=video_source, **fields))
         except ValidationError as exc:
             # Keep the error's type and field so `except VideoInputError` etc. still work;
             # only say which cell it was.
             exc.args = (f"{cell_label(index, {a: fields[a] for a in axes})}: {exc}",)
             raise
-    if not requests[0].is_local:
-        return requests, None
-    info = media.check_input(video_source)
+    sha256 = None
+    if requests[0].is_local:
+        if max_upload_bytes is not None:
+            check_upload_size(video_source, max_upload_bytes)
+        info: media.VideoInfo | None = media.check_input(video_source)
+        sha256 = sha256_file(video_source)
+    else:
+        info = check_url(video_source) if check_url is not None else None
+    if info is None:
+        return requests, Input(None, None)
     for index, fields in enumerate(grid):  # a loop, not a comprehension: warnings' stacklevel
         requests[index] = fit_aspect(requests[index], fields.get("aspect_ratio"), info, 5)
-    return requests, sha256_file(video_source)
+    return requests, Input(sha256, info.duration_s)
 
 
 def plan_cells(

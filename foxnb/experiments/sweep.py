@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .._checks import line_error
 from .._inputs import parse_tags, reject_unknown
 from ..errors import JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
@@ -46,6 +47,7 @@ from .cells import cell_job, planning, record
 from .plan import (
     MODES,
     Cell,
+    Input,
     SweepPlan,
     cell_requests,
     expected_time,
@@ -61,6 +63,8 @@ WAIT_STEP_S = 0.1
 """How often ``Sweep.wait()`` looks whether every cell has ended."""
 STATE_TTL_S = 0.5
 """How long ``Sweep.credits`` and ``Sweep.stopped`` reuse one reading of the store."""
+MAX_NAME_CHARS = 200
+"""The longest experiment name (it labels tables, report pages and file listings)."""
 
 
 class Sweep:
@@ -196,6 +200,7 @@ def start_sweep(
     tags: str | list[str] | None,
     fields: dict[str, Any],
     launch: bool = True,
+    check_url: bool = True,
 ) -> Sweep | SweepPlan:
     """``Session.sweep``: check every cell, plan each, then record all and launch.
 
@@ -203,6 +208,9 @@ def start_sweep(
     """
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("name", "must be a non-empty text naming the experiment")
+    # A name is shown in tables, pages and file listings: the prompt rule, on one line.
+    if (problem := line_error("name", name, MAX_NAME_CHARS)) is not None:
+        raise problem
     if mode not in MODES:
         raise ValidationError("mode", f"unknown mode {mode!r}", MODES)
     if max_jobs is not None and (isinstance(max_jobs, bool) or not isinstance(max_jobs, int)):
@@ -218,7 +226,14 @@ def start_sweep(
         raise ValidationError("prompt", "is required (one text, or a list of them)")
     tag_list = parse_tags(tags)
     axes, grid = grid_cells(fields, mode)
-    requests, input_sha256 = cell_requests(video, axes, grid)
+    requests, source = cell_requests(
+        video,
+        axes,
+        grid,
+        check_url=tracker.check_url if check_url else None,
+        max_upload_bytes=tracker.client.max_upload_bytes,
+    )
+    input_sha256 = source.sha256
     models = frozenset(request.model for request in requests)
     # A first plan outside the critical section reads the videos a reuse relies on, so the
     # plan inside it (which every other writer of the store waits for) reads no file.
@@ -260,7 +275,7 @@ def start_sweep(
         tracker.store.set_budget(name, budget_credits)
         # Every cell is in the store, in one transaction, before the first is launched: a
         # crash leaves all of them queued for fx.resume() (or this same call again), or none.
-        events = [_event(tracker, cell, name, tag_list, input_sha256, extra) for cell in cells]
+        events = [_event(tracker, cell, name, tag_list, source, extra) for cell in cells]
         run_ids, claims = record(tracker, txn, cells, events, launch)
     sweep = Sweep(tracker, name, axes, cells, rule)
     sweep.run_ids = run_ids
@@ -268,7 +283,8 @@ def start_sweep(
         tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, name)
         with tracker.lock:
             for cell, run_id in zip(cells, run_ids, strict=True):
-                sweep.jobs.append(cell_job(tracker, cell, run_id, input_sha256, rule, claims))
+                job = cell_job(tracker, cell, run_id, source, rule, claims)
+                sweep.jobs.append(job)
     return sweep
 
 
@@ -277,15 +293,19 @@ def _event(
     cell: Cell,
     name: str,
     tags: list[str],
-    input_sha256: str | None,
+    source: Input,
     extra: dict[str, Any],
 ) -> Event | None:
     """The cell's first event: a new queued or reused run (None: it re-attaches)."""
     if cell.action == "attach":
         return None
+    input_sha256 = source.sha256
+    known: dict[str, Any] = {}
+    if source.duration_s is not None:
+        known["input_duration_s"] = source.duration_s
     if cell.action == "submit":
         return tracker.first_event(
-            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **extra
+            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **extra, **known
         )
     assert cell.run is not None
     return tracker.first_event(
@@ -294,6 +314,7 @@ def _event(
         input_sha256,
         experiment=name,
         cell=cell.index,
+        **known,
         **reuse_fields(cell.run),
     )
 

@@ -51,6 +51,9 @@ class JobState:
     sha256: str | None = None
     credits: float | None = None
     reused_from: str | None = None
+    service_status: str | None = None
+    input_duration_s: float | None = None
+    warning: str | None = None
     #: The owner (``host:pid:session``) working on this run when it is not this session:
     #: the job then mirrors the runs store, read-only (``runtime.watch``).
     watching: str | None = None
@@ -105,6 +108,18 @@ class Job:
     def error(self) -> FoxError | None:
         """Why the job did not produce a video (or stopped being tracked), else None."""
         return self._state.error
+
+    @property
+    def service_status(self) -> str | None:
+        """The service's own status word when it is not one foxnb shows as ``status`` (e.g.
+        ``"succeeded"``, read as completed, or a word foxnb does not know, polled on)."""
+        return self._state.service_status
+
+    @property
+    def warning(self) -> str | None:
+        """Something you should know while the job goes on (e.g. the run ledger cannot be
+        written, and what is waiting in memory), else None."""
+        return self._state.warning
 
     @property
     def video_path(self) -> Path | None:
@@ -327,8 +342,10 @@ class Job:
         where = " [simulator]" if self.backend == "sim" else ""
         task = f" {self.task_id}" if self.task_id else ""
         pct = f" {self.progress}%" if self.status in ("pending", "processing") else ""
+        said = f" (service says {self.service_status!r})" if self.service_status else ""
+        status = f"{self.status}{pct}{said}"
         by = f" (run by {self._state.watching})" if self._state.watching and not self.done else ""
-        return f"<Job {self.run_id} {self.request.model} {self.status}{pct}{task}{where}{by}>"
+        return f"<Job {self.run_id} {self.request.model} {status}{task}{where}{by}>"
 
 
 def _wait_line(job: Job) -> WaitLine | None:

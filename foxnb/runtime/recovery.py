@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import remove_stale_parts, sha256_file
 from ..errors import DownloadError, ValidationError
-from ..models import REQUEST_FIELDS, RESUMABLE, ExtendRequest
+from ..models import RESUMABLE, ExtendRequest
 from .fetch import local_copy
 from .jobs import Job
+from .records import recorded_float, recorded_options, recorded_request
 from .store import Held, SendRule
 
 if TYPE_CHECKING:
@@ -187,6 +188,7 @@ def _poll(tracker: Tracker, run: dict[str, Any], job: Job | None) -> Job:
         queued_at=run.get("recorded_at"),
         started_at=run.get("started_at"),
         in_flight=run.get("in_flight"),
+        input_duration_s=recorded_float(run.get("input_duration_s")),
     )
     return tracker.launch(run["run_id"], job.request, None, job=job)
 
@@ -198,30 +200,40 @@ def requeue(
     here — or, on a machine without the file, was uploaded recently enough (by whoever
     recorded it) to send that upload's URL."""
     sha = run.get("input_sha256")
+    code, message = (
+        "input_changed",
+        ("the input file is gone or changed since the run was queued; nothing was sent"),
+    )
     request: ExtendRequest | None = None
     try:
-        request = ExtendRequest(prompt=run["prompt"], video=run["video"], **_options(run))
+        request = ExtendRequest(prompt=run["prompt"], video=run["video"], **recorded_options(run))
         if request.is_local and not _same_input(request.video, sha):
             request = None
-    except ValidationError:
-        request = None
+    except ValidationError as exc:
+        if "video" not in {e.field for e in exc.errors}:  # an older foxnb let it through
+            code, message = "invalid_request", f"{exc}; nothing was sent"
+            sha = None  # no upload would make it valid
     if request is None and sha is not None:
         uploaded = tracker.runner.uploads.recorded(sha)
         if uploaded is not None:
-            request = ExtendRequest(prompt=run["prompt"], video=uploaded[0], **_options(run))
+            options = recorded_options(run)
+            request = ExtendRequest(prompt=run["prompt"], video=uploaded[0], **options)
             sha = None  # nothing to upload: the URL is sent as it is
     if request is None:
-        fields = {
-            "status": "not_submitted",
-            "error_code": "input_changed",
-            "error_message": "the input file is gone or changed since the run was queued; "
-            "nothing was sent",
-        }
+        fields = {"status": "not_submitted", "error_code": code, "error_message": message}
         tracker.release(run["run_id"], (run["run_id"], time.time(), fields))
         return tracker.settled(run["run_id"], request_of(run), job) if job else None
     if job is not None:
         job.request = request
-    return tracker.launch(run["run_id"], request, sha if request.is_local else None, rule, job)
+    duration_s = recorded_float(run.get("input_duration_s"))
+    return tracker.launch(
+        run["run_id"],
+        request,
+        sha if request.is_local else None,
+        rule,
+        job,
+        input_duration_s=duration_s,
+    )
 
 
 def _same_input(path: str, sha256: str | None) -> bool:
@@ -231,14 +243,11 @@ def _same_input(path: str, sha256: str | None) -> bool:
         return False
 
 
-def _options(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: run[k] for k in REQUEST_FIELDS if run.get(k) is not None}
-
-
 def request_of(run: dict[str, Any]) -> ExtendRequest:
-    """The request a recorded run made (for its ``Job``); not checked against the input."""
+    """The request a recorded run made (for its ``Job``), without any option foxnb would now
+    refuse (``records.recorded_request``)."""
     video = run.get("video_url") or run.get("video") or "https://invalid.example/unknown.mp4"
     try:
-        return ExtendRequest(prompt=run.get("prompt") or "?", video=video, **_options(run))
+        return recorded_request({**run, "prompt": run.get("prompt") or "?"}, video)
     except ValidationError:
-        return ExtendRequest(prompt=run.get("prompt") or "?", video=video)
+        return ExtendRequest(prompt="?", video="https://invalid.example/unknown.mp4")

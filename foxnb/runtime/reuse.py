@@ -4,7 +4,8 @@ One rule, used by ``fx.extend()`` and ``fx.sweep()`` alike:
 
     A request with an explicit ``seed`` whose exact request — every request field, and the
     same input content (sha256) or the same input URL — already ``completed``, and whose saved
-    video is still on disk with the sha256 recorded for it, is answered with that video: a new
+    video is still on disk with the sha256 recorded for it (and is a video that fits its input:
+    an older foxnb could record an error page as a result), is answered with that video: a new
     run with ``reused_from`` (the paid run's id), ``credits=0`` and status ``completed``.
     Nothing is sent. ``force=True`` sends the request anyway.
 
@@ -14,7 +15,7 @@ no answer to a paid request), and only paid runs: ``reused_from`` always names t
 was billed, never another reuse.
 
 Everything here is a decision on run records (the dicts ``RunStore.runs()`` returns); the only
-I/O is hashing a candidate video to check it is unchanged.
+I/O is hashing a candidate video to check it is unchanged, and reading it with FFmpeg.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from .._files import sha256_file
-from ..models import REQUEST_FIELDS, ExtendRequest
+from ..media import result_problem
+from ..models import EXTENSION_S, REQUEST_FIELDS, ExtendRequest
 from .scoring import SCORE_FIELDS
 
 Key = tuple[Any, ...]
@@ -58,7 +60,8 @@ def completed_by_key(runs: Iterable[dict[str, Any]]) -> dict[Key, list[dict[str,
 
 
 class IntactVideos:
-    """Whether a run's saved video is still the file it recorded, each file hashed once.
+    """Whether a run's saved video is still the file it recorded, and a video that fits its
+    input (``media.result_problem``); each file checked once.
 
     ``host`` is this machine's name in the runs store: a video another machine saved (its
     ``video_host``) is trusted as that machine recorded it — ``fx.fetch()`` gets a copy.
@@ -69,14 +72,18 @@ class IntactVideos:
         self.host = host
 
     def __call__(self, run: dict[str, Any]) -> bool:
-        """True when the run's video exists with the sha256 recorded for it."""
+        """True when the run's video exists with the sha256 recorded for it, and is a video
+        lasting its input plus the extension."""
         path, sha = run.get("video_path"), run.get("sha256")
         if not path or not sha:
             return False
         if self.host is not None and run.get("video_host") not in (None, self.host):
             return True
         if path not in self._seen:
-            self._seen[path] = Path(path).is_file() and sha256_file(path) == sha
+            same = Path(path).is_file() and sha256_file(path) == sha
+            known_s = run.get("input_duration_s")
+            expected_s = known_s + EXTENSION_S if isinstance(known_s, int | float) else None
+            self._seen[path] = same and result_problem(path, expected_s) is None
         return self._seen[path]
 
 

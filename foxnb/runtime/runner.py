@@ -26,16 +26,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..client import AsyncClient
+from ..config import scrub
 from ..errors import (
     DownloadError,
     FoxError,
     NotFoundError,
     TaskFailedError,
 )
-from ..models import ACTIVE, Task
+from ..models import ACTIVE, EXTENSION_S, Task
 from .eta import progress_total_s
 from .jobs import Job, JobState
-from .records import StoreLink, stored
+from .link import FLUSH_WAIT_S, StoreLink, stored
 from .sending import Sender, Turns
 from .store import SendRule
 from .uploads import UploadCache
@@ -92,6 +93,8 @@ class Runner:
         self._detaching: set[str] = set()
         self._handing: set[str] = set()  # runs another owner took over
         self._final: dict[str, dict[str, Any]] = {}  # each run's last changes, shown when done
+        self._closing = False
+        self._jobs: dict[str, Job] = {}
         self._turns: dict[str, Turns] = {}
 
     def record(self, job: Job, **fields: Any) -> None:
@@ -100,6 +103,8 @@ class Runner:
         ``sending.Sender``), and so is the status a job ends with: it is shown when the job
         is done (``_finish``), so a job never reads as ended while it is not done."""
         self.link.append(job.run_id, stored(fields))
+        if self.link.warning != job.state.warning:
+            fields = {**fields, "warning": self.link.warning}
         if fields.get("status", "queued") in ACTIVE:
             self.show(job, fields)
         else:
@@ -126,7 +131,8 @@ class Runner:
         self, job: Job, exc: FoxError, code: str | None, status: str | None = None, **extra: Any
     ) -> None:
         """Record why ``job`` stopped; without ``status`` the run stays resumable as it was."""
-        fields: dict[str, Any] = {"error": exc, "error_code": code, "error_message": str(exc)}
+        message = scrub(str(exc), self.secret)
+        fields: dict[str, Any] = {"error": exc, "error_code": code, "error_message": message}
         if status is not None:
             fields["status"] = status
         self.record(job, **fields, **extra)
@@ -138,6 +144,30 @@ class Runner:
         work = self._tasks.get(job.run_id)
         if job.status != "submitting" and work is not None:
             work.cancel()
+
+    @property
+    def secret(self) -> str:
+        """The API key, scrubbed from anything recorded or shown."""
+        return self.client.config.api_key
+
+    def warn(self, warning: str | None) -> None:
+        """(Any thread) the store refuses writes (``warning``), or takes them again (None):
+        every running job shows it."""
+        for job in list(self._jobs.values()):
+            job.set_state(warning=warning)
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop working on every job, leaving each run resumable as recorded (the session is
+        closing). A create request in flight is never interrupted: its task id is recorded
+        first, within ``timeout_s``."""
+        self._closing = True
+        work = list(self._tasks.items())
+        for run_id, task in work:
+            job = self._jobs.get(run_id)
+            if job is None or job.status != "submitting":
+                task.cancel()
+        if work:
+            await asyncio.wait([task for _, task in work], timeout=timeout_s)
 
     async def hand_off(self, job: Job) -> None:
         """(Engine loop) another owner now holds ``job``'s run: stop working on it and let
@@ -159,6 +189,7 @@ class Runner:
         work = asyncio.current_task()
         assert work is not None
         self._tasks[job.run_id] = work
+        self._jobs[job.run_id] = job
         handed_off = False
         try:
             if job.task_id is None:
@@ -170,6 +201,8 @@ class Runner:
             if job.run_id in self._detaching:
                 self._detached(job)
                 return
+            if self._closing:
+                return  # the task id is recorded: fx.resume() in a new session tracks it
             if task is None:
                 task = await self.client.get_task(job.task_id)
                 self.observe(job, task)
@@ -187,7 +220,7 @@ class Runner:
                 handed_off = self.lost(job)
             elif job.run_id in self._detaching:
                 self._detached(job)
-            else:
+            elif not self._closing:
                 raise  # the engine is shutting down: leave the run resumable as recorded
         except NotFoundError as exc:
             self.fail(job, exc, "task_not_found", status="failed")
@@ -195,10 +228,11 @@ class Runner:
             self.fail(job, exc, type(exc).__name__)
         except Exception as exc:
             log.exception("foxnb: unexpected error in %s", job.run_id)
-            wrapped = FoxError(f"internal error while tracking {job.run_id}: {exc!r}")
-            self.fail(job, wrapped, "internal")
+            text = scrub(f"internal error while tracking {job.run_id}: {exc!r}", self.secret)
+            self.fail(job, FoxError(text), "internal")
         finally:
             self._tasks.pop(job.run_id, None)
+            self._jobs.pop(job.run_id, None)
             self._detaching.discard(job.run_id)
             self._handing.discard(job.run_id)
             if not handed_off:
@@ -211,11 +245,14 @@ class Runner:
         try:
             if not self.link.closed:
                 self.link.release(job.run_id)
-                await self.link.flush()
+                # The job ends once all it learnt is in the store (waiting while it refuses).
+                await self.link.flush(None if self.link.warning else FLUSH_WAIT_S)
         except Exception:
             log.exception("foxnb: could not record the end of %s", job.run_id)
         finally:
-            final = self._final.pop(job.run_id, None)
+            final = self._final.pop(job.run_id, None) or {}
+            if job.state.warning and not self.link.warning:
+                final["warning"] = None
             if final:
                 self.show(job, final)
             job.mark_done()
@@ -240,11 +277,17 @@ class Runner:
         if task.status in ("pending", "processing") and origin is not None:
             job.add_progress(now - origin, task.progress)
         status = {"completed": "downloading"}.get(task.status, task.status)
+        if not task.status_known:  # a word foxnb does not know: still running, as far as known
+            status = state.status if state.status in ("pending", "processing") else "pending"
         changes: dict[str, Any] = dict(extra)
         if status != state.status:
             changes["status"] = status
             if status == "processing" and state.started_at is None:
                 changes["started_at"] = now
+        # What the service said, when it is not the status foxnb shows (e.g. "succeeded").
+        said = task.service_status if task.service_status != task.status else None
+        if said != state.service_status:
+            changes["service_status"] = said
         if task.progress != state.progress and status != "downloading":
             changes["progress"] = task.progress
         if task.estimated_time_s is not None and task.estimated_time_s != state.estimated_time_s:
@@ -262,6 +305,8 @@ class Runner:
             err = task.error
             code = (err.code if err else None) or task.status
             message = err.message if err else f"the task was {task.status}"
+            if task.service_status != task.status:
+                message += f" (the service said {task.service_status!r})"
             changes.update(
                 error=TaskFailedError(
                     f"{task.id} {task.status}: {code}: {message}", job=job, code=code
@@ -281,9 +326,11 @@ class Runner:
         url = task.result_urls[0]
         self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
         dest = self.videos_dir / f"{job.run_id}.mp4"
+        known_s = job.state.input_duration_s
+        expected_s = None if known_s is None else known_s + EXTENSION_S
         try:
             try:
-                saved = await self.client.download(url, dest)
+                saved = await self.client.download(url, dest, expected_s=expected_s)
             except DownloadError as exc:
                 if exc.code != "result_expired":
                     raise
@@ -293,7 +340,7 @@ class Runner:
                     raise
                 url = fresh.result_urls[0]
                 self.record(job, result_url=url, result_expires_at=_expiry(url, self.clock()))
-                saved = await self.client.download(url, dest)
+                saved = await self.client.download(url, dest, expected_s=expected_s)
         except DownloadError as exc:
             exc.job = job
             self.fail(job, exc, exc.code, status="download_failed")

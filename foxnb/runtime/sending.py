@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,14 +36,17 @@ from ..errors import (
     PermissionDeniedError,
     SubmissionUnknownError,
     TransportError,
+    ValidationError,
 )
 from ..models import Task
 from .jobs import Job
-from .records import stored
+from .link import stored
 from .store import SendDecision, SendRule
 
 if TYPE_CHECKING:
     from .runner import Runner
+
+log = logging.getLogger("foxnb")
 
 STOPPING_ERRORS = (InsufficientCreditsError, AuthenticationError, PermissionDeniedError)
 """Create errors after which the rest of an experiment is not sent: the next would fail alike."""
@@ -124,11 +128,20 @@ class Sender:
                 self.runner.link.append(
                     job.run_id, {"video_url": video_url, "uploaded_at": uploaded_at}
                 )
-        except (APIError, TransportError) as exc:
-            self.runner.fail(job, exc, "upload_failed", status="not_submitted")
+        except (APIError, TransportError, ValidationError) as exc:
+            code = "upload_refused" if isinstance(exc, ValidationError) else "upload_failed"
+            self.runner.fail(job, exc, code, status="not_submitted")
+            return None, False
+        if not await self.runner.link.flush():
+            # The store refuses writes: a create it could not record must not be sent. The run
+            # stays queued (nothing is recorded of this attempt) for fx.resume().
+            self._unrecorded(job)
             return None, False
         if rule is None:  # the plain compare-and-set: queued → submitting, if still ours
             decision = await self._ask(job, video_url, None)
+            if decision.action == "refuse":
+                self._unrecorded(job)
+                return None, False
             if decision.action != "send":
                 return None, self.runner.lost(job)
             return await self._send(job, video_url, None, decision), False
@@ -142,9 +155,25 @@ class Sender:
             finally:
                 turns.poke()
 
+    def _unrecorded(self, job: Job) -> None:
+        """Not sent because the store cannot record it: the job says so; the store, which
+        cannot take it, keeps the run queued."""
+        warning = self.runner.link.warning or "the runs store cannot be written"
+        refused = JobError(
+            f"{job.run_id} not sent: the runs store cannot record it ({warning}); nothing was "
+            "created or billed, and the run stays queued for fx.resume()",
+            job=job,
+            code="ledger_unwritable",
+        )
+        job.set_state(
+            status="not_submitted", error=refused, error_code="ledger_unwritable", warning=warning
+        )
+
     async def _ask(self, job: Job, video_url: str | None, rule: SendRule | None) -> SendDecision:
         """One ``begin_send`` (on the store's writer thread): if it says ``send``, the run is
-        ``submitting`` with these fields, durably, before the request leaves."""
+        ``submitting`` with these fields, durably, before the request leaves. A store that
+        fails to answer is a refusal (``ledger_unwritable``): the transaction did not commit,
+        so nothing may be sent."""
         runner = self.runner
         now = runner.clock()
         fields = {
@@ -153,9 +182,13 @@ class Sender:
             "video_url": video_url or job.request.video,
             "in_flight": runner.in_flight() + 1,
         }
-        decision: SendDecision = await runner.link.call(
-            runner.store.begin_send, job.run_id, runner.link.owner, now, fields, rule
-        )
+        try:
+            decision: SendDecision = await runner.link.call(
+                runner.store.begin_send, job.run_id, runner.link.owner, now, fields, rule
+            )
+        except Exception as exc:
+            log.warning("foxnb: could not ask the runs store to send %s: %s", job.run_id, exc)
+            return SendDecision("refuse", "ledger_unwritable", str(exc))
         return decision
 
     async def _admit(
@@ -168,6 +201,9 @@ class Sender:
             decision = await self._ask(job, video_url, rule)
             if decision.action == "lost":
                 return None
+            if decision.action == "refuse" and decision.code == "ledger_unwritable":
+                self._unrecorded(job)
+                return decision
             if decision.action == "refuse":
                 code = decision.code or "sweep_stopped"
                 refused = JobError(

@@ -28,17 +28,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .._inputs import request_fields
+from .._files import remove_stale_parts
+from .._inputs import check_video_url, request_fields
 from .._wire import Throttle
 from ..client import AsyncClient
 from ..config import Config, owner_host
-from ..errors import FoxnbWarning
+from ..errors import FoxError, FoxnbWarning, StoreError
+from ..media import VideoInfo
 from ..models import ExtendRequest
 from . import recovery
 from .engine import get_engine
 from .eta import PaceBook, progress_total_s
 from .jobs import Job
-from .records import StoreLink
+from .link import StoreLink
 from .reuse import IntactVideos, Key, completed_by_key, request_key, reusable, reuse_fields
 from .runner import Runner
 from .scoring import ScoreWorker
@@ -89,7 +91,11 @@ class Tracker:
             **client_options,
         )
         self.link = StoreLink(
-            self.store, self.owner, lease_s=lease_s, on_lost=partial(recovery.leases_lost, self)
+            self.store,
+            self.owner,
+            lease_s=lease_s,
+            on_lost=partial(recovery.leases_lost, self),
+            on_warning=lambda warning: self.runner.warn(warning),
         )
         self.videos_dir = Path(videos).expanduser().resolve() if videos else workdir / "videos"
         #: Scores every run whose video is saved, on its own thread (``runtime.scoring``).
@@ -118,10 +124,22 @@ class Tracker:
         )
         self._jobs: dict[str, Job] = {}
         self._keys: dict[str, Key] = {}  # run id -> request key, of the runs launched here
+        for folder in (self.videos_dir, workdir / "inputs"):  # what a killed process left
+            remove_stale_parts(folder)
         # One decision at a time about which runs this session works on (two threads may
         # call resume() at once: each run is launched once).
         self.lock = threading.RLock()
         self.budgets_checked: set[str] = set()
+
+    def check_url(self, url: str) -> VideoInfo | None:
+        """Check a ``video`` URL before it is sent (``_inputs.check_video_url``), with ranged
+        reads made by this connection's file client (no key, proxies as configured)."""
+
+        def read(first: int, last: int) -> tuple[int, Any, bytes]:
+            answer, _ = self.engine.call(self.client.read_range(url, first, last))
+            return answer.status, answer.headers, answer.body
+
+        return check_video_url(url, read)
 
     # ------------------------------------------------------------------ recording
 
@@ -152,15 +170,27 @@ class Tracker:
     ) -> str:
         """Write a new run's first event (``queued`` unless ``status=`` says otherwise), held by
         nobody; returns its run id. Nothing is sent."""
-        run_id, at, fields = self.first_event(request, tags, input_sha256, **extra)
-        self.store.append(run_id, at, **fields)
-        return run_id
+        event = self.first_event(request, tags, input_sha256, **extra)
+        self.write_first([event])
+        return event[0]
+
+    def write_first(self, events: list[Event]) -> None:
+        """Write new runs' first events in one transaction; a store that cannot take them is
+        a ``FoxError`` saying so (nothing was sent: a run is recorded before it is sent)."""
+        try:
+            self.store.append_many(events)
+        except (OSError, StoreError) as exc:
+            raise FoxError(
+                f"cannot record the run(s) in {self.store.location} ({exc}); nothing was sent. "
+                "Free space or fix the folder, then try again."
+            ) from exc
 
     def start(
         self,
         request: ExtendRequest,
         tags: list[str],
         input_sha256: str | None,
+        input_duration_s: float | None = None,
         *,
         force: bool = False,
     ) -> Job:
@@ -169,12 +199,14 @@ class Tracker:
         Unless ``force``, a seeded request is not paid for twice (``foxnb.runtime.reuse``):
         one already answered becomes a new completed run reusing that video (``reused_from``,
         no credits, nothing sent), and one still running in this session returns that run's
-        job (with a ``FoxnbWarning`` saying so).
+        job (with a ``FoxnbWarning`` saying so). ``input_duration_s`` (when known) is recorded
+        for the check of the result's duration.
 
         The record goes through the writer thread (``StoreLink.create``): 1,000 calls in a row
         make a few transactions, not 1,000. Nothing can be sent before it is durable: the
         run's ``begin_send`` is queued behind it, and a crash before then sent nothing.
         """
+        known = {} if input_duration_s is None else {"input_duration_s": input_duration_s}
         if not force and request.seed is not None:
             key = request_key(request, input_sha256)
             running = next(
@@ -199,12 +231,13 @@ class Tracker:
             intact = IntactVideos(self.owner.host)
             source = reusable(completed_by_key(runs), request, input_sha256, intact)
             if source is not None:
-                run_id = self.record(request, tags, input_sha256, **reuse_fields(source))
+                fields = {**known, **reuse_fields(source)}
+                run_id = self.record(request, tags, input_sha256, **fields)
                 self.scorer.submit(run_id)  # records scores only if the source had none
                 return self.settled(run_id, request)
-        event = self.first_event(request, tags, input_sha256)
+        event = self.first_event(request, tags, input_sha256, "queued", **known)
         self.link.create(event)
-        return self.launch(event[0], request, input_sha256)
+        return self.launch(event[0], request, input_sha256, input_duration_s=input_duration_s)
 
     def claimed(self, claims: dict[str, Claim]) -> dict[str, Claim]:
         """Note the runs ``claims`` gave this session (their leases are renewed from now on)."""
@@ -229,10 +262,18 @@ class Tracker:
         input_sha256: str | None,
         rule: SendRule | None = None,
         job: Job | None = None,
+        *,
+        input_duration_s: float | None = None,
     ) -> Job:
-        """Run a claimed run on the engine; ``rule`` is its experiment's guard on sending."""
+        """Run a claimed run on the engine; ``rule`` is its experiment's guard on sending.
+        ``input_duration_s`` (when known) lets the download check the result's duration."""
         job = job or self.new_job(run_id, request)
-        job.set_state(watching=None, queued_at=job.state.queued_at or time.time())
+        duration_s = job.state.input_duration_s if input_duration_s is None else input_duration_s
+        job.set_state(
+            watching=None,
+            queued_at=job.state.queued_at or time.time(),
+            input_duration_s=duration_s,
+        )
         with self.lock:
             self._jobs[run_id] = job
             self._keys[run_id] = request_key(job.request, input_sha256)
@@ -365,13 +406,15 @@ class Tracker:
 
     def _fetch_input(self, url: str, dest: Path) -> None:
         """Save an input clip given as a URL (for scoring; no API key is sent with it)."""
-        self.engine.call(self.client.download(url, dest))
+        self.engine.call(self.client.download(url, dest, extension=False))
 
     def close(self) -> None:
-        """Stop the HTTP clients and give up every run this session holds (its jobs stop
-        being tracked and stay resumable, by this or any other process)."""
+        """Stop tracking running jobs (they stay resumable as recorded; a create in flight
+        records its task id first), then the HTTP clients; give up every run this session
+        holds, so this or any other process may resume them at once."""
         self.watcher.stop()
         try:
+            self.engine.call(self.runner.stop())
             self.engine.call(self.client.aclose())
         finally:
             self.link.close()

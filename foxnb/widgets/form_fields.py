@@ -20,7 +20,7 @@ FIELD_HELP = {
     "prompt": "Where the 7 s of new video should go: continued motion or a scene change. Required.",
     "video": "An http(s) URL or a local 720p/1080p clip, 16:9 or 9:16: a path, or upload ≤ 10 MB.",
     "model": "veo-3.1-extend (standard, default) or veo-3.1-extend-fast (the fast version).",
-    "aspect_ratio": "Output aspect. Default: match input (the clip's own; 16:9 for a URL).",
+    "aspect_ratio": "Output aspect. Default: match input (the clip's, or the URL's as read).",
     "generate_audio": "Generate a matching audio track. Default: on.",
     "auto_fix": "Lets the service repair the prompt (its default is on). Default: not sent.",
     "safety_tolerance": "1 = strictest … 6 = most lenient. Default: not sent.",

@@ -339,7 +339,7 @@ def test_markup_in_prompts_tags_and_errors_never_runs(page: Any, lab: Lab) -> No
             (
                 "failed",
                 'bad = fx.extend(P, video=f"{sim.url}/missing.mp4#{P}", tags=[P], '
-                "negative_prompt=P)\n"
+                "negative_prompt=P, check_url=False)\n"
                 "try:\n    bad.wait(60)\nexcept foxnb.TaskFailedError as exc:\n"
                 "    print('failed as planned:', exc.code)",
             ),

@@ -47,7 +47,7 @@ CELLS = [
     ("grid", 'fx.compare(sweep, rows="prompt", cols="seed")'),
     (
         "failures",
-        'bad = fx.extend("Nothing to extend", video=f"{sim.url}/missing.mp4")\n'
+        'bad = fx.extend("Nothing to extend", video=f"{sim.url}/missing.mp4", check_url=False)\n'
         "poor = fx.sweep(clip, name='poor', prompt='Too dear', seed=[1, 2], budget_credits=1)\n"
         "poor.wait() if False else None\n"
         "import time; time.sleep(2)\n"

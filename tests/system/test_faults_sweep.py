@@ -22,51 +22,13 @@ from typing import Any
 
 import httpx
 import pytest
-from support import connect, wait_for
+from support import account, connect, finish, wait_for
 
 import foxnb
 from foxnb import Sweep
 from foxnb import _wire as W
 from foxnb.sim import Faults, Simulator
 from foxnb.sim.store import StateDirInUseError
-
-RequestKey = tuple[Any, ...]
-
-
-def request_key(fields: Any) -> RequestKey:
-    """What makes two create requests the same request (a ledger run or a simulator task)."""
-    get = fields.get if isinstance(fields, dict) else lambda name: getattr(fields, name)
-    return tuple(get(name) for name in ("model", "prompt", "negative_prompt", "seed"))
-
-
-def account(fx: foxnb.Session, *sims: Simulator) -> tuple[int, int]:
-    """``(runs lost, duplicates)`` of ``fx``'s ledger against the simulators' tasks.
-
-    Simulators restarted on one state folder share their tasks, so tasks count once by id.
-    A task whose id no run recorded is accounted for by a ``submission_unknown`` run of the
-    same request (the create answer was lost), and only by that.
-    """
-    runs = [r for r in fx.ledger.runs().values() if not r.get("reused_from")]
-    tasks = {task.id: task for sim in sims for task in sim.backend.tasks()}
-    recorded = {r.get("task_id") for r in runs}
-    unknown = Counter(request_key(r) for r in runs if r["status"] == "submission_unknown")
-    orphans = Counter(request_key(t.params) for t in tasks.values() if t.id not in recorded)
-    lost = sum(max(0, n - unknown[key]) for key, n in orphans.items())
-    runs_per_request = Counter(request_key(r) for r in runs)
-    per_request = Counter(request_key(t.params) for t in tasks.values())
-    duplicates = sum(max(0, n - runs_per_request[key]) for key, n in per_request.items())
-    return lost, duplicates
-
-
-def finish(job: foxnb.Job, timeout_s: float = 60.0) -> foxnb.Job:
-    """Wait for a job to end, whatever the outcome (its status and error say which)."""
-    try:
-        job.wait(timeout_s)
-    except foxnb.JobTimeoutError:
-        raise
-    except foxnb.FoxError:
-        pass
-    return job
 
 
 class Recorder(httpx.AsyncHTTPTransport):

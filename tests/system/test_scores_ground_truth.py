@@ -4,7 +4,9 @@ One clean result and one result per defect kind (``sim.inject("create", "defect"
 defect=KIND)``), all from the same clip, prompt and seed, so the defect is the only difference.
 The simulator's task record says which defect each result got; the scores must find it: each
 defect moves its own score far from the clean result's, and leaves the flags of the other
-kinds as they are on the clean one.
+kinds as they are on the clean one. A ``short`` result does not last the input + 7 s, so foxnb
+never records it as completed (``download_failed`` ``wrong_duration``) and keeps the file
+beside, as ``<run_id>.rejected.mp4``: that file is scored.
 """
 
 from __future__ import annotations
@@ -37,13 +39,19 @@ def scored(
             if kind is not None:
                 sim.inject("create", "defect", defect=kind)
             # The same seeded request each time: force=True, or foxnb reuses the first video.
-            job = fx.extend(
-                PROMPT, clips["landscape"], seed=SEED, generate_audio=True, force=True
-            ).wait(120)
-            assert job.status == "completed" and job.video_path is not None
+            job = fx.extend(PROMPT, clips["landscape"], seed=SEED, generate_audio=True, force=True)
+            if kind == "short":
+                with pytest.raises(foxnb.DownloadError) as info:
+                    job.wait(120)
+                assert info.value.code == "wrong_duration"
+                video = folder / "runs" / "videos" / f"{job.run_id}.rejected.mp4"
+            else:
+                job.wait(120)
+                assert job.status == "completed" and job.video_path is not None
+                video = job.video_path
             task = sim.backend.task(job.task_id)  # type: ignore[arg-type]
             assert task is not None and getattr(task, "defect", None) == kind  # the ground truth
-            out[kind] = score_extension(clips["landscape"], job.video_path, generate_audio=True)
+            out[kind] = score_extension(clips["landscape"], video, generate_audio=True)
         yield out
 
 

@@ -141,7 +141,7 @@ def test_wrong_key_says_how_to_fix_and_hides_the_key(
     """401 ends the run as not_submitted, explains FOXAPI_API_KEY, never shows the key."""
     bad = "sk-wrong-key-1234567890"
     fx = foxnb.connect(api_key=bad, base_url=sim.url, workdir=tmp_path / "runs", quiet=True)
-    job = fx.extend("pan", "https://example.com/in.mp4")
+    job = fx.extend("pan", "https://example.com/in.mp4", check_url=False)
     with pytest.raises(foxnb.AuthenticationError) as info:
         job.wait(30)
     assert job.status == "not_submitted" and "FOXAPI_API_KEY" in str(info.value)

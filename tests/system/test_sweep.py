@@ -91,7 +91,7 @@ def test_an_invalid_cell_stops_the_whole_sweep_before_any_request(
     fx = connect(sim, tmp_path)
     with pytest.raises(
         foxnb.ValidationError,
-        match=r"cell 2 \(prompt='Dusk falls over the val…', seed=-1\): seed: must be a non-neg",
+        match=r"cell 2 \(prompt='Dusk falls over the val…', seed=-1\): seed: must be an integer",
     ) as info:
         fx.sweep(clips["landscape"], name="bad", prompt=PROMPTS, seed=[1, 2, -1])
     assert info.value.field == "seed"
@@ -166,7 +166,9 @@ def test_unsent_cells_survive_a_restart(
     """Cells recorded as queued by a dead kernel are sent once by a second sweep() call."""
     fx = connect(sim, tmp_path)
     sha = foxnb._files.sha256_file(clips["landscape"])
-    request = foxnb.ExtendRequest(prompt=PROMPTS[0], video=str(clips["landscape"]), seed=1)
+    request = foxnb.ExtendRequest(
+        prompt=PROMPTS[0], video=str(clips["landscape"]), seed=1, aspect_ratio="16:9"
+    )
     fx.tracker.record(request, [], sha, experiment="restart", cell=0)  # as if the kernel died here
     later = connect(sim, tmp_path)
     sweep = later.sweep(clips["landscape"], name="restart", prompt=PROMPTS[0], seed=[1, 2])

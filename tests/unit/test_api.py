@@ -7,7 +7,7 @@ import inspect
 from pathlib import Path
 
 import foxnb
-from foxnb.models import EXTEND_DEFAULTS, EXTEND_OPTIONS, RunRecord
+from foxnb.models import EXTEND_DEFAULTS, EXTEND_FLAGS, EXTEND_OPTIONS, RunRecord
 from foxnb.runtime.store import COLUMNS
 
 
@@ -39,7 +39,8 @@ def test_validation_errors_are_value_errors_under_fox_error() -> None:
 
 
 def test_extend_signature_defaults_are_the_documented_ones() -> None:
-    """The form's defaults (models.EXTEND_DEFAULTS) are exactly fx.extend()'s."""
+    """The form's defaults (models.EXTEND_DEFAULTS) and the switches that are not run fields
+    (models.EXTEND_FLAGS) are exactly fx.extend()'s."""
     signature = inspect.signature(foxnb.Session.extend)
     defaults = {
         name: p.default
@@ -47,7 +48,8 @@ def test_extend_signature_defaults_are_the_documented_ones() -> None:
         if p.default is not inspect.Parameter.empty
     }
     assert defaults.pop("force") is False  # a control of the call, not a request option
-    assert defaults == EXTEND_DEFAULTS and tuple(defaults) == EXTEND_OPTIONS
+    assert defaults == {**EXTEND_DEFAULTS, **EXTEND_FLAGS}
+    assert tuple(defaults) == (*EXTEND_OPTIONS, *EXTEND_FLAGS)
 
 
 def test_run_record_names_every_ledger_column() -> None:

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("foxnb._files", "foxnb.media", "foxnb.sample", "foxnb._frames", "foxnb._measures"),
     ("foxnb.scores", "foxnb._inputs"),
     ("foxnb._wire",),
-    ("foxnb.client",),
+    ("foxnb._http", "foxnb.client"),
     ("foxnb.runtime",),
     ("foxnb._html",),
     ("foxnb._frontend", "foxnb._serve"),

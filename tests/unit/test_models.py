@@ -32,7 +32,9 @@ def make(**over: object) -> ExtendRequest:
         ("safety_tolerance", 3.0, "got 3.0"),
         ("safety_tolerance", True, "got True"),
         ("negative_prompt", ["blurry"], "negative_prompt: must be text"),
-        ("seed", -1, "seed: must be a non-negative integer"),
+        ("seed", -1, "seed: must be an integer from 0 to 4,294,967,295"),
+        ("seed", 2**32, "got 4294967296"),
+        ("seed", 2**63, "got 9223372036854775808"),
         ("seed", "42", "seed"),
         ("seed", False, "seed"),
         ("video", "ftp://host/x.mp4", "scheme 'ftp'"),
@@ -64,9 +66,9 @@ def test_unset_optional_fields_are_not_sent() -> None:
         "model": "veo-3.1-extend",
         "prompt": "keep panning",
         "video_url": URL,
-        "aspect_ratio": "16:9",
         "generate_audio": True,
     }
+    assert make(aspect_ratio="9:16").to_json()["aspect_ratio"] == "9:16"
     full = make(seed=0, safety_tolerance=6, auto_fix=False, negative_prompt="blur").to_json()
     assert full["seed"] == 0 and full["safety_tolerance"] == 6 and full["auto_fix"] is False
 

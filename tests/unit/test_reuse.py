@@ -15,6 +15,7 @@ from foxnb.runtime.reuse import (
     reuse_fields,
     run_key,
 )
+from foxnb.sample import make_sample_clip
 
 URL = "https://example.com/in.mp4"
 
@@ -37,9 +38,25 @@ def run_of(req: ExtendRequest, run_id: str, video: Path, **fields: Any) -> dict[
     }
 
 
+_CLIPS: dict[bytes, bytes] = {}
+
+
 def result(tmp_path: Path, name: str, content: bytes = b"mp4 bytes") -> Path:
+    """A real (tiny, 8 s) MP4 at ``tmp_path / name``, one per ``content`` label: only a
+    readable video that lasts the 7 s extension can be reused."""
+    if content not in _CLIPS:
+        made = make_sample_clip(
+            tmp_path / f"made-{len(_CLIPS)}.mp4",
+            width=64,
+            height=36,
+            duration_s=8.0,
+            fps=2,
+            audio=False,
+            seed=len(_CLIPS),
+        )
+        _CLIPS[content] = made.read_bytes()
     path = tmp_path / name
-    path.write_bytes(content)
+    path.write_bytes(_CLIPS[content])
     return path
 
 
@@ -89,6 +106,19 @@ def test_changed_or_missing_video_is_not_reused(tmp_path: Path) -> None:
     edited.write_bytes(b"changed")
     gone.unlink()
     assert find(runs, req) is None
+
+
+def test_an_error_page_recorded_as_a_result_is_not_reused(tmp_path: Path) -> None:
+    """A 55-byte HTML page an older foxnb recorded as ``completed`` (sha256 matching), a video
+    too short for an extension, or one not lasting its input + 7 s, is not handed out."""
+    req = request()
+    page = tmp_path / "page.mp4"
+    page.write_bytes(b"<html><title>503 Service Unavailable</title></html>\n\n\n")
+    short = make_sample_clip(tmp_path / "short.mp4", width=64, height=36, duration_s=2.0, fps=2)
+    assert find([run_of(req, "r1", page), run_of(req, "r2", short)], req) is None
+    eight_s = result(tmp_path, "a.mp4")
+    assert find([run_of(req, "r3", eight_s, input_duration_s=5.0)], req) is None  # not 12 s
+    assert find([run_of(req, "r4", eight_s, input_duration_s=1.0)], req) is not None
 
 
 def test_reuses_and_unfinished_runs_are_not_sources(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_two_runs_differing_by_seed_look_different() -> None:
     first = job_header(one.run_id, "veo-3.1-extend", "pan left", one.params)
     second = job_header(two.run_id, "veo-3.1-extend", "pan left", two.params)
     assert first != second and "seed 1" in first and "seed 2" in second
-    assert "in.mp4 · 16:9 · audio off · seed 1" in first
+    assert "in.mp4 · audio off · seed 1" in first  # aspect_ratio None: not sent, not shown
 
 
 def test_disabled_submit_names_every_field_at_fault() -> None:

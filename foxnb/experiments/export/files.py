@@ -20,7 +20,6 @@ replaced only with ``overwrite=True``, and only if it is itself a foxnb export (
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,7 +28,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..._files import json_format_of, replace_folder
+from ..._files import (
+    check_folder_path,
+    json_format_of,
+    remove_leftovers_beside,
+    replace_folder,
+    temp_folder_beside,
+)
 from ..._version import __version__
 from ...errors import ValidationError
 from ...models import JUDGEMENT_COLUMNS, REQUEST_FIELDS
@@ -61,9 +66,11 @@ def export_runs(runs: object, folder: str | Path, workdir: Path, overwrite: bool
     if "chosen" in frame.columns:
         frame = frame[frame["chosen"].fillna(False).astype(bool)]
     dest = Path(folder).expanduser().absolute()
+    check_folder_path(dest, str(folder))
     _check(dest, overwrite, str(folder))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    build = dest.with_name(f".{dest.name}.exporting-{secrets.token_hex(4)}")
+    remove_leftovers_beside(dest)
+    build = temp_folder_beside(dest, "export")
     build.mkdir()
     try:
         copies, problems = copy_videos(frame.reset_index(drop=True), build / "videos")

@@ -34,9 +34,12 @@ What you can rely on:
   (empty when not copied), a local input clip is named by its file name, and any other mention
   of the runs folder or your home folder reads ``<workdir>`` or ``~``. The ledger never holds
   the API key, so neither does the report.
-- The folder is built beside ``path`` and renamed into place when complete. An existing
-  ``path`` is refused unless ``overwrite=True``, and even then only a folder that is itself a
-  foxnb report (or empty) is replaced.
+- The folder is built beside ``path`` (as a hidden ``.foxnb-report-….<pid>@<host>``) and
+  renamed into place when complete. An existing ``path`` is refused unless
+  ``overwrite=True``, and even then only a folder that is itself a foxnb report (or empty) is
+  replaced. What a killed process left there (a half-built or a replaced report) is removed
+  by the next report written beside it. A ``path`` whose name the file system cannot hold
+  (over 255 bytes) is refused before anything is written.
 
 This module chooses the runs and the grid and writes the folder; ``_report_videos`` copies and
 checks the videos, ``_report_runs`` makes the CSV/Parquet table, ``_report_page`` the HTML.
@@ -46,7 +49,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import secrets
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -56,7 +58,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..._files import json_format_of, replace_folder, sha256_file
+from ..._files import (
+    check_folder_path,
+    json_format_of,
+    remove_leftovers_beside,
+    replace_folder,
+    sha256_file,
+    temp_folder_beside,
+)
 from ..._html.base import escape
 from ..._serve import url_for
 from ..._version import __version__
@@ -132,6 +141,7 @@ def write_report(
     are as for ``fx.compare``.
     """
     dest = Path(path).expanduser().absolute()
+    check_folder_path(dest, shown=str(path))
     _check_destination(dest, overwrite, shown=str(path))
     title, frame, axes = _select(store, runs)
     rows, cols = grid_axes(frame, axes, rows, cols)
@@ -139,7 +149,8 @@ def write_report(
         show = [c for c in DEFAULT_SHOW if c in frame and frame[c].notna().any()]
     show = check_outcome_columns(frame, show, sort_by, shade)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    build = dest.with_name(f".{dest.name}.building-{secrets.token_hex(4)}")
+    remove_leftovers_beside(dest)
+    build = temp_folder_beside(dest, "report")
     build.mkdir()
     try:
         copies, problems = copy_videos(frame, build / "videos")

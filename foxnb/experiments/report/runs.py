@@ -113,7 +113,12 @@ def _as(values: pd.Series, dtype: str) -> pd.Series:
             index=values.index,
             dtype="string",
         )
-    typed: pd.Series = values.astype(pd.api.types.pandas_dtype(dtype))
+    try:
+        typed: pd.Series = values.astype(pd.api.types.pandas_dtype(dtype))
+    except (TypeError, ValueError, OverflowError):
+        # e.g. a seed of 2**63 written by an older foxnb: no Int64 holds it, the exact
+        # digits do (as text, in both files).
+        typed = pd.Series([value_text(v) for v in values], index=values.index, dtype="string")
     return typed
 
 

@@ -15,7 +15,7 @@ import pytest
 from foxnb.config import owner_host
 from foxnb.errors import StoreError, ValidationError
 from foxnb.experiments.sweep_spec import load_spec
-from foxnb.runtime.records import StoreLink
+from foxnb.runtime.link import StoreLink
 from foxnb.runtime.sending import Turns
 from foxnb.runtime.store import Owner, RunStore, open_store
 
