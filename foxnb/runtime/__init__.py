@@ -5,7 +5,9 @@ each run from upload to saved video.
 - ``jobs``     ``Job``, the handle users hold, with its engine-side API
 - ``store``    the runs store every writer shares (SQLite or PostgreSQL): runs, owners,
                leases, the one gate to money, experiments' budgets and stops
-- ``records``  the writer thread between the engine loop and the store (``StoreLink``)
+- ``link``     the writer thread between the engine loop and the store (``StoreLink``):
+               writes batched, retried while the store refuses them, leases renewed
+- ``records``  reading recorded runs back (any foxnb's)
 - ``uploads``  one upload per input content
 - ``sending``  how a process's cells wait their turn to ask the store to send
 - ``runner``   one run on the engine loop: upload → create → poll → download, each step recorded

@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from foxnb.runtime.store.base import (
-    Owner,
-    SendRule,
-    claimable,
-    dumps,
-    loads,
-    mask_dsn,
-    merge_event,
-)
+from foxnb.runtime.store.base import claimable, dumps, loads, mask_dsn, merge_event
 from foxnb.runtime.store.jsonl import ledger_merge, parse_events
+from foxnb.runtime.store.kinds import Owner, SendRule
 from foxnb.runtime.store.rules import RunFacts, Tally, decide, tally
 from foxnb.runtime.store.sqlite import NETWORK_FILESYSTEMS, filesystem_type
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import SendRule
+from .kinds import SendRule
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ExperimentState, Owner, SendDecision, SendRule, loads
+from .base import loads
+from .kinds import ExperimentState, Owner, SendDecision, SendRule
 from .leases import SqlLeases
 from .rules import NO_CREDITS_REASON, RunFacts, Tally, Verdict, decide, tally
 from .sql import SEND_LOCK

@@ -29,18 +29,9 @@ import pyarrow as pa
 
 from ...errors import StoreError
 from .arrowframe import frame_from_table, read_lines
-from .base import (
-    Claim,
-    Event,
-    Owner,
-    RunStore,
-    as_number,
-    dumps,
-    loads,
-    merge_event,
-    run_id_and_at,
-)
+from .base import Event, RunStore, as_number, dumps, loads, merge_event, run_id_and_at
 from .columns import to_dataframe
+from .kinds import Claim, Owner
 from .txn import SqlTxn
 
 Row = tuple[Any, ...]
