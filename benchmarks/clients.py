@@ -126,16 +126,7 @@ def run_foxnb(
     fx = foxnb.connect(workdir=workdir, quiet=True, **workload.foxnb_time_scaling(speed))
     started = time.time()
     tracking_from = time.perf_counter()
-    sweep = fx.sweep(
-        clip,
-        name="benchmark",
-        mode="zip",
-        prompt=workload.PROMPT,
-        model=[cell.model for cell in cells],
-        seed=[cell.seed for cell in cells],
-        aspect_ratio="16:9",
-        generate_audio=True,
-    )
+    sweep = fx.sweep(clip, name="benchmark", **workload.sweep_fields(cells))
     launched = time.time()
     assert isinstance(sweep, Sweep)
     jobs = sweep.jobs

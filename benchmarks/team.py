@@ -29,18 +29,8 @@ NAME = "team-benchmark"
 
 def sweep(fx: foxnb.Session, clip: Path, jobs: int, launch: bool) -> foxnb.Sweep:
     """The benchmark's cells as one sweep (``workload.cells``: seeds 0.., models alternating)."""
-    cells = workload.cells(jobs)
-    result = fx.sweep(
-        clip,
-        name=NAME,
-        mode="zip",
-        prompt=workload.PROMPT,
-        model=[cell.model for cell in cells],
-        seed=[cell.seed for cell in cells],
-        aspect_ratio="16:9",
-        generate_audio=True,
-        launch=launch,
-    )
+    fields = workload.sweep_fields(workload.cells(jobs))
+    result = fx.sweep(clip, name=NAME, launch=launch, **fields)
     assert isinstance(result, foxnb.Sweep)
     return result
 

@@ -11,7 +11,9 @@ each run from upload to saved video.
 - ``uploads``  one upload per input content
 - ``sending``  how a process's cells wait their turn to ask the store to send
 - ``runner``   one run on the engine loop: upload → create → poll → download, each step recorded
-- ``watch``    read-only jobs of runs another owner works on, and taking them over
+- ``watch``    read-only jobs of runs another owner works on
+- ``recovery`` resume, attach, and taking over runs whose owner is gone
+- ``worker``   ``foxnb worker``: claim runs from a shared store until none is left
 - ``fetch``    a local copy of a result saved on another machine
 - ``tracker``  a session's runs: start, re-attach, resume after a crash, watch
 """
