@@ -31,7 +31,7 @@ from . import baselines, workload
 BASELINES = ("sequential", "thread_pool", "fixed_interval")
 
 
-def _cpu_wait_ns() -> int:
+def cpu_wait_ns() -> int:
     """How long this thread has waited for a CPU so far (Linux schedstat; 0 elsewhere)."""
     try:
         with open("/proc/thread-self/schedstat", encoding="ascii") as stat:
@@ -74,10 +74,10 @@ def watch_main_thread(until: Callable[[], bool], gc_pauses: GcPauses) -> dict[st
     """
     gaps: list[tuple[float, float, float]] = []  # (gap ms, of which CPU wait ms, ended at)
     last = time.perf_counter()
-    waited = _cpu_wait_ns()
+    waited = cpu_wait_ns()
     while not until():
         time.sleep(0.001)
-        now, now_waited = time.perf_counter(), _cpu_wait_ns()
+        now, now_waited = time.perf_counter(), cpu_wait_ns()
         gaps.append(((now - last) * 1000, (now_waited - waited) / 1e6, now))
         last, waited = now, now_waited
     if not gaps:
@@ -126,16 +126,7 @@ def run_foxnb(
     fx = foxnb.connect(workdir=workdir, quiet=True, **workload.foxnb_time_scaling(speed))
     started = time.time()
     tracking_from = time.perf_counter()
-    sweep = fx.sweep(
-        clip,
-        name="benchmark",
-        mode="zip",
-        prompt=workload.PROMPT,
-        model=[cell.model for cell in cells],
-        seed=[cell.seed for cell in cells],
-        aspect_ratio="16:9",
-        generate_audio=True,
-    )
+    sweep = fx.sweep(clip, name="benchmark", **workload.sweep_fields(cells))
     launched = time.time()
     assert isinstance(sweep, Sweep)
     jobs = sweep.jobs
@@ -151,7 +142,7 @@ def run_foxnb(
     gc.collect()
     main_thread["full_gc_ms"] = (time.perf_counter() - full_started) * 1000
     main_thread["gc_tracked_objects"] = len(gc.get_objects())
-    runs = fx.ledger.runs()
+    runs = fx.store.runs()
     seen = [
         {
             "task_id": runs[job.run_id].get("task_id"),

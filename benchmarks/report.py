@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import scoring
+from . import scoring, store_report
 from .simproc import RequestCounts, ServerTask
 
 LABELS = {
@@ -140,6 +140,8 @@ def misses(report: dict[str, Any]) -> list[str]:
         )
     if "scoring" in report:
         missed.extend(scoring.misses(report["scoring"]))
+    if "store" in report:
+        missed.extend(report["store"]["missed"])
     return missed
 
 
@@ -297,6 +299,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         _scale_table(report),
         "",
+        *([store_report.section(report["store"]), ""] if "store" in report else []),
         "## Machine",
         "",
         f"- CPU: {host['cpu']}, {host['cores']} cores; RAM: {host['ram_gb']:.1f} GB",
@@ -380,8 +383,8 @@ def _scale_table(report: dict[str, Any]) -> str:
             f"the same moment (all created after {memory['all_created_s']:.0f} wall s); "
             f"allocated by tracking them: tracemalloc peak "
             f"{memory['tracking_tracemalloc_peak_mb']:.0f} MB | < 200 MB {_mark(growth_ok)} |",
-            f"| loading {ledger['runs']:,} runs ({ledger['events']:,} ledger events, "
-            f"{ledger['file_mb']:.1f} MB) into a DataFrame, cold | "
+            f"| loading {ledger['runs']:,} runs ({ledger['events']:,} events, a "
+            f"{ledger['file_mb']:.1f} MB SQLite store) into a DataFrame, cold | "
             f"{ledger['seconds_median']:.2f} s (median of {len(ledger['seconds'])} runs in fresh "
             f"processes: {times} s; CPU {ledger['cpu_seconds_median']:.2f} s) | "
             f"< 1 s {_mark(ledger_ok)} |",
@@ -462,10 +465,12 @@ submission several-fold; its bookkeeping is inside the later RSS samples, so the
 an upper bound). This phase is about memory, not timing: foxnb's rate limit was lifted (1,000
 requests/s) so that every task was created before the first one ended.
 
-**Ledger.** A `runs.jsonl` of {cfg["ledger_runs"]:,} runs made from the foxnb phase's own ledger
-(every event its sweep wrote — about ten per run — repeated with new run and task ids), then
-`Ledger(folder).dataframe()` timed {_count(cfg["ledger_repeats"], "time")}, each in a fresh process
-(foxnb and pandas imported, the file not yet read; the file is in the OS page cache).
+**Runs.** A runs store (SQLite, as a work folder has by default) of {cfg["ledger_runs"]:,} runs
+made from the foxnb phase's own store (every event its sweep wrote — about ten per run —
+repeated with new run and task ids), then what `fx.runs()` does first in a new kernel —
+`open_store(None, folder).dataframe()` — timed {_count(cfg["ledger_repeats"], "time")}, each in a
+fresh process (foxnb and pandas imported, the store not yet opened; its file in the OS page
+cache).
 
 {scoring.method(report["scoring"]) if "scoring" in report else ""}
 """

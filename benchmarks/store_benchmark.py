@@ -18,6 +18,8 @@ for 100,000 runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -25,12 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from foxnb.runtime.ledger import Ledger
 from foxnb.runtime.store import RunStore, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,13 +145,28 @@ def measure(
     }
 
 
+def jsonl_append(folder: Path) -> Callable[[str, float, dict[str, Any]], None]:
+    """An append as the old JSONL ledger made it (one line, flock, fsync), for scale."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "runs.jsonl"
+
+    def append(run_id: str, at: float, fields: dict[str, Any]) -> None:
+        line = (json.dumps({"run_id": run_id, "at": at, **fields}) + "\n").encode()
+        with open(path, "ab") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    return append
+
+
 def ledger_per_event(folder: Path, events: int) -> dict[str, float]:
     """The old JSONL ledger's append, for scale."""
-    ledger = Ledger(folder)
-    return summary(per_event_ms(lambda r, at, f: ledger.append(r, at, **f), events))
+    return summary(per_event_ms(jsonl_append(folder), events))
 
 
-def _pg_helpers() -> ModuleType:
+def pg_helpers() -> ModuleType:
     """``tests/pg.py`` (not an installed package): how the tests start a server."""
     spec = importlib.util.spec_from_file_location("foxnb_tests_pg", ROOT / "tests" / "pg.py")
     assert spec is not None and spec.loader is not None
@@ -158,6 +174,20 @@ def _pg_helpers() -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def postgres(dsn: str | None) -> Iterator[str]:
+    """``dsn`` itself, or (``None``) a fresh database on a durable server started for the
+    ``with`` block and removed after it."""
+    if dsn is not None:
+        yield dsn
+        return
+    server = pg_helpers().start_server(durable=True)
+    try:
+        yield str(server.dsn(server.create_database()))
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -178,16 +208,8 @@ def main() -> None:
         if args.only != "postgres":
             results["sqlite"] = measure(None, base / "sqlite", args.runs, args.events, args.repeat)
         if args.only != "sqlite":
-            server = None
-            dsn = args.dsn
-            if dsn is None:
-                server = _pg_helpers().start_server(durable=True)
-                dsn = server.dsn(server.create_database())
-            try:
+            with postgres(args.dsn) as dsn:
                 results["postgres"] = measure(dsn, base / "pg", args.runs, args.events, args.repeat)
-            finally:
-                if server is not None:
-                    server.stop()
     print(json.dumps(results, indent=2))
 
 

@@ -11,7 +11,12 @@ minutes and writes ``docs/benchmark.md`` (the table, the machine, how it was mea
 4. a 10,000-run ledger loaded into a DataFrame in fresh processes
    (:mod:`benchmarks.ledger_load`);
 5. the CPU time to score a 9 s 720p and a 9 s 1080p result, in a fresh process
-   (:mod:`benchmarks.scoring`).
+   (:mod:`benchmarks.scoring`);
+6. the runs store under a team's load, on SQLite and PostgreSQL: 1,000 cells by one process
+   and by four workers, the store's cost per event, 100,000 runs into ``fx.runs()``, and what
+   store writes cost the engine loop (:mod:`benchmarks.store_phase`).
+
+``--only store`` runs phase 6 alone and puts its section into the existing report.
 
 ``--check`` makes it exit with status 1 when foxnb misses one of the targets. Smaller runs
 (``--jobs 6 --memory-jobs 20 ...``) are for trying it out; their figures mean little.
@@ -30,9 +35,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from foxnb.runtime.store import STORE_NAME
 from foxnb.sample import make_sample_clip
 
-from . import ledger_load, report
+from . import ledger_load, report, store_report
 from .simproc import SimProcess, warm_up
 from .workload import foxnb_defaults
 
@@ -71,6 +77,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="raw figures (default: --out with .json)")
     parser.add_argument("--workdir", type=Path, help="keep the run's files here")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument(
+        "--only", choices=("store",), help="run this phase alone; keep the other figures"
+    )
+    parser.add_argument("--store-jobs", type=int, default=1000, help="cells, store phase (1000)")
+    parser.add_argument("--store-runs", type=int, default=100_000, help="runs loaded (100000)")
     args = parser.parse_args(argv)
     if args.jobs < 2 or not 1 <= args.sequential_jobs <= args.jobs:
         parser.error("need --jobs >= 2 and 1 <= --sequential-jobs <= --jobs")
@@ -141,7 +152,7 @@ def memory_phase(args: argparse.Namespace, clip: Path, work: Path) -> dict[str, 
 def ledger_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     folder = work / "ledger"
     log(f"ledger: {args.ledger_runs} runs")
-    events = ledger_load.build(work / "foxnb" / "client" / "runs.jsonl", folder, args.ledger_runs)
+    events = ledger_load.build(work / "foxnb" / "client", folder, args.ledger_runs)
     timings = [
         json.loads(run_module("benchmarks.ledger_load", [str(folder)]))
         for _ in range(args.ledger_repeats)
@@ -149,7 +160,7 @@ def ledger_phase(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return {
         "runs": args.ledger_runs,
         "events": events,
-        "file_mb": (folder / "runs.jsonl").stat().st_size / 1024**2,
+        "file_mb": (folder / STORE_NAME).stat().st_size / 1024**2,
         "rows": [t["rows"] for t in timings],
         "seconds": [t["seconds"] for t in timings],
         "cpu_seconds": [t["cpu_seconds"] for t in timings],
@@ -202,6 +213,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         run_module("benchmarks.scoring", ["--json", f"--repeats={args.scoring_repeats}"])
     )
     scored["phase_s"] = time.monotonic() - phase_started
+    store = store_phase(args)
     return {
         "config": config,
         "machine": machine,
@@ -209,11 +221,26 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "memory": memory,
         "ledger": ledger,
         "scoring": scored,
+        "store": store,
     }
+
+
+def store_phase(args: argparse.Namespace) -> dict[str, Any]:
+    """The runs store's figures (``benchmarks.store_phase``, in a process of its own)."""
+    log(f"runs store: {args.store_jobs} cells by one process and by four workers, per store")
+    jobs = args.store_jobs
+    options = [f"--jobs={jobs}", f"--runs={args.store_runs}", f"--speed={args.speed}"]
+    # The engine-loop figure: a submission ten times the sweep (10,000 jobs for 1,000).
+    options += [f"--loop-jobs={10 * jobs}", f"--loop-direct-jobs={jobs}"]
+    options += [f"--events={max(100, min(1000, 10 * jobs))}"]
+    result: dict[str, Any] = json.loads(run_module("benchmarks.store_phase", options))
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.only == "store":
+        return store_only(args)
     started = time.monotonic()
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +257,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     missed = report.misses(results)
     log(f"wrote {args.out} and {json_path} in {results['benchmark_wall_s']:.0f} s")
+    log("targets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
+    return 1 if missed and args.check else 0
+
+
+def store_only(args: argparse.Namespace) -> int:
+    """``--only store``: the store phase, its figures spliced into the existing report."""
+    json_path = args.json or args.out.with_suffix(".json")
+    results = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {}
+    results["store"] = store = store_phase(args)
+    text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    args.out.write_text(store_report.splice(text, store_report.section(store)), encoding="utf-8")
+    json_path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(store_report.section(store))
+    missed = store["missed"]
     log("targets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
     return 1 if missed and args.check else 0
 

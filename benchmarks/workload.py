@@ -69,6 +69,18 @@ def cells(jobs: int) -> list[Cell]:
     return [Cell(i, MODELS[i % 2], i) for i in range(jobs)]
 
 
+def sweep_fields(cells: list[Cell]) -> dict[str, Any]:
+    """The fields of ``fx.sweep(clip, name=..., **sweep_fields(cells))`` for these cells."""
+    return {
+        "mode": "zip",
+        "prompt": PROMPT,
+        "model": [cell.model for cell in cells],
+        "seed": [cell.seed for cell in cells],
+        "aspect_ratio": "16:9",
+        "generate_audio": True,
+    }
+
+
 def create_body(cell: Cell, video_url: str) -> dict[str, object]:
     """The JSON a hand-written baseline sends for ``cell`` (foxnb builds its own)."""
     return {

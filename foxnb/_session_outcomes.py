@@ -25,10 +25,11 @@ from .experiments.export import (
     export_wandb,
     select_runs,
 )
+from .experiments.fetching import fetch_all
 from .experiments.outcomes import Judgements, RunRef, score_runs
 from .experiments.runs_like import RunsLike
 from .runtime.jobs import Job
-from .runtime.ledger import Ledger
+from .runtime.store import RunStore
 from .runtime.tracker import Tracker
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class OutcomesMixin:
     ``Session``, which provides ``runs()`` and ``report()``)."""
 
     tracker: Tracker
-    ledger: Ledger
+    ledger: RunStore
     workdir: Path
     judgements: Judgements
     chains: dict[str, Chain]
@@ -52,6 +53,19 @@ class OutcomesMixin:
         def runs(self) -> pd.DataFrame: ...
 
         def report(self, name: str | RunsLike | pd.DataFrame, path: str | Path) -> Report: ...
+
+    def fetch(self, runs: RunsLike | pd.DataFrame | list[Job] | str) -> pd.DataFrame:
+        """Local copies of the videos of ``runs``, wherever they were saved.
+
+        A video this machine cannot read (a worker elsewhere saved it) is downloaded again
+        into this session's videos folder while the service still serves it (the task is
+        asked for a fresh link). Returns the runs with ``video_path`` pointing at the local
+        files; a run whose video cannot be fetched keeps no path, and a ``FoxnbWarning``
+        says where its video is and why. See ``foxnb.experiments.fetching``.
+
+            local = fx.fetch(fx.runs().query("experiment == 'dusk-vs-storm'"))
+        """
+        return fetch_all(self.tracker, runs)
 
     def chain(
         self,

@@ -2,25 +2,39 @@
 
 foxnb demo                         # make a sample clip and extend it on the simulator
 foxnb extend "Keep panning" --video clip.mp4 --seed 7
+foxnb sweep spec.toml              # a sweep from a TOML file (the fields of fx.sweep)
+foxnb sweep spec.toml --record-only  # ... recorded for workers, nothing sent here
+foxnb worker --store URL [--experiment NAME]   # claim and run cells until none are left
 foxnb runs                         # the runs in ./foxnb-runs, compactly (--all: every column)
 foxnb resume                       # finish runs a crash or restart left behind
 foxnb sim --port 8765 --speed 10   # a standalone simulator (see ``foxnb sim --help``)
+
+``--store`` (or ``FOXNB_STORE``) names the runs store: a SQLite file, or ``postgresql://…``
+shared by machines; without it, ``runs.db`` in ``--workdir``.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from .config import store_from_env
 from .errors import FoxError
 from .experiments.runs_view import RunsFrame
+from .experiments.sweep import Sweep
+from .experiments.sweep_spec import load_spec
 from .models import ASPECT_RATIOS, MODELS
 from .runtime.jobs import Job
-from .runtime.ledger import Ledger
+from .runtime.store import open_store
+from .runtime.tracker import LEASE_S
+from .runtime.worker import HOLD, work
 from .sample import make_sample_clip
 from .session import Session, connect
 from .widgets.text import print_progress as _progress_printer
@@ -74,10 +88,12 @@ def _runs(args: argparse.Namespace) -> int:
     """Print the recorded runs. Only reads: no simulator or connection is started, so it
     works while a notebook's session holds the folder."""
     workdir = Path(args.workdir).expanduser()
-    if not workdir.is_dir():  # nothing to read; do not create the folder
+    spec = args.store or store_from_env()
+    if spec is None and not workdir.is_dir():  # nothing to read; do not create the folder
         print(f"no runs in {workdir.resolve()} (no such folder)")
         return 0
-    df = RunsFrame(Ledger(workdir).dataframe())
+    with open_store(spec, workdir) as store:
+        df = RunsFrame(store.dataframe())
     if args.status:
         df = df[df["status"] == args.status]
     if df.empty:
@@ -99,9 +115,60 @@ def _watch(job: Job) -> None:
         _progress_printer(job)
 
 
+def _sweep(fx: Session, spec: dict[str, Any], args: argparse.Namespace) -> int:
+    result = fx.sweep(**spec, dry_run=args.dry_run, launch=not args.record_only)
+    if not isinstance(result, Sweep):
+        print(repr(result))
+        return 0
+    if args.record_only:
+        print(
+            f"recorded sweep {result.name!r}: {len(result.run_ids)} cells in "
+            f"{fx.store.location}; start workers with: foxnb worker --store ... "
+            f"--experiment {result.name}"
+        )
+        return 0
+    result.wait()
+    print(repr(result))
+    return 0 if all(job.status == "completed" for job in result.jobs) else 1
+
+
+def _worker(fx: Session, args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    owner = fx.tracker.owner
+    print(f"foxnb worker {owner}: claiming runs from {fx.store.location}", flush=True)
+
+    said: set[str] = set()
+
+    def ended(job: Job) -> None:
+        if job.done and job.run_id not in said:
+            said.add(job.run_id)
+            print(f"{job.run_id}: {job.status}", flush=True)
+
+    def taken(job: Job) -> None:
+        if not args.quiet:
+            job.on_update(ended)
+
+    report = work(
+        fx.tracker,
+        experiment=args.experiment,
+        hold=args.hold,
+        on_job=taken,
+        should_stop=stop.is_set,
+    )
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(report.counts.items()))
+    print(f"foxnb worker {owner}: {len(report.jobs)} runs ({counts or 'none'})", flush=True)
+    return 130 if stop.is_set() else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="foxnb", description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", default="foxnb-runs", help="run ledger folder")
+    parser.add_argument("--workdir", default="foxnb-runs", help="work folder (runs, videos)")
+    parser.add_argument(
+        "--store", default=None, help="runs store: a SQLite file or postgresql://… (FOXNB_STORE)"
+    )
+    parser.add_argument("--videos", default=None, help="where results are saved")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ext = sub.add_parser("extend", help="extend a video by 7 s (real service if a key is set)")
@@ -125,6 +192,20 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--all", action="store_true", help="every column, not the compact view")
 
     sub.add_parser("resume", help="re-attach unfinished runs and wait for them")
+
+    sweep = sub.add_parser("sweep", help="start a sweep written as a TOML file (fx.sweep fields)")
+    sweep.add_argument("spec", help="the TOML file")
+    sweep.add_argument("--dry-run", action="store_true", help="show the plan, send nothing")
+    sweep.add_argument(
+        "--record-only", action="store_true", help="record the cells for workers; send nothing"
+    )
+
+    worker = sub.add_parser("worker", help="claim and run cells until none are left")
+    worker.add_argument("--experiment", default=None, help="only runs of this experiment")
+    worker.add_argument("--hold", type=int, default=HOLD, help="unsent runs held at once")
+    worker.add_argument("--lease-s", type=float, default=LEASE_S, help="lease of a claim (s)")
+    worker.add_argument("--rate-per-s", type=float, default=10.0, help="requests per second")
+    worker.add_argument("--quiet", action="store_true", help="no line per finished run")
     sub.add_parser("sim", help="run a standalone FoxAPI simulator", add_help=False)
     return parser
 
@@ -142,7 +223,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _runs(args)
         if args.command == "demo":
             return _demo(args)
-        fx = connect(workdir=args.workdir)
+        spec = load_spec(args.spec) if args.command == "sweep" else {}  # checked first
+        options = {}
+        if args.command == "worker":
+            options = {"lease_s": args.lease_s, "rate_per_s": args.rate_per_s}
+        fx = connect(
+            workdir=args.workdir,
+            store=args.store,
+            videos=args.videos,
+            quiet=args.command == "worker",
+            **options,
+        )
+        if args.command == "worker":
+            try:
+                return _worker(fx, args)
+            finally:
+                fx.close()
+        if args.command == "sweep":
+            return _sweep(fx, spec, args)
         if args.command == "extend":
             return _extend(fx, args)
         jobs = fx.resume()

@@ -1,7 +1,10 @@
 """Where foxnb reads its settings, and how it keeps the API key out of sight.
 
 ``FOXAPI_API_KEY`` selects the real service; ``FOXAPI_BASE_URL`` overrides its address
-(default ``https://api.foxapi.cc``). This module is the only place that reads them.
+(default ``https://api.foxapi.cc``). ``FOXNB_STORE`` names the runs store every session of a
+team shares (``postgresql://…``, or a SQLite file; default: ``runs.db`` in the work folder).
+``FOXNB_HOST`` names this machine in that store (default: its host name; set it where several
+containers share one host name). This module is the only place that reads them.
 
 Keeping the key secret is three rules, all decided here:
 
@@ -11,13 +14,14 @@ Keeping the key secret is three rules, all decided here:
   ``ALL_PROXY`` are honoured for https and for other hosts, as usual);
 - any text a server sends back is scrubbed of it before foxnb stores or shows it
   (``scrub``, ``scrub_json``): an upstream that echoes request headers into an error message
-  cannot put the key into the ledger, a DataFrame or an exception.
+  cannot put the key into the runs store, a DataFrame or an exception.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -27,6 +31,8 @@ from .errors import ValidationError
 DEFAULT_BASE_URL = "https://api.foxapi.cc"
 API_KEY_ENV = "FOXAPI_API_KEY"
 BASE_URL_ENV = "FOXAPI_BASE_URL"
+STORE_ENV = "FOXNB_STORE"
+HOST_ENV = "FOXNB_HOST"
 
 
 def mask_key(key: str | None) -> str:
@@ -124,3 +130,15 @@ def key_from_env() -> str | None:
 def base_url_from_env() -> str:
     """The service address from the environment, or the public default."""
     return os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+
+
+def store_from_env() -> str | None:
+    """The runs store ``FOXNB_STORE`` names, or None (the work folder's own) when unset."""
+    return os.environ.get(STORE_ENV, "").strip() or None
+
+
+def owner_host() -> str:
+    """This machine's name in the runs store: ``FOXNB_HOST``, else the host name. Leases of
+    processes on the same named host that no longer exist are taken over at once."""
+    name = os.environ.get(HOST_ENV, "").strip() or socket.gethostname()
+    return name.replace(":", "_")  # owners are written host:pid:session

@@ -7,9 +7,11 @@
     job.video_path                # the local MP4
     fx.runs()                     # every run in this folder, as a (compact) DataFrame
 
-Runs are recorded in ``foxnb-runs/runs.jsonl`` beside your notebook (``workdir=``), results
-are saved in ``foxnb-runs/videos/``. After a kernel restart, ``fx.resume()`` picks up every
-unfinished run.
+Runs are recorded in a runs store — ``foxnb-runs/runs.db`` (SQLite) beside your notebook
+(``workdir=``), or the one ``store=`` / ``FOXNB_STORE`` names (a PostgreSQL database a team
+shares) — and results saved in ``foxnb-runs/videos/``. Any number of kernels and workers may
+share a store: each run is claimed by one of them, never sent twice. After a kernel restart,
+``fx.resume()`` picks up every unfinished run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 from ._files import sha256_file
 from ._inputs import extend_request
 from ._session_outcomes import OutcomesMixin
-from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key
+from .config import Config, base_url_from_env, is_loopback, key_from_env, mask_key, store_from_env
 from .errors import ValidationError
 from .experiments.chain import Chain
 from .experiments.compare import Comparison, compare
@@ -34,7 +36,7 @@ from .experiments.runs_view import RunsFrame
 from .experiments.sweep import Sweep, start_sweep
 from .models import REQUEST_FIELDS
 from .runtime.jobs import Job
-from .runtime.tracker import Tracker
+from .runtime.tracker import LEASE_S, Tracker
 from .widgets.banner import Banner
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ _embedded: dict[Path, Simulator] = {}
 
 
 class Session(OutcomesMixin):
-    """A connection to FoxAPI (or the simulator) plus this folder's run ledger.
+    """A connection to FoxAPI (or the simulator) plus a runs store (``store``).
 
     Make one with ``foxnb.connect()``. ``backend`` is ``"sim"`` or ``"real"``. The session is
     a facade: the runs themselves are started, tracked and resumed by its ``tracker``
@@ -61,6 +63,9 @@ class Session(OutcomesMixin):
         *,
         workdir: str | Path = "foxnb-runs",
         backend: str = "real",
+        store: str | Path | None = None,
+        videos: str | Path | None = None,
+        lease_s: float = LEASE_S,
         max_in_flight: int = 8,
         rate_per_s: float = 10.0,
         simulator: Simulator | None = None,
@@ -74,11 +79,15 @@ class Session(OutcomesMixin):
             config,
             self.workdir,
             backend=backend,
+            store=store,
+            videos=videos,
+            lease_s=lease_s,
             max_in_flight=max_in_flight,
             rate_per_s=rate_per_s,
             **client_options,
         )
-        self.ledger = self.tracker.ledger
+        self.store = self.tracker.store
+        self.ledger = self.store  # its name before issue 11
         self.engine = self.tracker.engine
         self.banner = Banner(backend, config.base_url, mask_key(config.api_key), str(self.workdir))
         #: Records ratings, picks and notes (``foxnb.experiments.outcomes``).
@@ -160,9 +169,9 @@ class Session(OutcomesMixin):
             fresh = fx.rerun(job)                                # sent (and paid) again
         """
         run_id = run.run_id if isinstance(run, Job) else run
-        record = self.ledger.get(run_id)
+        record = self.store.get(run_id)
         if record is None:
-            raise ValidationError("run", f"no run {run_id!r} in {self.ledger.path}")
+            raise ValidationError("run", f"no run {run_id!r} in {self.store.location}")
         options = {name: record[name] for name in REQUEST_FIELDS if record.get(name) is not None}
         return self.extend(
             record["prompt"],
@@ -184,6 +193,7 @@ class Session(OutcomesMixin):
         force: bool = False,
         tags: str | list[str] | None = None,
         check_url: bool = True,
+        launch: bool = True,
         **fields: Any,
     ) -> Sweep | SweepPlan:
         """Extend ``video`` once per cell of a grid of request fields (``experiments.sweep``).
@@ -193,9 +203,10 @@ class Session(OutcomesMixin):
         for are reused or re-attached, never paid twice; ``dry_run=True`` returns the plan.
         ``max_jobs`` refuses a sweep that would submit more new jobs; ``budget_credits``
         stops sending cells once the experiment's reserved credits would pass it (a 402 or
-        401 answer stops it too); cells not sent end ``not_submitted``. A ``video`` URL is
-        checked once, as in ``extend()`` (``check_url=False`` skips it). ``name`` is one line
-        of text, checked like a prompt.
+        401 answer stops it too); cells not sent end ``not_submitted``; budget and stop hold
+        for every kernel and worker sharing the store. A ``video`` URL is checked once, as in
+        ``extend()`` (``check_url=False`` skips it). ``name`` is one line of text, checked
+        like a prompt. ``launch=False`` only records the cells, for ``foxnb worker``.
 
             sweep = fx.sweep("clip.mp4", name="dusk-vs-storm",
                              prompt=["Dusk falls", "A storm rolls in"], seed=[1, 2, 3])
@@ -214,12 +225,13 @@ class Session(OutcomesMixin):
             tags=tags,
             check_url=check_url,
             fields=fields,
+            launch=launch,
         )
 
     # ------------------------------------------------------------------ reading
 
     def runs(self, all: bool = False) -> pd.DataFrame:
-        """Every run recorded in this folder, one row each (see ``foxnb.runtime.ledger``).
+        """Every run in the runs store, one row each (see ``foxnb.runtime.store``).
 
         A ``RunsFrame``: a DataFrame with every column, shown compactly (run id, prompt,
         seed, status, credits, duration, error, a thumbnail); filter it like any DataFrame.
@@ -229,7 +241,8 @@ class Session(OutcomesMixin):
             fx.runs()[lambda df: df.status == "failed"] # still compact, every column there
             fx.runs(all=True)                           # all columns shown
         """
-        frame = self.ledger.dataframe()
+        self.tracker.link.flush_blocking()  # this session's own changes are all in it
+        frame = self.store.dataframe()
         return frame if all else RunsFrame(frame)
 
     def compare(
@@ -288,7 +301,8 @@ class Session(OutcomesMixin):
             fx.report("dusk-vs-storm", "reports/dusk-vs-storm", sort_by="seam_jump")
         """
         return write_report(
-            self.ledger,
+            self.store,
+            self.workdir,
             name,
             path,
             rows=rows,
@@ -333,7 +347,8 @@ class Session(OutcomesMixin):
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Stop this session's HTTP clients (running jobs stop being tracked, stay resumable)."""
+        """Stop this session's HTTP clients and give up its runs (running jobs stop being
+        tracked, and stay resumable by any process sharing the store)."""
         self.tracker.close()
 
     def describe(self) -> str:
@@ -383,6 +398,7 @@ def connect(
     base_url: str | None = None,
     workdir: str | Path = "foxnb-runs",
     *,
+    store: str | Path | None = None,
     resume: bool = False,
     simulator: Simulator | None = None,
     sim_speed: float = DEFAULT_SIM_SPEED,
@@ -394,11 +410,15 @@ def connect(
     The key comes from ``api_key`` or ``FOXAPI_API_KEY``; the address from ``base_url`` or
     ``FOXAPI_BASE_URL`` (default https://api.foxapi.cc). Without a key, a simulator is
     started on 127.0.0.1 (state kept in ``<workdir>/.sim`` so it survives restarts) and a
-    banner says so. ``resume=True`` re-attaches unfinished runs at once. Other options go to
-    the client (``foxnb.client.AsyncClient``), e.g. ``max_upload_bytes=`` (default 100 MiB).
+    banner says so. ``resume=True`` re-attaches unfinished runs at once. ``store`` (else
+    ``FOXNB_STORE``, else ``<workdir>/runs.db``, an old ``runs.jsonl`` imported) is a SQLite
+    file or ``postgresql://…`` (``pip install 'foxnb[postgres]'``); ``videos=`` where results
+    go; ``lease_s=`` how long a claim lasts unrenewed (see ``foxnb.runtime.tracker``). Other
+    options go to the client (``foxnb.client.AsyncClient``), e.g. ``max_upload_bytes=``.
 
         fx = foxnb.connect()                       # simulator
         fx = foxnb.connect(api_key="sk-...")       # the real service
+        fx = foxnb.connect(store="postgresql://me@db.lab/foxnb")   # a team's store
     """
     workdir = Path(workdir).expanduser().resolve()
     key = api_key or key_from_env()
@@ -411,7 +431,10 @@ def connect(
         assert key is not None
         config = Config(api_key=key, base_url=base_url or base_url_from_env())
         backend = "sim" if is_loopback(config.base_url) else "real"
-    session = Session(config, workdir=workdir, backend=backend, simulator=simulator, **options)
+    store = store if store is not None else store_from_env()
+    session = Session(
+        config, workdir=workdir, backend=backend, simulator=simulator, store=store, **options
+    )
     if not quiet:
         session.announce()
     if resume:

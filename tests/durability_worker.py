@@ -1,14 +1,13 @@
-"""A foxnb process whose run ledger becomes unwritable mid-run, for tests/system/test_durability.
+"""A foxnb process whose runs store becomes unwritable mid-run, for tests/system/test_durability.
 
     FOXAPI_API_KEY=... FOXAPI_BASE_URL=http://127.0.0.1:PORT \\
-        python tests/durability_worker.py ledger WORKDIR CLIP PHASE LOCK
+        python tests/durability_worker.py ledger WORKDIR CLIP PHASE
 
-``PHASE`` is when the ledger stops taking writes: ``after-create`` (the create request is in
+``PHASE`` is when the store stops taking writes: ``after-create`` (the create request is in
 flight: its answer, the task id, cannot be written) or ``before-create`` (during the upload:
-the create request must then not be sent). ``LOCK`` is how: ``fsize`` (this process lowers its
-own RLIMIT_FSIZE to the ledger's size, so every append fails with EFBIG) or ``external`` (it
-prints ``LOCK`` and waits for a line on stdin while the test makes the folder read-only, and
-the same for ``UNLOCK``). After a second the lock is lifted; the worker prints one JSON line
+the create request must then not be sent). This process lowers its own RLIMIT_FSIZE to the
+size of the store's largest file, its write-ahead log, so every commit fails with EFBIG; after
+a second the limit is lifted; the worker prints one JSON line
 with what it saw, then waits for the job (after ``before-create``: calls ``fx.resume()``) and
 prints a second JSON line.
 
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import foxnb
-from foxnb.runtime.ledger import LEDGER_NAME
+from foxnb.runtime.store import STORE_NAME
 
 
 def wait_until(condition: Any, timeout_s: float = 30.0) -> None:
@@ -43,32 +42,24 @@ def wait_until(condition: Any, timeout_s: float = 30.0) -> None:
 
 
 class Lock:
-    """Makes the ledger unwritable and writable again, one way or the other."""
+    """Makes the store unwritable (a file size limit on this process) and writable again."""
 
-    def __init__(self, how: str, ledger: Path):
-        self.how = how
-        self.ledger = ledger
+    def __init__(self, store: Path):
+        self.files = [store, store.with_name(store.name + "-wal")]
         self.hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
 
     def lock(self) -> None:
-        if self.how == "fsize":
-            resource.setrlimit(resource.RLIMIT_FSIZE, (self.ledger.stat().st_size, self.hard))
-        else:
-            print("LOCK", flush=True)
-            sys.stdin.readline()
+        largest = max(f.stat().st_size for f in self.files if f.exists())
+        resource.setrlimit(resource.RLIMIT_FSIZE, (largest, self.hard))
 
     def unlock(self) -> None:
-        if self.how == "fsize":
-            resource.setrlimit(resource.RLIMIT_FSIZE, (self.hard, self.hard))
-        else:
-            print("UNLOCK", flush=True)
-            sys.stdin.readline()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.hard, self.hard))
 
 
-def ledger_case(workdir: str, clip: str, phase: str, how: str) -> None:
+def ledger_case(workdir: str, clip: str, phase: str) -> None:
     fx = foxnb.connect(workdir=workdir, quiet=True)
-    lock = Lock(how, Path(workdir) / LEDGER_NAME)
+    lock = Lock(Path(workdir) / STORE_NAME)
     job = fx.extend("The camera keeps panning", clip, seed=1)
     if phase == "after-create":
         wait_until(lambda: job.status == "submitting")
@@ -76,14 +67,16 @@ def ledger_case(workdir: str, clip: str, phase: str, how: str) -> None:
     wait_until(lambda: job.warning is not None)
     if phase == "after-create":
         wait_until(lambda: job.task_id is not None)
-    time.sleep(1.0)  # the job carries on (polling) while the ledger refuses writes
-    ledger_text = (Path(workdir) / LEDGER_NAME).read_text()
+    else:  # the warning may come first (the run's own first event waits too)
+        wait_until(lambda: job.status == "not_submitted")
+    time.sleep(1.0)  # the job carries on (polling) while the store refuses writes
+    recorded = fx.store.task_ids(job.run_id)  # reads still work
     seen = {
         "task_id": job.task_id,
         "status": job.status,
         "warning": job.warning,
         "error_code": job.state.error_code,
-        "task_id_in_ledger": bool(job.task_id) and str(job.task_id) in ledger_text,
+        "task_id_in_ledger": bool(job.task_id) and str(job.task_id) in recorded,
         "done": job.done,
     }
     lock.unlock()

@@ -20,9 +20,9 @@ Running the same chain again pays for nothing it already has: a hop whose prompt
 seeds match completed runs reuses them (no new run, 0 credits), so changing hop k's prompt
 re-runs hop k and everything after it, and reuses the hops before. Runs still in flight from
 an earlier call are re-attached, not resent. ``budget_credits`` caps what the chain's runs may
-reserve in all, as for sweeps (``foxnb.runtime.gate``). After a crash or a kernel restart,
-``fx.resume()`` continues the chain (its plan is kept in ``<workdir>/chains/``), or call
-``fx.chain(...)`` again with the same arguments.
+reserve in all, as for sweeps (the runs store's send rule, which holds for every writer).
+After a crash or a kernel restart, ``fx.resume()`` continues the chain (its plan is kept in
+``<workdir>/chains/``), or call ``fx.chain(...)`` again with the same arguments.
 """
 
 from __future__ import annotations
@@ -41,12 +41,14 @@ import pandas as pd
 from .._html.drift import SvgImage, drift_svg
 from ..errors import FoxError, JobTimeoutError
 from ..runtime.jobs import Job
+from ..runtime.reuse import IntactVideos
+from ..runtime.store import SendRule
 from ..runtime.tracker import Tracker
+from .cells import cell_job, planning, record
 from .chain_spec import ChainSpec, save_spec
 from .choose import MANUAL, choose
 from .outcomes import Judgements
 from .plan import cell_requests, plan_cells
-from .sweep import reattach
 
 log = logging.getLogger("foxnb")
 
@@ -91,8 +93,9 @@ class Chain:
         self.stopped: str | None = None
         self.axes = ["hop", "candidate"]
         self._tracker = tracker
-        self._gate = tracker.gate_for(
-            spec.name, spec.budget_credits, {str(spec.fields.get("model", "veo-3.1-extend"))}
+        model = str(spec.fields.get("model", "veo-3.1-extend"))
+        self._rule = SendRule(
+            spec.name, backend=tracker.backend, models=frozenset({model}), per_writer=True
         )
         self._done = threading.Event()
         self._wake = threading.Event()
@@ -134,8 +137,8 @@ class Chain:
         return [run_id for hop in self.hops for run_id in hop.submitted]
 
     def _credits(self, run_ids: Iterable[str]) -> float:
-        runs = self._tracker.ledger.runs()
-        return sum(float(runs.get(r, {}).get("credits") or 0.0) for r in set(run_ids))
+        runs = self._tracker.store.peek(set(run_ids))
+        return sum(float(held.run.get("credits") or 0.0) for held in runs.values())
 
     @property
     def video_path(self) -> Path | None:
@@ -143,7 +146,7 @@ class Chain:
         chosen = [hop.chosen for hop in self.hops if hop.chosen]
         if not chosen:
             return None
-        run = self._tracker.ledger.get(chosen[-1]) or {}
+        run = self._tracker.store.get(chosen[-1]) or {}
         return Path(run["video_path"]) if run.get("video_path") else None
 
     @property
@@ -151,7 +154,8 @@ class Chain:
         """Every candidate of every hop as ``fx.runs()`` rows, with ``hop``, ``candidate``
         (1-based) and ``chosen`` first."""
         order = [(hop, i, job) for hop in self.hops for i, job in enumerate(hop.jobs)]
-        runs = self._tracker.ledger.dataframe().set_index("run_id")
+        self._tracker.link.flush_blocking()
+        runs = self._tracker.store.dataframe().set_index("run_id")
         frame = runs.loc[[job.run_id for _, _, job in order]].reset_index()
         frame["hop"] = pd.array([hop.index + 1 for hop, _, _ in order], dtype="Int64")
         frame["candidate"] = pd.array([i + 1 for _, i, _ in order], dtype="Int64")
@@ -163,7 +167,10 @@ class Chain:
     @property
     def drift(self) -> pd.DataFrame:
         """One row per hop with a chosen run: its scores (``DRIFT_COLUMNS``) hop by hop."""
-        runs = self._tracker.ledger.runs()
+        runs = {
+            r: h.run
+            for r, h in self._tracker.store.peek(h.chosen for h in self.hops if h.chosen).items()
+        }
         rows = []
         for hop in self.hops:
             if hop.chosen is None:
@@ -230,7 +237,9 @@ class Chain:
         """Start no further hop and send no further run. Runs already sent keep running (and
         are billed: FoxAPI cannot cancel); a chain waiting for your pick stops waiting."""
         self._stop_asked = "you called stop()"
-        self._gate.stop("you called the chain's stop()")
+        tracker = self._tracker
+        tracker.store.stop_experiment(self.name, "you called the chain's stop()")
+        tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, self.name)
         self._wake.set()
 
     def wake(self) -> None:
@@ -274,44 +283,40 @@ class Chain:
             max_upload_bytes=tracker.client.max_upload_bytes,
         )
         input_sha256 = source.sha256
-        runs = [r for r in tracker.ledger.runs().values() if tracker.same_backend(r)]
-        cells = plan_cells(runs, spec.name, requests, ["seed"], grid, input_sha256, False)
         budget: dict[str, Any] = {}
         if spec.budget_credits is not None:
             budget["budget_credits"] = spec.budget_credits
         if source.duration_s is not None:  # so each result's duration is checked against it
             budget["input_duration_s"] = source.duration_s
-        events = {
-            cell.index: tracker.first_event(
-                cell.request,
-                list(spec.tags),
-                input_sha256,
-                experiment=spec.name,
-                hop=hop.index + 1,  # 1-based, as chain.df and the views number them
-                candidate=cell.index + 1,
-                **budget,
+        intact = IntactVideos(tracker.owner.host)
+        # Planned and recorded in the store's critical section for the chain, so two
+        # processes running the same chain make one set of runs per hop (see ``cells``).
+        with planning(tracker, spec.name) as (txn, runs):
+            cells = plan_cells(
+                runs, spec.name, requests, ["seed"], grid, input_sha256, False, intact
             )
-            for cell in cells
-            if cell.action == "submit"
-        }
-        tracker.write_first(list(events.values()))  # the hop's new runs, in one write
-        for cell in cells:
-            if cell.action == "submit":
-                run_id = events[cell.index][0]
-                job = tracker.launch(
-                    run_id,
+            if hop.index == 0:
+                tracker.store.set_budget(spec.name, spec.budget_credits)
+            events = [
+                tracker.first_event(
                     cell.request,
+                    list(spec.tags),
                     input_sha256,
-                    self._gate,
-                    input_duration_s=source.duration_s,
+                    experiment=spec.name,
+                    hop=hop.index + 1,  # 1-based, as chain.df and the views number them
+                    candidate=cell.index + 1,
+                    **budget,
                 )
+                if cell.action == "submit"
+                else None
+                for cell in cells
+            ]
+            # A reused candidate is the completed run itself: no new run.
+            run_ids, claims = record(tracker, txn, cells, events)
+        for cell, run_id in zip(cells, run_ids, strict=True):
+            job = cell_job(tracker, cell, run_id, source, self._rule, claims)
+            if cell.action == "submit":
                 hop.submitted.append(run_id)
-            elif cell.action == "reuse":  # a completed run of the same request: no new run
-                assert cell.run is not None
-                run_id = cell.run["run_id"]
-                job = tracker.job(run_id) or tracker.settled(run_id, cell.request)
-            else:
-                job = reattach(tracker, cell, self._gate)
             job.on_update(lambda _job: self._notify())
             hop.jobs.append(job)
         self._notify()
@@ -331,7 +336,8 @@ class Chain:
         while True:
             with self._checked:
                 asked = self._asked  # the requests this look answers
-            runs = self._tracker.ledger.runs()
+            self._tracker.link.flush_blocking()
+            runs = {r: held.run for r, held in self._tracker.store.peek(ids).items()}
             choice = choose([runs[run_id] for run_id in ids], self.pick)
             if choice.run_id is not None:
                 hop.chosen, hop.reason, hop.state = choice.run_id, choice.reason, "done"
@@ -363,7 +369,8 @@ class Chain:
             run = runs[job.run_id]
             code = run.get("error_code")
             parts.append(f"{job.run_id} {run.get('status')}" + (f" ({code})" if code else ""))
-        why = f"; {self._gate.stopped}" if self._gate.stopped else ""
+        state = self._tracker.store.experiment(self.name, time.time(), self.backend)
+        why = f"; {state.stopped}" if state.stopped else ""
         return "no candidate completed: " + ", ".join(parts) + why
 
     def _end(self, state: str, reason: str | None) -> None:

@@ -28,8 +28,8 @@ import pandas as pd
 from ..errors import ValidationError
 from ..models import PICKS, RATINGS, closest_name
 from ..runtime.jobs import Job
-from ..runtime.ledger import Ledger
 from ..runtime.scoring import ScoreWorker, needs_scores
+from ..runtime.store import RunStore
 from .runs_like import RunsLike, runs_frame
 
 MAX_NOTE_CHARS = 10_000
@@ -74,7 +74,7 @@ class Judgements:
     widgets use it to redraw); they run on the caller's thread.
     """
 
-    def __init__(self, ledger: Ledger, clock: Callable[[], float] = time.time):
+    def __init__(self, ledger: RunStore, clock: Callable[[], float] = time.time):
         self.ledger = ledger
         self.clock = clock
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -125,12 +125,12 @@ class Judgements:
         if run_id not in runs:
             hint = closest_name(run_id, list(runs))
             more = f"; did you mean {hint!r}?" if hint else ""
-            raise ValidationError("run", f"no run {run_id!r} in {self.ledger.path}{more}")
+            raise ValidationError("run", f"no run {run_id!r} in {self.ledger.location}{more}")
         return run_id
 
 
 def score_runs(
-    ledger: Ledger, scorer: ScoreWorker, runs: object | None, *, force: bool = False
+    ledger: RunStore, scorer: ScoreWorker, runs: object | None, *, force: bool = False
 ) -> pd.DataFrame:
     """``fx.score``: score ``runs`` (all completed runs when None) that lack current scores,
     or all of them with ``force``; wait for each, and return their rows of ``fx.runs()``.
@@ -145,7 +145,7 @@ def score_runs(
         wanted = run_ids_of(runs)
         unknown = [r for r in wanted if r not in recorded]
         if unknown:
-            raise ValidationError("runs", f"no run {unknown[0]!r} in {ledger.path}")
+            raise ValidationError("runs", f"no run {unknown[0]!r} in {ledger.location}")
     todo = [r for r in wanted if needs_scores(recorded[r], force) or scorer.pending(r) is not None]
     scorer.score_all(todo, force=force)
     frame = ledger.dataframe().set_index("run_id")

@@ -211,8 +211,12 @@ def plan_cells(
     grid: list[dict[str, Any]],
     input_sha256: str | None,
     force: bool,
+    intact: IntactVideos | None = None,
 ) -> list[Cell]:
-    """Decide per cell: re-attach its unfinished run, reuse a completed one, or submit."""
+    """Decide per cell: re-attach its unfinished run, reuse a completed one, or submit.
+
+    ``intact`` remembers which videos were checked, so planning again reads no file twice.
+    """
     unfinished: dict[Key, list[dict[str, Any]]] = {}
     runs = list(runs)  # of this backend only: a simulator's video is no answer to a paid one
     for run in runs:
@@ -224,7 +228,7 @@ def plan_cells(
         if run.get("experiment") == name and bound:
             unfinished.setdefault(run_key(run), []).append(run)
     completed = completed_by_key(runs)
-    intact = IntactVideos()
+    intact = IntactVideos() if intact is None else intact
     cells = []
     for index, (request, fields) in enumerate(zip(requests, grid, strict=True)):
         key = request_key(request, input_sha256)

@@ -8,8 +8,12 @@
 Every request field given as a list is an axis. ``mode="product"`` crosses the axes in the
 order you gave them (the first varies slowest); ``mode="zip"`` pairs them element-wise.
 
-Every cell is checked before anything is sent, and recorded in the ledger (``experiment``,
+Every cell is checked before anything is sent, and recorded in the runs store (``experiment``,
 ``cell``) before any is launched, so after a kernel restart ``fx.resume()`` sends the rest.
+Planning and recording happen in one critical section of the store per experiment
+(``experiments.cells``): two kernels, scripts or machines starting the same sweep at the same
+moment make one set of cells — the second finds the first's cells and watches them. Budgets
+and stops are the store's (see ``runtime.sending``), so they hold for every writer.
 Running a sweep again never pays twice for a cell:
 
 - a cell with an explicit seed whose exact request (same fields, same input content or URL)
@@ -35,10 +39,11 @@ from .._checks import line_error
 from .._inputs import parse_tags, reject_unknown
 from ..errors import JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
-from ..runtime.gate import SweepGate
 from ..runtime.jobs import Job
-from ..runtime.reuse import reuse_fields
-from ..runtime.tracker import Event, Tracker
+from ..runtime.reuse import IntactVideos, reuse_fields
+from ..runtime.store import Event, ExperimentState, SendRule
+from ..runtime.tracker import Tracker
+from .cells import cell_job, planning, record
 from .plan import (
     MODES,
     Cell,
@@ -56,7 +61,8 @@ if TYPE_CHECKING:
 
 WAIT_STEP_S = 0.1
 """How often ``Sweep.wait()`` looks whether every cell has ended."""
-
+STATE_TTL_S = 0.5
+"""How long ``Sweep.credits`` and ``Sweep.stopped`` reuse one reading of the store."""
 MAX_NAME_CHARS = 200
 """The longest experiment name (it labels tables, report pages and file listings)."""
 
@@ -65,35 +71,56 @@ class Sweep:
     """A running sweep: ``jobs`` (one per cell, grid order), ``wait()``, ``df``."""
 
     def __init__(
-        self, tracker: Tracker, name: str, axes: list[str], cells: list[Cell], gate: SweepGate
+        self, tracker: Tracker, name: str, axes: list[str], cells: list[Cell], rule: SendRule
     ):
         self.name = name
         self.axes = axes
         self.cells = cells
         self.jobs: list[Job] = []
-        self.gate = gate
+        #: The run of each cell, in grid order.
+        self.run_ids: list[str] = []
+        self.rule = rule
         self._tracker = tracker
+        self._state: tuple[float, ExperimentState] | None = None
+
+    def _experiment(self) -> ExperimentState:
+        """The experiment as the store has it (read at most every ``STATE_TTL_S``)."""
+        now = time.monotonic()
+        if self._state is None or now - self._state[0] > STATE_TTL_S:
+            state = self._tracker.store.experiment(
+                self.name, time.time(), self._tracker.backend, self.rule.models
+            )
+            self._state = (now, state)
+        return self._state[1]
 
     @property
     def credits(self) -> float:
-        """Credits reserved by this experiment's tasks, as the service reported them."""
-        return self.gate.spent_credits
+        """Credits reserved by this experiment's tasks (by every writer of the store), as the
+        service reported them."""
+        return self._experiment().spent_credits
 
     @property
     def stopped(self) -> str | None:
-        """Why cells stopped being sent (budget, 402, 401, ``stop_submitting()``), or None."""
-        return self.gate.stopped
+        """Why cells stopped being sent (budget, 402, 401, ``stop_submitting()``, from any
+        writer of the store), or None."""
+        return self._experiment().stopped
 
     def stop_submitting(self) -> int:
-        """Send no more cells; returns how many cells that leaves unsent.
+        """Send no more cells, from this or any other process; returns how many cells of this
+        sweep that leaves unsent.
 
         Cells not yet sent end ``not_submitted`` (nothing created, nothing billed). Cells
         already sent keep running on the service and are billed (FoxAPI has no cancel
         endpoint); foxnb keeps tracking and downloading them.
         """
-        unsent = sum(job.status == "queued" for job in self.jobs)
-        self.gate.stop("you called stop_submitting()")
-        return unsent
+        tracker = self._tracker
+        tracker.store.stop_experiment(self.name, "you called stop_submitting()")
+        self._state = None
+        tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, self.name)
+        # Counted once the stop is in the store: a run still queued now is never sent (every
+        # writer's begin_send refuses it from here on).
+        runs = tracker.store.peek(self.run_ids)
+        return sum(held.run.get("status") == "queued" for held in runs.values())
 
     def counts(self) -> dict[str, int]:
         """How many cells are in each status, e.g. ``{"completed": 4, "processing": 2}``."""
@@ -131,8 +158,9 @@ class Sweep:
     @property
     def df(self) -> pd.DataFrame:
         """This sweep's runs from ``fx.runs()``, one row per cell in grid order."""
-        runs = self._tracker.ledger.dataframe().set_index("run_id")
-        frame = runs.loc[[job.run_id for job in self.jobs]].reset_index()
+        self._tracker.link.flush_blocking()
+        runs = self._tracker.store.dataframe().set_index("run_id")
+        frame = runs.loc[self.run_ids].reset_index()
         for column in ("experiment", "reused_from"):  # absent until some run has them
             frame[column] = frame.get(column, pd.Series(None, index=frame.index, dtype=object))
         frame["cell"] = frame["cell"].astype("Int64")
@@ -171,9 +199,13 @@ def start_sweep(
     force: bool,
     tags: str | list[str] | None,
     fields: dict[str, Any],
+    launch: bool = True,
     check_url: bool = True,
 ) -> Sweep | SweepPlan:
-    """``Session.sweep``: check every cell, plan each, then record all and launch."""
+    """``Session.sweep``: check every cell, plan each, then record all and launch.
+
+    ``launch=False`` records the cells for workers (``foxnb worker``) and launches none.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("name", "must be a non-empty text naming the experiment")
     # A name is shown in tables, pages and file listings: the prompt rule, on one line.
@@ -202,46 +234,57 @@ def start_sweep(
         max_upload_bytes=tracker.client.max_upload_bytes,
     )
     input_sha256 = source.sha256
-    runs = [r for r in tracker.ledger.runs().values() if tracker.same_backend(r)]
-    cells = plan_cells(runs, name, requests, axes, grid, input_sha256, force)
-    gate = tracker.gate_for(name, budget_credits, {c.request.model for c in cells})
+    models = frozenset(request.model for request in requests)
+    # A first plan outside the critical section reads the videos a reuse relies on, so the
+    # plan inside it (which every other writer of the store waits for) reads no file.
+    intact = IntactVideos(tracker.owner.host)
+    runs = [r for r in tracker.store.runs().values() if tracker.same_backend(r)]
+    cells = plan_cells(runs, name, requests, axes, grid, input_sha256, force, intact)
     if dry_run:
+        state = tracker.store.experiment(name, time.time(), tracker.backend, models)
         return SweepPlan(
             name,
             axes,
             cells,
             *expected_time(runs, cells),
-            price_credits=gate.price_credits,
+            price_credits=state.price_credits,
             budget_credits=budget_credits,
-            spent_credits=gate.spent_credits,
+            spent_credits=state.spent_credits,
         )
-    new = sum(cell.action == "submit" for cell in cells)
-    if max_jobs is not None and new > max_jobs:
-        raise ValidationError(
-            "max_jobs",
-            f"this sweep would submit {new} new jobs, more than {max_jobs}; nothing sent",
+    rule = SendRule(name, backend=tracker.backend, models=models, per_writer=True)
+    # Every new cell also records the budget it was sent under.
+    extra: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
+    if not launch and input_sha256 is not None:
+        # Cells recorded for workers, perhaps on machines without this clip: upload it now
+        # and record the link with them (a worker sends it as it is; see recovery.requeue).
+        url, at = tracker.engine.call(
+            tracker.runner.uploads.url_for(Path(requests[0].video), input_sha256)
         )
-    sweep = Sweep(tracker, name, axes, cells, gate)
-    # Every cell is in the ledger, in one write, before the first is launched: a crash
-    # leaves all of them queued for fx.resume() (or this same call again), or none.
-    budget: dict[str, Any] = {} if budget_credits is None else {"budget_credits": budget_credits}
-    events = [_event(tracker, cell, name, tag_list, source, budget) for cell in cells]
-    tracker.write_first([e for e in events if e is not None])
-    run_ids = [
-        event[0] if event else str((cell.run or {})["run_id"])  # a re-attached cell's own run
-        for cell, event in zip(cells, events, strict=True)
-    ]
-    for cell, run_id in zip(cells, run_ids, strict=True):
-        if cell.action == "submit":
-            job = tracker.launch(
-                run_id, cell.request, input_sha256, gate, input_duration_s=source.duration_s
+        extra.update(video_url=url, uploaded_at=at)
+    with planning(tracker, name) as (txn, runs):
+        cells = plan_cells(runs, name, requests, axes, grid, input_sha256, force, intact)
+        new = sum(cell.action == "submit" for cell in cells)
+        if max_jobs is not None and new > max_jobs:
+            raise ValidationError(
+                "max_jobs",
+                f"this sweep would submit {new} new jobs, more than {max_jobs}; nothing sent",
             )
-            sweep.jobs.append(job)
-        elif cell.action == "reuse":
-            sweep.jobs.append(tracker.settled(run_id, cell.request))
-            tracker.scorer.submit(run_id)  # records scores only if the source had none
-        else:
-            sweep.jobs.append(reattach(tracker, cell, gate))
+        # Calling the sweep is asking for it to run: an earlier stop is lifted, and the budget
+        # is this call's (both joined to this transaction: same thread).
+        tracker.store.clear_stop(name)
+        tracker.store.set_budget(name, budget_credits)
+        # Every cell is in the store, in one transaction, before the first is launched: a
+        # crash leaves all of them queued for fx.resume() (or this same call again), or none.
+        events = [_event(tracker, cell, name, tag_list, source, extra) for cell in cells]
+        run_ids, claims = record(tracker, txn, cells, events, launch)
+    sweep = Sweep(tracker, name, axes, cells, rule)
+    sweep.run_ids = run_ids
+    if launch:
+        tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, name)
+        with tracker.lock:
+            for cell, run_id in zip(cells, run_ids, strict=True):
+                job = cell_job(tracker, cell, run_id, source, rule, claims)
+                sweep.jobs.append(job)
     return sweep
 
 
@@ -251,9 +294,9 @@ def _event(
     name: str,
     tags: list[str],
     source: Input,
-    budget: dict[str, Any],
+    extra: dict[str, Any],
 ) -> Event | None:
-    """The cell's first ledger event: a new queued or reused run (None: it re-attaches)."""
+    """The cell's first event: a new queued or reused run (None: it re-attaches)."""
     if cell.action == "attach":
         return None
     input_sha256 = source.sha256
@@ -262,7 +305,7 @@ def _event(
         known["input_duration_s"] = source.duration_s
     if cell.action == "submit":
         return tracker.first_event(
-            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **budget, **known
+            cell.request, tags, input_sha256, experiment=name, cell=cell.index, **extra, **known
         )
     assert cell.run is not None
     return tracker.first_event(
@@ -274,26 +317,6 @@ def _event(
         **known,
         **reuse_fields(cell.run),
     )
-
-
-def reattach(tracker: Tracker, cell: Cell, gate: SweepGate) -> Job:
-    """The live job of an unfinished cell: this session's, or attached, or sent if queued."""
-    assert cell.run is not None
-    run_id = cell.run["run_id"]
-    live = tracker.live(run_id)
-    if live is not None:
-        return live
-    if cell.run.get("task_id"):
-        return tracker.attach(run_id)
-    if cell.run.get("status") == "queued":
-        job = tracker.requeue(cell.run, gate)
-        if job is not None:
-            return job
-    # A create request in flight when an earlier kernel died: never resent; recorded as
-    # submission_unknown with the evidence, as fx.resume() does.
-    if cell.run.get("status") == "submitting":
-        tracker.flag_unknown(cell.run)
-    return tracker.settled(run_id, cell.request)
 
 
 def _wait_line(sweep: Sweep) -> WaitLine | None:

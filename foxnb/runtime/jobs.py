@@ -54,6 +54,9 @@ class JobState:
     service_status: str | None = None
     input_duration_s: float | None = None
     warning: str | None = None
+    #: The owner (``host:pid:session``) working on this run when it is not this session:
+    #: the job then mirrors the runs store, read-only (``runtime.watch``).
+    watching: str | None = None
     history: list[tuple[float, int]] = field(default_factory=list)
 
 
@@ -341,7 +344,8 @@ class Job:
         pct = f" {self.progress}%" if self.status in ("pending", "processing") else ""
         said = f" (service says {self.service_status!r})" if self.service_status else ""
         status = f"{self.status}{pct}{said}"
-        return f"<Job {self.run_id} {self.request.model} {status}{task}{where}>"
+        by = f" (run by {self._state.watching})" if self._state.watching and not self.done else ""
+        return f"<Job {self.run_id} {self.request.model} {status}{task}{where}{by}>"
 
 
 def _wait_line(job: Job) -> WaitLine | None:

@@ -14,7 +14,7 @@ request is never reused. Only runs of the same backend are considered (a simulat
 no answer to a paid request), and only paid runs: ``reused_from`` always names the run that
 was billed, never another reuse.
 
-Everything here is a decision on run records (the dicts ``Ledger.runs()`` returns); the only
+Everything here is a decision on run records (the dicts ``RunStore.runs()`` returns); the only
 I/O is hashing a candidate video to check it is unchanged, and reading it with FFmpeg.
 """
 
@@ -34,7 +34,7 @@ from .scoring import SCORE_FIELDS
 Key = tuple[Any, ...]
 """What makes two runs the same work (see ``run_key``)."""
 
-REUSED_FILES = ("video_path", "sha256", "size_bytes")
+REUSED_FILES = ("video_path", "video_host", "sha256", "size_bytes")
 """Fields a reused run copies from the run it reuses."""
 
 
@@ -61,10 +61,15 @@ def completed_by_key(runs: Iterable[dict[str, Any]]) -> dict[Key, list[dict[str,
 
 class IntactVideos:
     """Whether a run's saved video is still the file it recorded, and a video that fits its
-    input (``media.result_problem``); each file checked once."""
+    input (``media.result_problem``); each file checked once.
 
-    def __init__(self) -> None:
+    ``host`` is this machine's name in the runs store: a video another machine saved (its
+    ``video_host``) is trusted as that machine recorded it — ``fx.fetch()`` gets a copy.
+    """
+
+    def __init__(self, host: str | None = None) -> None:
         self._seen: dict[str, bool] = {}
+        self.host = host
 
     def __call__(self, run: dict[str, Any]) -> bool:
         """True when the run's video exists with the sha256 recorded for it, and is a video
@@ -72,6 +77,8 @@ class IntactVideos:
         path, sha = run.get("video_path"), run.get("sha256")
         if not path or not sha:
             return False
+        if self.host is not None and run.get("video_host") not in (None, self.host):
+            return True
         if path not in self._seen:
             same = Path(path).is_file() and sha256_file(path) == sha
             known_s = run.get("input_duration_s")

@@ -1,10 +1,17 @@
 """The life of one run on the engine loop: upload, create, poll, download — each step recorded.
 
-``Runner.run(job)`` never raises: whatever happens ends up in the job's state and in the
-ledger, so a notebook never loses track of a paid task. Its order of work is the guarantee:
-the ledger learns that a create request is about to be sent *before* it is sent (if it
-cannot, the request is not sent), and learns the task id as soon as it is known (if it cannot,
-the id waits in memory with a warning until it can: ``backlog.Backlog``).
+``Runner.run(job)`` never raises: whatever happens ends up in the job's state and in the runs
+store, so a notebook never loses track of a paid task. Its order of work is the guarantee:
+
+- the caller holds the run's lease (``Tracker`` claimed it) before the runner starts;
+- a create request goes out only after ``RunStore.begin_send`` moved the run from ``queued``
+  to ``submitting`` in one transaction (the one gate to money: any number of writers, one
+  create per run), with the experiment's budget and stop checked in the same transaction;
+- the task id is durable in the store before anything else happens to the run;
+- when the runner stops working on the run, its last events and the end of its lease are
+  committed together.
+
+Store calls go through the session's ``StoreLink`` (a writer thread), never on the loop.
 """
 
 from __future__ import annotations
@@ -21,22 +28,17 @@ from urllib.parse import parse_qs, urlsplit
 from ..client import AsyncClient
 from ..config import scrub
 from ..errors import (
-    APIError,
     DownloadError,
     FoxError,
-    JobError,
     NotFoundError,
-    SubmissionUnknownError,
     TaskFailedError,
-    TransportError,
-    ValidationError,
 )
-from ..models import EXTENSION_S, Task
-from .backlog import Backlog
+from ..models import ACTIVE, EXTENSION_S, Task
 from .eta import progress_total_s
-from .gate import SweepGate
 from .jobs import Job, JobState
-from .ledger import Ledger
+from .link import FLUSH_WAIT_S, StoreLink, stored
+from .sending import Sender, Turns
+from .store import SendRule
 from .uploads import UploadCache
 
 log = logging.getLogger("foxnb")
@@ -55,54 +57,81 @@ def _expiry(url: str, seen_at: float) -> float:
 
 
 class Runner:
-    """Runs jobs against one connection, recording every step in the ledger."""
+    """Runs jobs against one connection, recording every step in the runs store."""
 
     def __init__(
         self,
         client: AsyncClient,
-        ledger: Ledger,
+        link: StoreLink,
         videos_dir: Path,
+        *,
+        host: str,
         clock: Callable[[], float] = time.time,
+        on_lost: Callable[[Job], bool] | None = None,
         in_flight: Callable[[], int] = lambda: 0,
         on_completed: Callable[[str], object] | None = None,
     ):
         self.client = client
+        self.link = link
+        self.store = link.store
         #: How many of the session's jobs are sent and not yet done (recorded with each
         #: create, so estimates can learn how concurrency slows jobs down).
         self.in_flight = in_flight
-        self.ledger = ledger
-        self.videos_dir = videos_dir
-        self.clock = clock
-        self.uploads = UploadCache(client, ledger, clock)
-        self.backlog = Backlog(ledger)
         #: Told the run id of every run whose video was saved (the session scores it).
         self.on_completed = on_completed
+        self.videos_dir = videos_dir
+        #: This machine's name, recorded with each saved video (``video_host``).
+        self.host = host
+        self.clock = clock
+        #: Called with a job whose run another owner now holds; True when it took the job
+        #: over (then the runner leaves the job alone: not done, lease not released).
+        self.on_lost = on_lost
+        self.uploads = UploadCache(client, link, clock)
+        self.sender = Sender(self)
         # Work in progress per run id, and the runs whose tracking was stopped (detach).
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._detaching: set[str] = set()
+        self._handing: set[str] = set()  # runs another owner took over
+        self._final: dict[str, dict[str, Any]] = {}  # each run's last changes, shown when done
         self._closing = False
         self._jobs: dict[str, Job] = {}
+        self._turns: dict[str, Turns] = {}
 
-    def record(self, job: Job, **fields: Any) -> bool:
-        """Append the fields to the ledger, then update the job: whatever a job shows (its
-        task id above all) is already on disk, even if the process dies the next moment.
+    def record(self, job: Job, **fields: Any) -> None:
+        """Queue the fields for the store (``StoreLink``: durable within milliseconds, in
+        order), then show them in the job. A task id is shown only once it is durable (see
+        ``sending.Sender``), and so is the status a job ends with: it is shown when the job
+        is done (``_finish``), so a job never reads as ended while it is not done."""
+        self.link.append(job.run_id, stored(fields))
+        if self.link.warning != job.state.warning:
+            fields = {**fields, "warning": self.link.warning}
+        if fields.get("status", "queued") in ACTIVE:
+            self.show(job, fields)
+        else:
+            self._final.setdefault(job.run_id, {}).update(fields)
 
-        Unless the ledger cannot take them yet: then they wait in ``backlog``, the job shows
-        the warning saying so, and this returns False."""
-        stored = {k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()}
-        stored.pop("error", None)
-        written = self.backlog.write(job.run_id, self.clock(), stored)
-        shown = {k: v for k, v in fields.items() if k in _JOB_FIELDS}
-        if self.backlog.warning != job.state.warning:
-            shown["warning"] = self.backlog.warning
-        job.set_state(**shown)
-        return written
+    def show(self, job: Job, fields: dict[str, Any]) -> None:
+        """Put the job's own fields among ``fields`` into its state (watchers are told)."""
+        job.set_state(**{k: v for k, v in fields.items() if k in _JOB_FIELDS})
+
+    def turns(self, experiment: str) -> Turns:
+        """This process's line for asking to send runs of ``experiment`` (engine loop only)."""
+        turns = self._turns.get(experiment)
+        if turns is None:
+            turns = self._turns[experiment] = Turns()
+        return turns
+
+    def poke(self, experiment: str) -> None:
+        """Let ``experiment``'s waiting cells ask the store again (from any thread)."""
+        turns = self._turns.get(experiment)
+        if turns is not None:
+            turns.poke()
 
     def fail(
         self, job: Job, exc: FoxError, code: str | None, status: str | None = None, **extra: Any
     ) -> None:
         """Record why ``job`` stopped; without ``status`` the run stays resumable as it was."""
-        message = scrub(str(exc), self.client.config.api_key)
+        message = scrub(str(exc), self.secret)
         fields: dict[str, Any] = {"error": exc, "error_code": code, "error_message": message}
         if status is not None:
             fields["status"] = status
@@ -115,6 +144,17 @@ class Runner:
         work = self._tasks.get(job.run_id)
         if job.status != "submitting" and work is not None:
             work.cancel()
+
+    @property
+    def secret(self) -> str:
+        """The API key, scrubbed from anything recorded or shown."""
+        return self.client.config.api_key
+
+    def warn(self, warning: str | None) -> None:
+        """(Any thread) the store refuses writes (``warning``), or takes them again (None):
+        every running job shows it."""
+        for job in list(self._jobs.values()):
+            job.set_state(warning=warning)
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Stop working on every job, leaving each run resumable as recorded (the session is
@@ -129,20 +169,34 @@ class Runner:
         if work:
             await asyncio.wait([task for _, task in work], timeout=timeout_s)
 
+    async def hand_off(self, job: Job) -> None:
+        """(Engine loop) another owner now holds ``job``'s run: stop working on it and let
+        ``on_lost`` watch it. A create request in flight is let finish: its task id must be
+        recorded."""
+        work = self._tasks.get(job.run_id)
+        if job.status != "submitting" and work is not None:
+            self._handing.add(job.run_id)
+            work.cancel()
+
     async def run(
-        self, job: Job, input_sha256: str | None = None, gate: SweepGate | None = None
+        self, job: Job, input_sha256: str | None = None, rule: SendRule | None = None
     ) -> None:
         """Take ``job`` as far as it can go. Never raises; see the module docstring.
 
-        ``gate`` is the sweep's say on sending the create request, if the job is a cell.
+        ``rule`` is the experiment's guard on sending the create request, if the job is one
+        of an experiment's runs.
         """
         work = asyncio.current_task()
         assert work is not None
         self._tasks[job.run_id] = work
         self._jobs[job.run_id] = job
+        handed_off = False
         try:
-            task = await self._submit(job, input_sha256, gate) if job.task_id is None else None
             if job.task_id is None:
+                task, handed_off = await self.sender.submit(job, input_sha256, rule)
+            else:
+                task = None
+            if job.task_id is None or handed_off:
                 return
             if job.run_id in self._detaching:
                 self._detached(job)
@@ -151,20 +205,23 @@ class Runner:
                 return  # the task id is recorded: fx.resume() in a new session tracks it
             if task is None:
                 task = await self.client.get_task(job.task_id)
-                self._observe(job, task)
+                self.observe(job, task)
             # Returns at once for a finished task (re-reading one that lacks its result URL).
             task = await self.client.wait(
                 task,
-                on_update=lambda t: self._observe(job, t),
+                on_update=lambda t: self.observe(job, t),
                 created_s=job.state.accepted_at or job.state.submitted_at,
             )
-            self._observe(job, task)
+            self.observe(job, task)
             if task.status == "completed":
                 await self._download(job, task)
         except asyncio.CancelledError:
-            if job.run_id not in self._detaching:
+            if job.run_id in self._handing:
+                handed_off = self.lost(job)
+            elif job.run_id in self._detaching:
+                self._detached(job)
+            elif not self._closing:
                 raise  # the engine is shutting down: leave the run resumable as recorded
-            self._detached(job)
         except NotFoundError as exc:
             self.fail(job, exc, "task_not_found", status="failed")
         except FoxError as exc:  # e.g. 401 mid-poll: stop tracking, keep the run resumable
@@ -177,93 +234,43 @@ class Runner:
             self._tasks.pop(job.run_id, None)
             self._jobs.pop(job.run_id, None)
             self._detaching.discard(job.run_id)
-            try:
-                if self.backlog.pending:  # the job ends once all it learnt is on disk
-                    await self.backlog.drain()
-                    job.set_state(warning=None)
-            finally:
-                job.mark_done()
+            self._handing.discard(job.run_id)
+            if not handed_off:
+                await self._finish(job)
+            else:
+                self._final.pop(job.run_id, None)
 
-    @property
-    def secret(self) -> str:
-        return self.client.config.api_key
-
-    async def _submit(
-        self, job: Job, input_sha256: str | None, gate: SweepGate | None
-    ) -> Task | None:
-        req = job.request
-        video_url: str | None = None
+    async def _finish(self, job: Job) -> None:
+        """Give the run up (its events first, in the same commit), then say the job is done."""
         try:
-            if req.is_local:
-                assert input_sha256 is not None
-                video_url, uploaded_at = await self.uploads.url_for(Path(req.video), input_sha256)
-                self.record(job, video_url=video_url, uploaded_at=uploaded_at)
-        except (APIError, TransportError, ValidationError) as exc:
-            code = "upload_refused" if isinstance(exc, ValidationError) else "upload_failed"
-            self.fail(job, exc, code, status="not_submitted")
-            return None
-        if gate is not None and (refusal := await gate.admit()) is not None:
-            code, reason = refusal
-            refused = JobError(
-                f"{job.run_id} not sent: {reason}; nothing was created or billed for it",
-                job=job,
-                code=code,
-            )
-            self.fail(job, refused, code, status="not_submitted")
-            return None
-        now = self.clock()
-        recorded = self.record(
-            job,
-            status="submitting",
-            submitted_at=now,
-            create_sent_at=now,
-            video_url=video_url or req.video,
-            in_flight=self.in_flight() + 1,
-        )
-        if not recorded:  # a create the ledger does not know of could be lost: do not send
-            self.backlog.withdraw_last()
-            refused = JobError(
-                f"{job.run_id} not sent: the run ledger cannot be written ({job.state.warning}); "
-                "nothing was created or billed, and the run stays queued for fx.resume()",
-                job=job,
-                code="ledger_unwritable",
-            )
-            if gate is not None:
-                gate.settle(created=False, credits=None, error=refused)
-            job.set_state(status="not_submitted", error=refused, error_code="ledger_unwritable")
-            return None
-        try:
-            task = await self.client.create_task(req, video_url)
-        except SubmissionUnknownError as exc:
-            if gate is not None:
-                gate.settle(created=True, credits=None, error=exc)  # may have been created
-            exc.job = job  # type: ignore[attr-defined]
-            self.fail(
-                job, exc, "submission_unknown", status="submission_unknown", evidence=exc.evidence
-            )
-            return None
-        except (APIError, TransportError) as exc:
-            if gate is not None:
-                gate.settle(created=False, credits=None, error=exc)
-            code = getattr(exc, "code", None) or type(exc).__name__
-            self.fail(job, exc, code, status="not_submitted")
-            return None
-        # One ledger line: the task id, its status, and when the answer came (the polling
-        # planner's clock starts there, not when the request waited in the rate limiter).
-        self._observe(job, task, task_id=task.id, accepted_at=self.clock())
-        if gate is not None and gate.settle(created=True, credits=task.credits, error=None):
-            # The budget needs this task's price before the next cell may go; FoxAPI's
-            # create answer carries no ``usage``, a task reading does.
-            credits = None
-            try:
-                task = await self.client.get_task(task.id)
-                self._observe(job, task)
-                credits = task.credits
-            finally:
-                gate.priced(credits)
-        return task
+            if not self.link.closed:
+                self.link.release(job.run_id)
+                # The job ends once all it learnt is in the store (waiting while it refuses).
+                await self.link.flush(None if self.link.warning else FLUSH_WAIT_S)
+        except Exception:
+            log.exception("foxnb: could not record the end of %s", job.run_id)
+        finally:
+            final = self._final.pop(job.run_id, None) or {}
+            if job.state.warning and not self.link.warning:
+                final["warning"] = None
+            if final:
+                self.show(job, final)
+            job.mark_done()
 
-    def _observe(self, job: Job, task: Task, **extra: Any) -> None:
+    def lost(self, job: Job) -> bool:
+        """The store says the run is no longer ours to send (another owner took it, or it was
+        sent already): hand the job to whoever watches other owners' runs (True), else it
+        ends here, as the store says, with nothing sent."""
+        return self.on_lost is not None and self.on_lost(job)
+
+    def observe(self, job: Job, task: Task, **extra: Any) -> None:
+        """Take what a task reading says into the store and the job (changes only)."""
+        changes = self.changes(job, task, **extra)
+        if changes:
+            self.record(job, **changes)
+
+    def changes(self, job: Job, task: Task, **extra: Any) -> dict[str, Any]:
+        """What a task reading (plus ``extra``) changes in the job, not yet recorded."""
         state = job.state
         now = self.clock()
         origin = extra.get("accepted_at") or state.accepted_at or state.submitted_at
@@ -307,8 +314,7 @@ class Runner:
                 error_code=code,
                 error_message=message,
             )
-        if changes:
-            self.record(job, **changes)
+        return changes
 
     async def _download(self, job: Job, task: Task) -> None:
         if not task.result_urls:
@@ -344,6 +350,7 @@ class Runner:
             status="completed",
             progress=100,
             video_path=saved.path,
+            video_host=self.host,
             sha256=saved.sha256,
             size_bytes=saved.size,
             error=None,
@@ -351,6 +358,7 @@ class Runner:
             error_message=None,
         )
         if self.on_completed is not None:
+            await self.link.flush()  # the scorer reads the run from the store
             try:
                 self.on_completed(job.run_id)  # queues the scoring; returns at once
             except Exception:  # scoring is extra: it must never fail a saved run

@@ -44,7 +44,7 @@ from .._files import sha256_file
 from ..errors import FoxError, ScoreError
 from ..models import EXTENSION_S, is_url
 from ..scores import SCORE_COLUMNS, SCORES_VERSION, score_extension
-from .ledger import Ledger
+from .store import RunStore
 
 log = logging.getLogger("foxnb")
 
@@ -97,7 +97,7 @@ class ScoreWorker:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: RunStore,
         inputs_dir: Path,
         fetch: Fetch | None = None,
         clock: Callable[[], float] = time.time,
@@ -163,9 +163,11 @@ class ScoreWorker:
             batch = [first]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            runs = self.ledger.runs()  # read once per batch: a big sweep completes in bursts
+            # One read per batch (a big sweep completes in bursts), of these runs only.
+            found = self.ledger.peek(batch)
             for run_id in batch:
-                self._finish(run_id, runs.get(run_id))
+                held = found.get(run_id)
+                self._finish(run_id, None if held is None else held.run)
 
     def _finish(self, run_id: str, run: dict[str, Any] | None) -> None:
         with self._lock:

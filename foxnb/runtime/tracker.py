@@ -1,47 +1,56 @@
-"""``Tracker``: the runs one session works on — launching, re-attaching and resuming them.
+"""``Tracker``: the runs one session works on — launching, re-attaching, resuming and watching.
 
-A tracker owns the session's connection (an ``AsyncClient`` on the engine loop), its ledger,
-the ``Runner`` that takes each run from upload to saved video, and the live ``Job`` of every
-run this session started or attached. ``Session`` (what ``foxnb.connect()`` returns) and the
-experiments (sweeps) use it; users seldom need it directly.
+A tracker owns the session's connection (an ``AsyncClient`` on the engine loop), its runs
+store (``runtime.store``) and its ``Owner`` (host, process, session id), the writer thread
+between the two (``StoreLink``), the ``Runner`` that takes each run from upload to saved
+video, the ``Watcher`` of runs other owners hold, and the live ``Job`` of every run this
+session started, attached or watches. ``Session`` and the experiments (sweeps) use it; users
+seldom need it directly.
 
-The order of work is what makes a crash harmless: a run is written to the ledger
-(``record``) before it is launched, and ``resume`` finds every run a dead process left
-unfinished — polling and downloading tracked tasks, sending runs that were never sent, and
-marking a create request that was in flight ``submission_unknown`` instead of resending it.
-Opening a tracker removes the partial files (``videos/*.part``, ``inputs/*.part``) that a
-killed process left behind.
+Ownership is what makes many writers safe. A run is worked on only by the owner holding its
+lease: every path here claims first (``start``, ``attach``, ``resume`` and the takeovers in
+``continue_run``), in one store transaction per batch. A run held by a live other owner is
+watched, never sent, polled or downloaded twice. The order of work makes a crash harmless:
+a run is in the store before it is launched; a create request goes out only through
+``begin_send`` (see ``runner.py``); a run found ``submitting`` by a new owner had its create
+in flight when its owner died, so it becomes ``submission_unknown`` and is never resent.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 import time
 import warnings
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .._files import remove_stale_parts, sha256_file
+from .._files import remove_stale_parts
 from .._inputs import check_video_url, request_fields
 from .._wire import Throttle
 from ..client import AsyncClient
-from ..config import Config
-from ..errors import FoxError, FoxnbWarning, ValidationError
+from ..config import Config, owner_host
+from ..errors import FoxError, FoxnbWarning, StoreError
 from ..media import VideoInfo
-from ..models import RESUMABLE, ExtendRequest
+from ..models import ExtendRequest
+from . import recovery
 from .engine import get_engine
 from .eta import PaceBook, progress_total_s
-from .gate import SweepGate, gate_from_runs
 from .jobs import Job
-from .ledger import Ledger
-from .records import recorded_float, recorded_options, recorded_request
+from .link import StoreLink
 from .reuse import IntactVideos, Key, completed_by_key, request_key, reusable, reuse_fields
 from .runner import Runner
 from .scoring import ScoreWorker
+from .store import Claim, Event, Held, Owner, SendRule, open_store
+from .watch import Watcher, mirror
 
-Event = tuple[str, float, dict[str, Any]]
-"""A ledger event: ``(run_id, at, fields)``."""
+LEASE_S = 30.0
+"""Seconds a claim lasts unless renewed; the session renews its leases every third of it. A run
+whose owner vanished (another machine, or a frozen process) is taken over once it lapses; one
+whose process on this machine is gone, at once."""
 
 
 def new_run_id(now_s: float) -> str:
@@ -51,7 +60,7 @@ def new_run_id(now_s: float) -> str:
 
 
 class Tracker:
-    """Starts, re-attaches and resumes the runs of one connection and one work folder."""
+    """Starts, re-attaches, resumes and watches the runs of one session; see the module doc."""
 
     def __init__(
         self,
@@ -59,6 +68,9 @@ class Tracker:
         workdir: Path,
         *,
         backend: str,
+        store: str | Path | None = None,
+        videos: str | Path | None = None,
+        lease_s: float = LEASE_S,
         max_in_flight: int = 8,
         rate_per_s: float = 10.0,
         **client_options: Any,
@@ -66,7 +78,11 @@ class Tracker:
         self.config = config
         self.backend = backend
         self.workdir = workdir
-        self.ledger = Ledger(workdir)
+        self.store = open_store(store, workdir)
+        #: The name this store had before issue 11 (kept for code that reads ``ledger``).
+        self.ledger = self.store
+        self.owner = Owner(owner_host(), os.getpid(), secrets.token_hex(4))
+        self.lease_s = lease_s
         self.engine = get_engine()
         self.client = AsyncClient(
             config=config,
@@ -74,24 +90,46 @@ class Tracker:
             throttle=Throttle(rate_per_s=rate_per_s),
             **client_options,
         )
+        self.link = StoreLink(
+            self.store,
+            self.owner,
+            lease_s=lease_s,
+            on_lost=partial(recovery.leases_lost, self),
+            on_warning=lambda warning: self.runner.warn(warning),
+        )
+        self.videos_dir = Path(videos).expanduser().resolve() if videos else workdir / "videos"
         #: Scores every run whose video is saved, on its own thread (``runtime.scoring``).
-        self.scorer = ScoreWorker(self.ledger, workdir / "inputs", fetch=self._fetch_input)
+        self.scorer = ScoreWorker(self.store, workdir / "inputs", fetch=self._fetch_input)
         self.runner = Runner(
             self.client,
-            self.ledger,
-            workdir / "videos",
+            self.link,
+            self.videos_dir,
+            host=self.owner.host,
+            on_lost=partial(recovery.watch_job, self),
             in_flight=self.in_flight,
             on_completed=self.scorer.submit,
         )
         #: How long runs of this backend really took; every job's estimate asks it.
         self.pace = PaceBook(
-            load=lambda: [r for r in self.ledger.runs().values() if self.same_backend(r)],
+            load=lambda: [r for r in self.store.runs().values() if self.same_backend(r)],
             in_flight_now=self.in_flight,
+        )
+        self.watcher = Watcher(
+            self.store,
+            self.owner,
+            self.engine.loop,
+            partial(recovery.take_over, self),
+            clock=time.time,
+            on_ended=partial(recovery.watched_ended, self),
         )
         self._jobs: dict[str, Job] = {}
         self._keys: dict[str, Key] = {}  # run id -> request key, of the runs launched here
-        for folder in ("videos", "inputs"):  # what a process killed mid-write left
-            remove_stale_parts(workdir / folder)
+        for folder in (self.videos_dir, workdir / "inputs"):  # what a killed process left
+            remove_stale_parts(folder)
+        # One decision at a time about which runs this session works on (two threads may
+        # call resume() at once: each run is launched once).
+        self.lock = threading.RLock()
+        self.budgets_checked: set[str] = set()
 
     def check_url(self, url: str) -> VideoInfo | None:
         """Check a ``video`` URL before it is sent (``_inputs.check_video_url``), with ranged
@@ -113,7 +151,7 @@ class Tracker:
         status: str = "queued",
         **extra: Any,
     ) -> Event:
-        """A new run's first ledger event, not yet written."""
+        """A new run's first event, not yet written."""
         now = time.time()
         fields = {
             "status": status,
@@ -130,21 +168,20 @@ class Tracker:
     def record(
         self, request: ExtendRequest, tags: list[str], input_sha256: str | None, **extra: Any
     ) -> str:
-        """Write a new run's first ledger event (``queued`` unless ``status=`` says otherwise);
-        returns its run id. Nothing is sent."""
-        run_id, at, fields = self.first_event(request, tags, input_sha256, **extra)
-        self.write_first([(run_id, at, fields)])
-        return run_id
+        """Write a new run's first event (``queued`` unless ``status=`` says otherwise), held by
+        nobody; returns its run id. Nothing is sent."""
+        event = self.first_event(request, tags, input_sha256, **extra)
+        self.write_first([event])
+        return event[0]
 
     def write_first(self, events: list[Event]) -> None:
-        """Write new runs' first events in one append; a ledger that cannot take them is a
-        ``FoxError`` saying so (nothing was sent: a run is recorded before it is sent)."""
+        """Write new runs' first events in one transaction; a store that cannot take them is
+        a ``FoxError`` saying so (nothing was sent: a run is recorded before it is sent)."""
         try:
-            self.ledger.append_many(events)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
+            self.store.append_many(events)
+        except (OSError, StoreError) as exc:
             raise FoxError(
-                f"cannot record the run(s) in {self.ledger.path} ({reason}); nothing was sent. "
+                f"cannot record the run(s) in {self.store.location} ({exc}); nothing was sent. "
                 "Free space or fix the folder, then try again."
             ) from exc
 
@@ -157,13 +194,17 @@ class Tracker:
         *,
         force: bool = False,
     ) -> Job:
-        """Record a new run, then launch it; returns its ``Job``.
+        """Record a new run held by this session, then launch it; returns its ``Job`` at once.
 
         Unless ``force``, a seeded request is not paid for twice (``foxnb.runtime.reuse``):
         one already answered becomes a new completed run reusing that video (``reused_from``,
         no credits, nothing sent), and one still running in this session returns that run's
         job (with a ``FoxnbWarning`` saying so). ``input_duration_s`` (when known) is recorded
         for the check of the result's duration.
+
+        The record goes through the writer thread (``StoreLink.create``): 1,000 calls in a row
+        make a few transactions, not 1,000. Nothing can be sent before it is durable: the
+        run's ``begin_send`` is queued behind it, and a crash before then sent nothing.
         """
         known = {} if input_duration_s is None else {"input_duration_s": input_duration_s}
         if not force and request.seed is not None:
@@ -185,15 +226,32 @@ class Tracker:
                     stacklevel=3,
                 )
                 return running
-            runs = (r for r in self.ledger.runs().values() if self.same_backend(r))
-            source = reusable(completed_by_key(runs), request, input_sha256, IntactVideos())
+            # This session's runs not yet in the store are live: found just above.
+            runs = (r for r in self.store.runs().values() if self.same_backend(r))
+            intact = IntactVideos(self.owner.host)
+            source = reusable(completed_by_key(runs), request, input_sha256, intact)
             if source is not None:
                 fields = {**known, **reuse_fields(source)}
                 run_id = self.record(request, tags, input_sha256, **fields)
                 self.scorer.submit(run_id)  # records scores only if the source had none
                 return self.settled(run_id, request)
-        run_id = self.record(request, tags, input_sha256, **known)
-        return self.launch(run_id, request, input_sha256, input_duration_s=input_duration_s)
+        event = self.first_event(request, tags, input_sha256, "queued", **known)
+        self.link.create(event)
+        return self.launch(event[0], request, input_sha256, input_duration_s=input_duration_s)
+
+    def claimed(self, claims: dict[str, Claim]) -> dict[str, Claim]:
+        """Note the runs ``claims`` gave this session (their leases are renewed from now on)."""
+        self.link.hold(run_id for run_id, claim in claims.items() if claim.ok)
+        return claims
+
+    def claim(self, run_ids: list[str]) -> dict[str, Claim]:
+        """Claim runs for this session in one transaction."""
+        return self.claimed(self.store.claim_many(run_ids, self.owner, self.lease_s, time.time()))
+
+    def release(self, run_id: str, *events: Event) -> None:
+        """Record ``events`` and give the run up, in one transaction (from any thread)."""
+        self.link.forget([run_id])
+        self.store.commit(events, self.owner, [run_id])
 
     # ------------------------------------------------------------------ jobs
 
@@ -202,41 +260,47 @@ class Tracker:
         run_id: str,
         request: ExtendRequest,
         input_sha256: str | None,
-        gate: SweepGate | None = None,
+        rule: SendRule | None = None,
+        job: Job | None = None,
         *,
         input_duration_s: float | None = None,
     ) -> Job:
-        """Run a recorded run on the engine; ``gate`` is its sweep's say on sending it.
-
-        ``input_duration_s`` (when known) lets the download check the result's duration.
-        """
-        job = self._new_job(run_id, request)
-        job.set_state(queued_at=time.time(), input_duration_s=input_duration_s)
-        self._keys[run_id] = request_key(request, input_sha256)
-        job.bind(self.engine.submit(self.runner.run(job, input_sha256, gate)))
+        """Run a claimed run on the engine; ``rule`` is its experiment's guard on sending.
+        ``input_duration_s`` (when known) lets the download check the result's duration."""
+        job = job or self.new_job(run_id, request)
+        duration_s = job.state.input_duration_s if input_duration_s is None else input_duration_s
+        job.set_state(
+            watching=None,
+            queued_at=job.state.queued_at or time.time(),
+            input_duration_s=duration_s,
+        )
+        with self.lock:
+            self._jobs[run_id] = job
+            self._keys[run_id] = request_key(job.request, input_sha256)
+        job.bind(self.engine.submit(self.runner.run(job, input_sha256, rule)))
         return job
 
-    def settled(self, run_id: str, request: ExtendRequest) -> Job:
-        """A ``Job`` that has already ended, showing what the ledger says of ``run_id``."""
-        run = self.ledger.get(run_id) or {}
-        job = self._new_job(run_id, request)
+    def settled(self, run_id: str, request: ExtendRequest, job: Job | None = None) -> Job:
+        """A ``Job`` that has already ended, showing what the store says of ``run_id``."""
+        run = self.store.get(run_id) or {}
+        job = job or self.new_job(run_id, request)
+        mirror(job, Held(run, None, None))
         job.set_state(
             status=run.get("status", "not_submitted"),
-            progress=run.get("progress") or 0,
-            task_id=run.get("task_id"),
-            credits=run.get("credits"),
-            sha256=run.get("sha256"),
-            video_path=Path(run["video_path"]) if run.get("video_path") else None,
-            completed_at=run.get("completed_at"),
+            watching=None,
             reused_from=run.get("reused_from"),
             queued_at=run.get("recorded_at"),
-            submitted_at=run.get("submitted_at"),
         )
         job.mark_done()
         return job
 
+    def watch(self, held: Held, job: Job | None = None) -> Job:
+        """A read-only job mirroring a run another owner works on (``runtime.watch``)."""
+        job = job or self.new_job(held.run["run_id"], recovery.request_of(held.run))
+        return self.watcher.watch(job, held)
+
     def live(self, run_id: str) -> Job | None:
-        """This session's job of ``run_id`` while it is still running, else None."""
+        """This session's job of ``run_id`` while it is still running or watched, else None."""
         job = self._jobs.get(run_id)
         return job if job is not None and not job.done else None
 
@@ -246,12 +310,14 @@ class Tracker:
 
     @property
     def jobs(self) -> list[Job]:
-        """Jobs started or attached by this session, oldest first."""
+        """Jobs started, attached or watched by this session, oldest first."""
         return list(self._jobs.values())
 
-    def _new_job(self, run_id: str, request: ExtendRequest) -> Job:
+    def new_job(self, run_id: str, request: ExtendRequest) -> Job:
+        """A new ``Job`` of this session for ``run_id`` (not launched)."""
         job = Job(run_id, request, backend=self.backend, detach_hook=self.detach, pace=self.pace)
-        self._jobs[run_id] = job
+        with self.lock:
+            self._jobs[run_id] = job
         job.on_update(self._learn_pace)
         return job
 
@@ -262,7 +328,7 @@ class Tracker:
 
     def _learn_pace(self, job: Job) -> None:
         """Tell the pace book how long a job took, once its result is ready."""
-        if job.status not in ("downloading", "completed"):
+        if job.status not in ("downloading", "completed") or job.state.watching:
             return
         state = job.state
         self.pace.add_run(
@@ -281,6 +347,10 @@ class Tracker:
 
     def detach(self, job: Job) -> None:
         """Stop tracking ``job`` (what ``job.detach()`` does); says what that means."""
+        if self.watcher.unwatch(job.run_id) is not None:
+            job.mark_done()
+            print(f"foxnb stopped watching {job.run_id}; {job.state.watching} still runs it.")
+            return
         self.engine.call(self.runner.detach(job))
         print(
             f"foxnb stopped tracking {job.run_id}. FoxAPI has no cancel endpoint: a task "
@@ -296,119 +366,43 @@ class Tracker:
         return self.backend == "sim" or run.get("host") == self.config.host
 
     def unfinished(self) -> list[dict[str, Any]]:
-        """Runs of this backend that a previous session left unfinished."""
-        return [
-            run
-            for run in self.ledger.runs().values()
-            if run.get("status") in RESUMABLE
-            and self.same_backend(run)
-            and self.live(run["run_id"]) is None
-        ]
+        """Runs of this backend with work left that this session is not working on."""
+        return [held.run for held in self.unfinished_held().values()]
 
-    def gate_for(
-        self, name: str, budget_credits: float | None, models: set[str] | None = None
-    ) -> SweepGate:
-        """The budget / stop gate of experiment ``name`` from what this ledger records."""
-        runs = (r for r in self.ledger.runs().values() if self.same_backend(r))
-        return gate_from_runs(runs, name, budget_credits, models)
+    def unfinished_held(self) -> dict[str, Held]:
+        return {
+            run_id: held
+            for run_id, held in self.store.unfinished(backend=self.backend).items()
+            if self.same_backend(held.run) and self.live(run_id) is None
+        }
+
+    # Recovering — resume, attach, takeovers — is in ``recovery.py``; these delegate.
+
+    def rule(self, run: dict[str, Any]) -> SendRule | None:
+        """The send rule of ``run``'s experiment (see ``recovery.rule``)."""
+        return recovery.rule(self, run)
 
     def resume(self) -> list[Job]:
-        """Re-attach every unfinished run of this backend; see ``Session.resume``."""
-        remove_stale_parts(self.workdir / "videos")
-        jobs = []
-        gates: dict[str, SweepGate] = {}  # one per experiment: its budget, its 402/401 stop
-        for run in self.unfinished():
-            if run.get("task_id"):
-                jobs.append(self.attach(run["run_id"]))
-            elif run.get("status") == "queued":
-                name = run.get("experiment")
-                gate = None
-                if name:
-                    gate = gates.get(name) or self.gate_for(name, run.get("budget_credits"))
-                    gates[name] = gate
-                job = self.requeue(run, gate)
-                if job is not None:
-                    jobs.append(job)
-            else:
-                self.flag_unknown(run)
-        return jobs
+        """Carry on with every unfinished run of this backend; see ``recovery.resume``."""
+        return recovery.resume(self)
 
-    def flag_unknown(self, run: dict[str, Any]) -> None:
-        """Record submission_unknown for a run whose process died mid-create."""
-        sent = run.get("create_sent_at")
-        when = datetime.fromtimestamp(sent, timezone.utc).isoformat() if sent else "?"
-        evidence = (
-            f"the process ended while the create request sent at {when} was in flight; "
-            "no task id was recorded, so foxnb will not resend it. Check your FoxAPI "
-            "dashboard before submitting again."
-        )
-        self.ledger.append(
-            run["run_id"],
-            time.time(),
-            status="submission_unknown",
-            error_code="submission_unknown",
-            error_message=evidence,
-            evidence=evidence,
-        )
+    def continue_run(self, run: dict[str, Any], job: Job | None = None) -> Job | None:
+        """Carry on with a run just claimed; see ``recovery.continue_run``."""
+        return recovery.continue_run(self, run, job)
 
     def attach(self, run_id: str) -> Job:
-        """Track the task of a recorded run again (e.g. after ``detach()`` or a restart)."""
-        run = self.ledger.get(run_id)
-        if run is None:
-            raise ValidationError("run_id", f"no run {run_id!r} in {self.ledger.path}")
-        if not run.get("task_id"):
-            raise ValidationError("run_id", f"{run_id} has no task id (status {run['status']})")
-        live = self.live(run_id)
-        if live is not None:
-            return live
-        request = recorded_request(run, run.get("video_url") or run["video"])
-        job = self._new_job(run_id, request)
-        job.set_state(
-            status=run["status"] if run["status"] != "detached" else "processing",
-            progress=run.get("progress") or 0,
-            task_id=run["task_id"],
-            submitted_at=run.get("submitted_at"),
-            accepted_at=run.get("accepted_at"),
-            estimated_time_s=run.get("estimated_time_s"),
-            credits=run.get("credits"),
-            queued_at=run.get("recorded_at"),
-            started_at=run.get("started_at"),
-            in_flight=run.get("in_flight"),
-            input_duration_s=recorded_float(run.get("input_duration_s")),
-        )
-        job.bind(self.engine.submit(self.runner.run(job)))
-        return job
+        """Track the task of a recorded run again; see ``recovery.attach``."""
+        return recovery.attach(self, run_id)
 
-    def requeue(self, run: dict[str, Any], gate: SweepGate | None = None) -> Job | None:
-        """Launch a recorded run that was never sent, if its input is still the same file."""
-        code, message = (
-            "input_changed",
-            ("the input file is gone or changed since the run was queued; nothing was sent"),
-        )
-        try:
-            request = ExtendRequest(
-                prompt=run["prompt"], video=run["video"], **recorded_options(run)
-            )
-            same = not request.is_local or sha256_file(request.video) == run.get("input_sha256")
-        except ValidationError as exc:
-            same = False
-            if "video" not in {e.field for e in exc.errors}:  # an older foxnb let it through
-                code, message = "invalid_request", f"{exc}; nothing was sent"
-        except OSError:
-            same = False
-        if not same:
-            self.ledger.append(
-                run["run_id"],
-                time.time(),
-                status="not_submitted",
-                error_code=code,
-                error_message=message,
-            )
-            return None
-        duration_s = recorded_float(run.get("input_duration_s"))
-        return self.launch(
-            run["run_id"], request, run.get("input_sha256"), gate, input_duration_s=duration_s
-        )
+    def requeue(
+        self, run: dict[str, Any], rule: SendRule | None = None, job: Job | None = None
+    ) -> Job | None:
+        """Launch a claimed run never sent; see ``recovery.requeue``."""
+        return recovery.requeue(self, run, rule, job)
+
+    def flag_unknown(self, run: dict[str, Any]) -> None:
+        """Record submission_unknown for a run whose owner died mid-create, and release it."""
+        recovery.flag_unknown(self, run)
 
     def _fetch_input(self, url: str, dest: Path) -> None:
         """Save an input clip given as a URL (for scoring; no API key is sent with it)."""
@@ -416,6 +410,11 @@ class Tracker:
 
     def close(self) -> None:
         """Stop tracking running jobs (they stay resumable as recorded; a create in flight
-        records its task id first), then the HTTP clients."""
-        self.engine.call(self.runner.stop())
-        self.engine.call(self.client.aclose())
+        records its task id first), then the HTTP clients; give up every run this session
+        holds, so this or any other process may resume them at once."""
+        self.watcher.stop()
+        try:
+            self.engine.call(self.runner.stop())
+            self.engine.call(self.client.aclose())
+        finally:
+            self.link.close()

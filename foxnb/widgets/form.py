@@ -323,10 +323,10 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         self.validate()
 
     def fill_from_run(self, run_id: str) -> None:
-        """Copy a recorded run's request fields (from this folder's ledger) into the form."""
-        record = self.session.ledger.get(run_id)
+        """Copy a recorded run's request fields (from the session's runs store) into the form."""
+        record = self.session.store.get(run_id)
         if record is None:
-            raise ValidationError("from_run", f"no run {run_id!r} in {self.session.ledger.path}")
+            raise ValidationError("from_run", f"no run {run_id!r} in {self.session.store.location}")
         names = ("prompt", "video", *OPTIONS)
         self.fill({name: record[name] for name in names if name in record})
 

@@ -41,16 +41,18 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
             "--ledger-runs=200",
             "--ledger-repeats=1",
             "--scoring-repeats=1",
+            "--store-jobs=8",
+            "--store-runs=200",
             f"--out={out}",
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=420,
     )
     elapsed_s = time.monotonic() - started
     assert done.returncode == 0, done.stderr[-3000:]
-    assert elapsed_s < 120, f"the small benchmark took {elapsed_s:.0f} s"
+    assert elapsed_s < 240, f"the small benchmark took {elapsed_s:.0f} s"
 
     text = out.read_text(encoding="utf-8")
     figures = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
@@ -65,11 +67,13 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
         assert all(cells[1:5]), row  # a figure for every client
     assert "extrapolated from 1 job" in text
     assert re.search(r"memory growth while 20 jobs", text)
-    assert re.search(r"loading 200 runs \(\d[\d,]* ledger events", text)
+    assert re.search(r"loading 200 runs \(\d[\d,]* events, a [\d.]+ MB SQLite store\)", text)
     assert re.search(r"scoring one 9 s 720p result .* \| ≤ 0\.5 s", text)
     assert re.search(r"scoring one 9 s 1080p result .* \| ≤ 1 s", text)
     for heading in ("## A 6-job sweep", "## foxnb at scale", "## Machine", "## How it was"):
         assert heading in text
+    assert "## The runs store: many writers" in text
+    assert re.search(r"8 cells by four `foxnb worker` processes: wall ÷ ideal \| \d", text)
 
     clients = figures["clients"]
     assert set(clients) == set(CLIENTS)
@@ -95,3 +99,11 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     for size in scored.values():
         assert len(size["cpu_s"]) == 1 and size["cpu_s_median"] > 0
         assert size["scores"]["duration_ok"] and not size["scores"]["cut_at_seam"]
+    store = figures["store"]
+    for kind in ("sqlite", "postgres"):
+        for phase in ("one_process", "four_workers"):
+            assert store[kind][phase]["completed"] == 8, (kind, phase)
+            assert (
+                store[kind][phase]["tasks"] == 8 and store[kind][phase]["runs_with_two_tasks"] == 0
+            )
+        assert store[kind]["costs"]["rows"] == 300 and store[kind]["loop"]["link"]["jobs"] == 80

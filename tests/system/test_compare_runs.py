@@ -12,7 +12,7 @@ from foxnb import Sweep
 from foxnb import _serve as _files
 from foxnb._serve import ServerLocation
 from foxnb.experiments.compare import Comparison, compare
-from foxnb.runtime.ledger import to_dataframe
+from foxnb.runtime.store import to_dataframe
 from foxnb.sim import Simulator
 
 DUSK = "Dusk falls over the valley"

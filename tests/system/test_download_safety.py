@@ -11,7 +11,6 @@ runs lost, 0 duplicates; ``sim.backend.key_sent_to_files`` checks 0 key leaks.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -213,8 +212,8 @@ def test_old_ledger_seed_out_of_range_still_loads(
         "cell": 2,
         "task_id": sweep.jobs[1].task_id,  # type: ignore[union-attr]
     }
-    with (fx.workdir / "runs.jsonl").open("a") as ledger:  # as an older foxnb wrote it
-        ledger.write(json.dumps(huge) + "\n")
+    # As an older foxnb recorded it (the store keeps integers of any size exactly).
+    fx.ledger.append("r-huge", 3.0, **{k: v for k, v in huge.items() if k not in ("run_id", "at")})
     runs = fx.runs()
     assert set(runs["seed"]) == {2**63, 2, 2**64 + 1}
     assert sweep.df["seed"].tolist() == [2**63, 2]  # type: ignore[union-attr]

@@ -168,7 +168,7 @@ def test_a_realistic_session_never_shows_or_stores_the_key(
     for what, text in texts.items():
         assert_clean(text, what)
     files = dict(everything_under(workdir))
-    assert workdir / "runs.jsonl" in files and any(p.suffix == ".mp4" for p in files)
+    assert workdir / "runs.db" in files and any(p.suffix == ".mp4" for p in files)
     for path, content in files.items():
         assert_clean(content, str(path))
 

@@ -126,10 +126,13 @@ def test_running_the_quickstart_again_pays_nothing(tmp_path: Path) -> None:
 
 
 def _runs(folder: Path) -> dict[str, dict[str, Any]]:
-    from foxnb.runtime.ledger import Ledger
+    from foxnb.runtime.store import open_store
 
-    ledger_dir = folder / "foxnb-runs"
-    return Ledger(ledger_dir).runs() if ledger_dir.is_dir() else {}
+    workdir = folder / "foxnb-runs"
+    if not workdir.is_dir():
+        return {}
+    with open_store(None, workdir) as store:
+        return store.runs()
 
 
 def _paid(folder: Path) -> list[str]:

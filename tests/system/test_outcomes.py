@@ -17,7 +17,7 @@ from support import connect, wait_for
 
 import foxnb
 from foxnb._files import sha256_file
-from foxnb.runtime.ledger import LEDGER_NAME
+from foxnb.runtime.store import LEDGER_NAME
 from foxnb.sim import Simulator
 
 PROMPT = "the camera drifts slowly to the left"
@@ -42,8 +42,7 @@ def test_a_completed_run_is_scored_after_it_completes(
     run = scored(fx, job.run_id)
     assert run["status"] == "completed" and run["score_error"] is pd.NA
     assert run["seam_jump"] < 2 and run["duration_ok"] and run["audio_ok"]
-    events = [json.loads(line) for line in (fx.workdir / LEDGER_NAME).read_text().splitlines()]
-    mine = [e for e in events if e["run_id"] == job.run_id]
+    mine = [e for e in fx.store.events() if e["run_id"] == job.run_id]
     completed_at = next(i for i, e in enumerate(mine) if e.get("status") == "completed")
     scores_at = [i for i, e in enumerate(mine) if "seam_jump" in e]
     assert scores_at == [completed_at + 1] and "status" not in mine[scores_at[0]]
@@ -77,10 +76,9 @@ def test_fx_score_scores_older_runs_and_rescores_on_request(
         scored(fx, run_id)
     old = tmp_path / "old"
     old.mkdir()
-    lines = (fx.workdir / LEDGER_NAME).read_text().splitlines()
-    (old / LEDGER_NAME).write_text(
-        "".join(line + "\n" for line in lines if "scored_at" not in json.loads(line))
-    )
+    # An old ledger (runs.jsonl) without the scoring events: the store imports it.
+    events = [e for e in fx.store.events() if "scored_at" not in e]
+    (old / LEDGER_NAME).write_text("".join(json.dumps(e) + "\n" for e in events))
     later = foxnb.connect(simulator=sim, workdir=old, quiet=True)
     assert later.runs().scored_at.isna().all()
     frame = later.score()

@@ -26,7 +26,7 @@ from foxnb._files import sha256_file
 from foxnb._html.base import SIM_NOTE as SIM_NOTICE
 from foxnb.experiments.report import Report
 from foxnb.experiments.report.runs import portable_runs
-from foxnb.runtime.ledger import to_dataframe
+from foxnb.runtime.store import to_dataframe
 from foxnb.sim import Simulator
 
 NAME = "dusk-vs-storm"

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from old_ledger import Ledger, to_dataframe
 
-from foxnb.runtime.ledger import Ledger, to_dataframe
 from foxnb.runtime.store import export_jsonl, open_store
 
 CTX = multiprocessing.get_context("fork")

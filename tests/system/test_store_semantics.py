@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from old_ledger import Ledger
 
 from foxnb.errors import StoreError
-from foxnb.runtime.ledger import Ledger
 from foxnb.runtime.store import COLUMNS, Owner, RunStore, SendRule, open_store
 
 EVENTS: list[tuple[str, float, dict[str, Any]]] = [
@@ -313,3 +313,22 @@ def test_threads_sharing_one_store_send_each_run_once(store: RunStore) -> None:
         thread.join()
     assert sorted(sends) == ids
     assert {r["status"] for r in store.runs().values()} == {"pending"}
+
+
+def test_the_dataframe_read_in_parts_matches_the_dict_path(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads every run in parts (parsed while the next is fetched): a field that
+    appears only in a later part, or changes type between parts, gives the same DataFrame as
+    merging the runs one by one (SQLite reads in one go: the same holds)."""
+    from foxnb.runtime.store import postgres
+    from foxnb.runtime.store.columns import to_dataframe
+
+    monkeypatch.setattr(postgres, "FETCH_ROWS", 7)
+    events = [(f"r{i:02d}", float(i), {"status": "queued", "seed": i}) for i in range(30)]
+    events += [("r25", 99.0, {"note": "late", "credits": 2.5, "tags": ["x"]})]
+    store.append_many(events)
+    pd.testing.assert_frame_equal(store.dataframe(), to_dataframe(list(store.runs().values())))
+    store.append("r27", 100.0, mixed="text")  # the earlier parts had none...
+    store.append("r02", 101.0, mixed=3)  # ...and now a number: arrow cannot type it
+    pd.testing.assert_frame_equal(store.dataframe(), to_dataframe(list(store.runs().values())))

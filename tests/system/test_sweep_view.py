@@ -28,7 +28,7 @@ from foxnb._html.sweep import (
 )
 from foxnb._serve import ServerLocation
 from foxnb.experiments.compare import compare
-from foxnb.runtime.ledger import to_dataframe
+from foxnb.runtime.store import to_dataframe
 from foxnb.sim import Simulator
 from foxnb.widgets import sweep_view
 from foxnb.widgets.sweep_view import SweepView

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import foxnb
 from foxnb.models import EXTEND_DEFAULTS, EXTEND_FLAGS, EXTEND_OPTIONS, RunRecord
-from foxnb.runtime.ledger import COLUMNS
+from foxnb.runtime.store import COLUMNS
 
 
 def exported_by_init() -> set[str]:

@@ -11,7 +11,7 @@ import foxnb
 from foxnb._html import style
 from foxnb._html.grid import CellView, grid_html
 from foxnb.experiments.compare import compare, pick_runs
-from foxnb.runtime.ledger import to_dataframe
+from foxnb.runtime.store import to_dataframe
 
 VIDEO = '<video class="foxnb-video" src="/files/a.mp4"></video>'
 DUSK = "Dusk falls over the valley"

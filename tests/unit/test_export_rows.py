@@ -18,7 +18,7 @@ from foxnb.experiments.export import (
     select_runs,
 )
 from foxnb.experiments.export.rows import export_key, export_runs, slug
-from foxnb.runtime.ledger import to_dataframe
+from foxnb.runtime.store import to_dataframe
 
 
 def ledger_frame(workdir: Path, clip: Path, **extra: Any) -> pd.DataFrame:

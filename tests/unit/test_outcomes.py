@@ -22,10 +22,20 @@ from foxnb.experiments.compare import compare, shade_cells, sort_axes
 from foxnb.experiments.export.files import export_runs
 from foxnb.experiments.outcomes import Judgements, run_ids_of
 from foxnb.runtime import scoring
-from foxnb.runtime.ledger import Ledger, to_dataframe
 from foxnb.runtime.scoring import SCORE_FIELDS, ScoreWorker, needs_scores
+from foxnb.runtime.store import RunStore, open_store, to_dataframe
 from foxnb.sample import make_sample_clip
 from foxnb.scores import SCORES_VERSION, score_extension
+
+
+def Ledger(folder: Path) -> RunStore:
+    """The default runs store of a work folder (SQLite), as a session opens it."""
+    return open_store(None, folder)
+
+
+def events(store: RunStore) -> int:
+    """How many events the store's log holds (the old ledger's lines)."""
+    return sum(1 for _ in store.events())
 
 
 def cand(run_id: str, seam: float | None, **kw: Any) -> dict[str, Any]:
@@ -74,15 +84,17 @@ def test_check_pick_suggests_a_name() -> None:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
+def ledger(tmp_path: Path) -> RunStore:
     ledger = Ledger(tmp_path / "runs")
     ledger.append("r1", 1.0, status="completed", prompt="p", seed=1)
     ledger.append("r2", 1.0, status="failed", prompt="p", seed=2, error_code="boom")
     return ledger
 
 
-def test_judgements_are_ledger_events_that_a_new_ledger_reads(ledger: Ledger) -> None:
-    """Each judgement is one appended line; another Ledger on the folder sees the latest."""
+def test_judgements_are_ledger_events_that_a_new_ledger_reads(
+    ledger: RunStore, tmp_path: Path
+) -> None:
+    """Each judgement is one event; another store object on the folder sees the latest."""
     judge = Judgements(ledger)
     seen: list[tuple[str, dict[str, Any]]] = []
     judge.on_change(lambda run_id, fields: seen.append((run_id, fields)))
@@ -91,9 +103,8 @@ def test_judgements_are_ledger_events_that_a_new_ledger_reads(ledger: Ledger) ->
     judge.note(pd.Series({"run_id": "r1"}), "clean seam")
     judge.rate("r1", 5)
     judge.pick("r2", "reject")
-    lines = ledger.path.read_text().splitlines()
-    assert len(lines) == 2 + 5 and [r for r, _ in seen] == ["r1"] * 4 + ["r2"]
-    frame = Ledger(ledger.folder).dataframe().set_index("run_id")
+    assert events(ledger) == 2 + 5 and [r for r, _ in seen] == ["r1"] * 4 + ["r2"]
+    frame = Ledger(tmp_path / "runs").dataframe().set_index("run_id")
     assert frame.loc["r1", "rating"] == 5 and frame.loc["r1", "pick"] == "star"
     assert frame.loc["r1", "note"] == "clean seam" and frame.loc["r2", "pick"] == "reject"
     assert str(frame["rating"].dtype) == "Int64" and pd.isna(frame.loc["r2", "rating"])
@@ -114,15 +125,15 @@ def test_judgements_are_ledger_events_that_a_new_ledger_reads(ledger: Ledger) ->
     ],
 )
 def test_bad_judgements_are_refused_before_anything_is_written(
-    ledger: Ledger, call: Any, field: str
+    ledger: RunStore, call: Any, field: str
 ) -> None:
-    before = ledger.path.read_bytes()
+    before = events(ledger)
     with pytest.raises(ValidationError) as info:
         call(Judgements(ledger))
-    assert info.value.field == field and ledger.path.read_bytes() == before
+    assert info.value.field == field and events(ledger) == before
 
 
-def test_run_ids_of_takes_runs_in_every_shape(ledger: Ledger) -> None:
+def test_run_ids_of_takes_runs_in_every_shape(ledger: RunStore) -> None:
     frame = ledger.dataframe()
     assert run_ids_of(frame) == ["r1", "r2"] and run_ids_of("r1") == ["r1"]
     assert run_ids_of([{"run_id": "r2"}, "r1"]) == ["r2", "r1"]
@@ -142,7 +153,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return clip, result
 
 
-def completed(ledger: Ledger, run_id: str, clip: str, result: Path, **kw: Any) -> None:
+def completed(ledger: RunStore, run_id: str, clip: str, result: Path, **kw: Any) -> None:
     ledger.append(
         run_id,
         1.0,
@@ -167,11 +178,11 @@ def test_worker_scores_a_run_once_and_records_one_event(
     assert fields["scores_version"] == SCORES_VERSION and fields["duration_ok"] is False
     run = ledger.get("r1")
     assert run is not None and not needs_scores(run)
-    lines = len(ledger.path.read_text().splitlines())
+    lines = events(ledger)
     assert worker.submit("r1").result(60)["seam_jump"] == fields["seam_jump"]  # not again
-    assert len(ledger.path.read_text().splitlines()) == lines
+    assert events(ledger) == lines
     worker.submit("r1", force=True).result(60)
-    assert len(ledger.path.read_text().splitlines()) == lines + 1
+    assert events(ledger) == lines + 1
 
 
 def test_identical_files_are_decoded_once(
@@ -327,7 +338,7 @@ def test_drift_svg_draws_a_point_per_scored_hop() -> None:
 # ---------------------------------------------------------------------------- the judging view
 
 
-def test_judge_view_buttons_record_judgements(ledger: Ledger) -> None:
+def test_judge_view_buttons_record_judgements(ledger: RunStore) -> None:
     """Every control is one ledger event; a judgement made elsewhere redraws the tile."""
     from foxnb.widgets.judge import JudgeView
 
@@ -348,19 +359,19 @@ def test_judge_view_buttons_record_judgements(ledger: Ledger) -> None:
 # ---------------------------------------------------------------------------- export, chain spec
 
 
-def test_export_refuses_folders_it_did_not_write(tmp_path: Path, ledger: Ledger) -> None:
+def test_export_refuses_folders_it_did_not_write(tmp_path: Path, ledger: RunStore) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.txt").write_text("precious")
     frame = ledger.dataframe()
     with pytest.raises(ValidationError, match="overwrite=True"):
-        export_runs(frame, tmp_path / "mine", ledger.folder)
+        export_runs(frame, tmp_path / "mine", tmp_path / "runs")
     with pytest.raises(ValidationError, match="not a foxnb export"):
-        export_runs(frame, tmp_path / "mine", ledger.folder, overwrite=True)
-    done = export_runs(frame, tmp_path / "out", ledger.folder)
+        export_runs(frame, tmp_path / "mine", tmp_path / "runs", overwrite=True)
+    done = export_runs(frame, tmp_path / "out", tmp_path / "runs")
     document = json.loads((tmp_path / "out" / "runs.json").read_text())
     assert done.videos == () and document["runs"] == []
     assert {s["run_id"] for s in document["skipped"]} == {"r1", "r2"}
-    export_runs(frame, tmp_path / "out", ledger.folder, overwrite=True)  # its own: replaced
+    export_runs(frame, tmp_path / "out", tmp_path / "runs", overwrite=True)  # its own: replaced
 
 
 def test_chain_spec_checks_its_arguments_and_round_trips(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from foxnb.experiments.report import grid_axes, varying
-from foxnb.runtime.ledger import to_dataframe
+from foxnb.runtime.store import to_dataframe
 
 
 def frame_of(pairs: list[tuple[str, int]]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from foxnb.experiments.runs_view import COMPACT_COLUMNS, RunsFrame, thumbnails_within
-from foxnb.runtime.ledger import to_dataframe
+from foxnb.runtime.store import to_dataframe
 
 LONG = "The camera keeps drifting over the hills at dusk while the light fades slowly"
 

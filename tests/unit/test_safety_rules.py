@@ -20,8 +20,8 @@ from foxnb._inputs import check_video_url
 from foxnb.config import scrub, scrub_json, uses_env_proxy
 from foxnb.media import container_kind, markup_kind
 from foxnb.models import ExtendRequest
-from foxnb.runtime.backlog import Backlog
-from foxnb.runtime.ledger import Ledger
+from foxnb.runtime.link import StoreLink
+from foxnb.runtime.store import Owner, open_store
 from foxnb.sample import make_sample_clip
 
 KEY = "sk-test-0123456789abcdef"
@@ -287,38 +287,40 @@ def test_no_proxy_for_this_machine() -> None:
 # ---------------------------------------------------------------------------- ledger
 
 
-class FlakyLedger:
-    """A ledger whose appends fail while ``broken`` is set."""
+def test_refused_writes_wait_in_order_and_the_warning_names_the_task_ids(
+    tmp_path: Path,
+) -> None:
+    """The runs store refuses writes (a file size limit): the events wait in order, the
+    warning names the task id waiting (and is told to the session), then all land."""
+    store = open_store(None, tmp_path)
+    commit, broken = store.commit, [True]
 
-    path = Path("/runs/runs.jsonl")
-
-    def __init__(self) -> None:
-        self.broken = True
-        self.written: list[tuple[str, float, dict[str, Any]]] = []
-
-    def append_many(self, events: list[tuple[str, float, dict[str, Any]]]) -> None:
-        if self.broken:
+    def flaky(*args: Any, **kwargs: Any) -> None:
+        if broken[0]:
             raise OSError(27, "File too large")
-        self.written.extend(events)
+        commit(*args, **kwargs)
 
-
-def test_a_backlog_keeps_events_in_order_and_names_the_task_ids() -> None:
-    ledger = FlakyLedger()
-    backlog = Backlog(ledger, warn_every_s=60)
-    assert not backlog.write("r1", 1.0, {"status": "submitting"})
-    assert not backlog.write("r1", 2.0, {"task_id": "task-unified-1-abc"})
-    assert backlog.warning is not None and "task-unified-1-abc" in backlog.warning
-    assert "File too large" in backlog.warning and backlog.pending == 2
-    ledger.broken = False
-    assert backlog.write("r1", 3.0, {"status": "completed"})
-    assert [at for _, at, _ in ledger.written] == [1.0, 2.0, 3.0] and backlog.warning is None
+    store.commit = flaky  # type: ignore[method-assign]
+    told: list[str | None] = []
+    link = StoreLink(store, Owner.here("s"), lease_s=30, on_warning=told.append)
+    link.append("r1", {"status": "submitting"})
+    link.append("r1", {"task_id": "task-unified-1-abc"})
+    assert not link.flush_blocking(0.5)
+    assert link.warning is not None and "task-unified-1-abc" in link.warning
+    assert "File too large" in link.warning and told and told[-1] == link.warning
+    broken[0] = False
+    link.append("r1", {"status": "completed"})
+    assert link.flush_blocking(10.0) and link.warning is None and told[-1] is None
+    assert [e.get("status") for e in store.events()] == ["submitting", None, "completed"]
+    link.close()
+    store.close()
 
 
 def test_an_old_ledger_with_huge_integers_loads_exactly(tmp_path: Path) -> None:
     lines = [{"run_id": "a", "at": 1, "seed": 2**63}, {"run_id": "b", "at": 1, "seed": 2**70},
              {"run_id": "c", "at": 1, "seed": 5, "progress": "lots"}]  # fmt: skip
     (tmp_path / "runs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    frame = Ledger(tmp_path).dataframe()
+    frame = open_store(None, tmp_path).dataframe()  # the old ledger, imported
     assert frame["seed"].tolist() == [2**63, 2**70, 5]
     assert frame["progress"].tolist()[2] == "lots"
 

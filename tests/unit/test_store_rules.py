@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from foxnb.runtime.store.base import (
-    Owner,
-    SendRule,
-    claimable,
-    dumps,
-    loads,
-    mask_dsn,
-    merge_event,
-)
+from foxnb.runtime.store.base import claimable, dumps, loads, mask_dsn, merge_event
 from foxnb.runtime.store.jsonl import ledger_merge, parse_events
+from foxnb.runtime.store.kinds import Owner, SendRule
 from foxnb.runtime.store.rules import RunFacts, Tally, decide, tally
 from foxnb.runtime.store.sqlite import NETWORK_FILESYSTEMS, filesystem_type
 
@@ -25,7 +18,7 @@ RULE = SendRule("E", budget_credits=10.0, max_in_flight=2)
 
 def facts(status: str, **kw: bool | float | None) -> RunFacts:
     base: dict[str, bool | float | None] = dict(
-        lease_live=False, pricing_live=False, has_task=False, reused=False, credits=None
+        lease_live=False, pricing_live=False, has_task=False, reused=False, credits=None, mine=False
     )
     base.update(kw)
     return RunFacts(status=status, **base)  # type: ignore[arg-type]
@@ -43,8 +36,20 @@ def test_tally_counts_paid_unknown_and_in_flight() -> None:
         facts("queued"),
         facts("not_submitted"),
     ]
-    assert tally(runs, 2.0) == Tally(spent_credits=3 + 2 + 2 + 2 + 2, in_flight=2)
-    assert tally(runs, None) == Tally(spent_credits=3.0, in_flight=2)
+    assert tally(runs, 2.0) == Tally(spent_credits=3 + 2 + 2 + 2 + 2, in_flight=2, in_flight_mine=0)
+    assert tally(runs, None) == Tally(spent_credits=3.0, in_flight=2, in_flight_mine=0)
+    mine = [facts("submitting", lease_live=True, mine=True), *runs]
+    assert tally(mine, None) == Tally(3.0, 3, 1)
+
+
+def test_the_cap_per_writer_counts_the_asking_writers_creates_only() -> None:
+    """Each of many workers keeps its own creates flowing; the budget still sees them all."""
+    per_writer = SendRule("E", max_in_flight=2, per_writer=True)
+    assert decide(per_writer, None, None, None, None, Tally(0, 5, 1)).action == "send"
+    assert decide(per_writer, None, None, None, None, Tally(0, 5, 2)).action == "wait"
+    assert decide(RULE, None, None, None, None, Tally(0, 5, 1)).action == "wait"  # whole
+    budgeted = SendRule("E", budget_credits=10.0, max_in_flight=2, per_writer=True)
+    assert decide(budgeted, 10.0, 3.0, None, None, Tally(0, 3, 0)).action == "wait"  # 9 + 3
 
 
 @pytest.mark.parametrize(

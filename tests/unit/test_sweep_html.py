@@ -5,7 +5,7 @@ from __future__ import annotations
 from foxnb._html.grid import PLAY_ROWS_SCRIPT, CellView, grid_html
 from foxnb._html.sweep import CellState, counts_text, ended_text, overall_pct
 from foxnb.experiments.compare import compare
-from foxnb.runtime.ledger import to_dataframe
+from foxnb.runtime.store import to_dataframe
 
 
 def test_overall_progress_counts_an_ended_cell_as_done() -> None:

@@ -71,7 +71,7 @@ from ..._serve import url_for
 from ..._version import __version__
 from ...errors import FoxnbWarning, ValidationError
 from ...models import AXIS_FIELDS, closest_name
-from ...runtime.ledger import Ledger
+from ...runtime.store import RunStore
 from ..compare import check_outcome_columns
 from ..runs_like import Experiment, RunsLike, runs_frame
 from .page import page_html
@@ -122,7 +122,8 @@ class Report:
 
 
 def write_report(
-    ledger: Ledger,
+    store: RunStore,
+    workdir: Path,
     runs: str | RunsLike | pd.DataFrame,
     path: str | Path,
     *,
@@ -135,13 +136,14 @@ def write_report(
 ) -> Report:
     """``Session.report``: select the runs, copy and check their videos, write the folder.
 
+    ``workdir`` is the session's work folder (paths under it are written relative to it).
     ``show`` (default: whichever of ``DEFAULT_SHOW`` any run has), ``sort_by`` and ``shade``
     are as for ``fx.compare``.
     """
     dest = Path(path).expanduser().absolute()
     check_folder_path(dest, shown=str(path))
     _check_destination(dest, overwrite, shown=str(path))
-    title, frame, axes = _select(ledger, runs)
+    title, frame, axes = _select(store, runs)
     rows, cols = grid_axes(frame, axes, rows, cols)
     if show is None:
         show = [c for c in DEFAULT_SHOW if c in frame and frame[c].notna().any()]
@@ -152,7 +154,7 @@ def write_report(
     build.mkdir()
     try:
         copies, problems = copy_videos(frame, build / "videos")
-        table = portable_runs(frame, {r: c.src for r, c in copies.items()}, ledger.folder)
+        table = portable_runs(frame, {r: c.src for r, c in copies.items()}, workdir)
         write_tables(table, build)
         created_at = datetime.now(timezone.utc)
         page = page_html(
@@ -190,7 +192,7 @@ def write_report(
 # ---------------------------------------------------------------------------- what to report
 
 
-def _select(ledger: Ledger, runs: object) -> tuple[str, pd.DataFrame, list[str]]:
+def _select(store: RunStore, runs: object) -> tuple[str, pd.DataFrame, list[str]]:
     """The report's title, its runs, and the axes of variation (in grid order)."""
     if isinstance(runs, Experiment):
         return runs.name, runs.df, list(runs.axes)
@@ -203,7 +205,7 @@ def _select(ledger: Ledger, runs: object) -> tuple[str, pd.DataFrame, list[str]]
         raise ValidationError(
             "name", "must be an experiment name, a Sweep or a DataFrame of runs (fx.runs())"
         )
-    everything = ledger.dataframe()
+    everything = store.dataframe()
     known = sorted(everything["experiment"].dropna().unique()) if "experiment" in everything else []
     if runs not in known:
         hint = closest_name(runs, [str(k) for k in known])
@@ -211,7 +213,7 @@ def _select(ledger: Ledger, runs: object) -> tuple[str, pd.DataFrame, list[str]]
         listed = ", ".join(repr(str(k)) for k in known) or "none"
         raise ValidationError(
             "name",
-            f"no runs of experiment {runs!r} in {ledger.path}{more} "
+            f"no runs of experiment {runs!r} in {store.location}{more} "
             f"(experiments recorded there: {listed})",
         )
     frame = everything[everything["experiment"] == runs]

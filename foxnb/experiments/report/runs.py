@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ...models import is_url
-from ...runtime.ledger import COLUMNS
+from ...runtime.store import COLUMNS
 
 
 def portable_runs(

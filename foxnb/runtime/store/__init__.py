@@ -6,7 +6,11 @@ a PostgreSQL store that machines share (``pip install 'foxnb[postgres]'``). Eith
 ``runs.jsonl`` in ``workdir`` is imported first (and kept as ``runs.jsonl.bak``).
 
 See :class:`RunStore` for what a store does, and ``base.py`` for how claims and leases make
-"one create request per run" hold however many writers there are.
+"one create request per run" hold however many writers there are. Modules: ``base`` (the API
+and its pure rules), ``kinds`` (owners, claims, send rules and decisions), ``rules`` (the send
+rule's arithmetic), ``sql`` / ``txn`` / ``leases`` / ``sends`` (both SQL backends),
+``sqlite``, ``postgres``, ``arrowframe`` and ``columns`` (the DataFrame), ``jsonl`` and
+``migrate`` (the old ledger format).
 """
 
 from __future__ import annotations
@@ -15,20 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import StoreError
-from .base import (
-    RESUMABLE,
-    Claim,
-    Event,
-    ExperimentState,
-    Owner,
-    RunStore,
-    SendDecision,
-    SendRule,
-    Txn,
-    mask_dsn,
-)
+from .base import RESUMABLE, Event, RunStore, Txn, claimable, mask_dsn
 from .columns import COLUMNS, to_dataframe
 from .jsonl import LEDGER_NAME, export_jsonl
+from .kinds import Claim, ExperimentState, Held, Owner, SendDecision, SendRule
 from .migrate import Migration, migrate_folder
 from .sqlite import STORE_NAME, SqliteStore
 
@@ -90,12 +84,14 @@ __all__ = [
     "Claim",
     "Event",
     "ExperimentState",
+    "Held",
     "Migration",
     "Owner",
     "RunStore",
     "SendDecision",
     "SendRule",
     "Txn",
+    "claimable",
     "export_jsonl",
     "open_store",
     "to_dataframe",

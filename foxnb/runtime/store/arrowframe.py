@@ -22,17 +22,42 @@ from .columns import COLUMNS, typed_column
 
 # Exact pandas counterparts of arrow's nullable integers and booleans (not float/object).
 _PANDAS_TYPES: dict[Any, Any] = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+# A text column of ``COLUMNS`` straight into pandas' string dtype (not through Python strings).
+_STRINGS: dict[Any, Any] = {**_PANDAS_TYPES, pa.string(): pd.StringDtype()}
 
 
 def frame_from_json(texts: list[str]) -> pd.DataFrame | None:
     """The runs DataFrame of runs given as JSON objects (one text each), or ``None``."""
-    if not texts:
-        return None
+    return frame_from_lines("\n".join(texts).encode(), len(texts))
+
+
+def frame_from_lines(data: bytes, rows: int) -> pd.DataFrame | None:
+    """``frame_from_json`` of ``rows`` runs given as UTF-8 JSON lines (what the store reads in
+    one go: no Python string per run), or ``None``."""
+    table = read_lines(data) if rows else None
+    return None if table is None else frame_from_table(table, rows)
+
+
+def read_lines(data: bytes) -> pa.Table | None:
+    """Runs given as UTF-8 JSON lines as an arrow table (``None``: arrow cannot type them)."""
     try:
-        table = pa_json.read_json(io.BytesIO("\n".join(texts).encode()))
+        return pa_json.read_json(io.BytesIO(data))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # e.g. a field that is a number in one run and a text in another
-    if table.num_rows != len(texts):
+
+
+def join_tables(tables: list[pa.Table]) -> pa.Table | None:
+    """Tables of runs read in parts as one (a field null in one part and typed in another is
+    fine; a field of two types is not: ``None``)."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+
+
+def frame_from_table(table: pa.Table, rows: int) -> pd.DataFrame | None:
+    """The runs DataFrame of ``rows`` runs read into an arrow table, or ``None``."""
+    if table.num_rows != rows:
         return None
     columns: dict[str, pd.Series[Any]] = {}
     for name in dict.fromkeys([*COLUMNS, *table.column_names]):
@@ -40,7 +65,7 @@ def frame_from_json(texts: list[str]) -> pd.DataFrame | None:
             continue
         dtype = COLUMNS.get(name)
         if name not in table.column_names:
-            columns[name] = typed_column(pd.Series([None] * len(texts), dtype=object), dtype)
+            columns[name] = typed_column(pd.Series([None] * rows, dtype=object), dtype)
             continue
         chunked = table.column(name)
         kind = chunked.type
@@ -59,7 +84,8 @@ def frame_from_json(texts: list[str]) -> pd.DataFrame | None:
         numeric = pa.types.is_floating(kind) or pa.types.is_integer(kind)
         if dtype == "datetime" and not (numeric or pa.types.is_null(kind)):
             return None  # a time that is not seconds since the epoch: the dict path decides
-        columns[name] = typed_column(chunked.to_pandas(types_mapper=_PANDAS_TYPES.get), dtype)
+        mapper = _STRINGS if dtype == "string" else _PANDAS_TYPES
+        columns[name] = typed_column(chunked.to_pandas(types_mapper=mapper.get), dtype)
     frame: pd.DataFrame = pd.DataFrame(columns)
     return frame
 

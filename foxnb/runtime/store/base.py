@@ -19,15 +19,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
 import pandas as pd
+
+from .kinds import Claim, ExperimentState, Held, Owner, SendDecision, SendRule
 
 Event = tuple[str, float, dict[str, Any]]
 """One append: ``(run_id, at, fields)``, ``at`` in seconds since the epoch."""
@@ -85,92 +85,6 @@ def as_number(value: Any) -> float | None:
     return float(value)
 
 
-@dataclass(frozen=True)
-class Owner:
-    """Who works on a run: a session of a process on a host. ``str()`` is ``host:pid:session``."""
-
-    host: str
-    pid: int
-    session: str
-
-    @classmethod
-    def here(cls, session: str) -> Owner:
-        """This process, as ``session``."""
-        return cls(socket.gethostname(), os.getpid(), session)
-
-    @classmethod
-    def parse(cls, text: str) -> Owner | None:
-        """The owner ``str(owner)`` wrote, or ``None`` if ``text`` is not one."""
-        host, _, rest = text.partition(":")
-        pid, _, session = rest.partition(":")
-        return cls(host, int(pid), session) if pid.isdigit() else None
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.pid}:{self.session}"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The answer to :meth:`RunStore.claim`.
-
-    ``ok``: the caller now holds the run's lease. ``run``: its current fields (``None`` if no
-    such run). ``previous``: the owner before (``None`` if unowned). ``takeover``: the run was
-    taken from another owner whose lease had expired or whose process is gone — if it was
-    ``submitting`` its create may have been sent, so it must become ``submission_unknown``.
-    """
-
-    ok: bool
-    run: dict[str, Any] | None
-    previous: str | None = None
-    takeover: bool = False
-
-
-@dataclass(frozen=True)
-class SendRule:
-    """An experiment's guard for :meth:`RunStore.begin_send` (see ``rules.py``).
-
-    ``budget_credits``: the most the experiment may reserve in all (``None``: the budget
-    stored with :meth:`RunStore.set_budget`, if any). ``backend`` / ``models``: which recorded
-    tasks tell the price of a job (``models`` empty: the experiment's own models).
-    """
-
-    experiment: str
-    budget_credits: float | None = None
-    max_in_flight: int = 4
-    backend: str | None = None
-    models: frozenset[str] = field(default_factory=frozenset)
-
-
-@dataclass(frozen=True)
-class SendDecision:
-    """What :meth:`RunStore.begin_send` decided.
-
-    - ``send``: the run is now ``submitting``; send its create request.
-    - ``wait``: not now (too many creates in flight, or the price is being learnt); ask again.
-    - ``refuse``: never (``code``/``reason`` say why); nothing was recorded, the caller
-      records ``not_submitted`` — provably nothing was created or billed.
-    - ``lost``: the run is not queued any more or the caller's lease is gone; leave it alone.
-    """
-
-    action: Literal["send", "wait", "refuse", "lost"]
-    code: str | None = None
-    reason: str | None = None
-    run: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ExperimentState:
-    """An experiment as every writer sees it: its guard and what its runs reserved so far."""
-
-    name: str
-    budget_credits: float | None
-    stopped: str | None
-    stop_code: str | None
-    spent_credits: float
-    price_credits: float | None
-    in_flight: int
-
-
 class Txn(Protocol):
     """The inside of :meth:`RunStore.exclusive`: fresh reads and batched writes, committed
     together when the ``with`` block ends (rolled back if it raises)."""
@@ -180,6 +94,11 @@ class Txn(Protocol):
 
     def append_many(self, events: Iterable[Event]) -> None:
         """Record events as part of this transaction."""
+
+    def claim_many(
+        self, run_ids: Iterable[str], owner: Owner, lease_s: float, now: float
+    ) -> dict[str, Claim]:
+        """Claim runs as part of this transaction (see :meth:`RunStore.claim_many`)."""
 
 
 def merge_event(
@@ -254,9 +173,20 @@ class RunStore(ABC):
     def runs(self) -> dict[str, dict[str, Any]]:
         """Every run as a dict of its latest fields, in order of first appearance (a copy)."""
 
+    @abstractmethod
     def get(self, run_id: str) -> dict[str, Any] | None:
         """The latest fields of one run, or ``None``."""
-        return self.runs().get(run_id)
+
+    @abstractmethod
+    def peek(self, run_ids: Iterable[str]) -> dict[str, Held]:
+        """These runs (those that exist) with who holds them; nothing is claimed."""
+
+    @abstractmethod
+    def unfinished(
+        self, backend: str | None = None, experiment: str | None = None
+    ) -> dict[str, Held]:
+        """Every run with work left (:data:`RESUMABLE`), in first-appearance order, with who
+        holds it; only those of ``backend`` / ``experiment`` when given."""
 
     @abstractmethod
     def dataframe(self) -> pd.DataFrame:
@@ -280,6 +210,12 @@ class RunStore(ABC):
         """Take the run for ``lease_s`` seconds if :func:`claimable`; see :class:`Claim`."""
 
     @abstractmethod
+    def claim_many(
+        self, run_ids: Iterable[str], owner: Owner, lease_s: float, now: float
+    ) -> dict[str, Claim]:
+        """:meth:`claim` for several runs in one transaction; a :class:`Claim` per run id."""
+
+    @abstractmethod
     def renew(self, owner: Owner, lease_s: float, now: float) -> set[str]:
         """Extend every lease ``owner`` holds; the run ids it still holds."""
 
@@ -288,10 +224,47 @@ class RunStore(ABC):
         """Give the run up (only if ``owner`` holds it)."""
 
     @abstractmethod
+    def commit(
+        self,
+        events: Iterable[Event],
+        owner: Owner | None,
+        release: Iterable[str] = (),
+        *,
+        new: Iterable[str] = (),
+        lease_s: float = 0.0,
+        now: float = 0.0,
+    ) -> None:
+        """Append ``events`` and release the runs ``release`` (held by ``owner``) in one
+        transaction; ``new`` are runs the events create, held by ``owner`` from the start
+        (for ``lease_s`` seconds from ``now``)."""
+
+    @abstractmethod
+    def claim_some(
+        self,
+        owner: Owner,
+        lease_s: float,
+        now: float,
+        count: int,
+        experiment: str | None = None,
+        *,
+        backend: str | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[dict[str, Any]]:
+        """:meth:`claim_next` for up to ``count`` runs in one transaction, oldest first."""
+
+    @abstractmethod
     def claim_next(
-        self, owner: Owner, lease_s: float, now: float, experiment: str | None = None
+        self,
+        owner: Owner,
+        lease_s: float,
+        now: float,
+        experiment: str | None = None,
+        *,
+        backend: str | None = None,
+        exclude: Iterable[str] = (),
     ) -> dict[str, Any] | None:
-        """Claim the oldest claimable run with work left (:data:`RESUMABLE`); its fields."""
+        """Claim the oldest claimable run with work left (:data:`RESUMABLE`); its fields.
+        Only runs of ``experiment`` / ``backend`` when given, never one in ``exclude``."""
 
     # ---- the one gate to money, and experiments ------------------------------------
     @abstractmethod
@@ -323,8 +296,15 @@ class RunStore(ABC):
         """Store the credit budget of ``name`` (``None``: no budget)."""
 
     @abstractmethod
-    def experiment(self, name: str, now: float, backend: str | None = None) -> ExperimentState:
-        """What ``name`` has reserved so far, and its guard."""
+    def experiment(
+        self,
+        name: str,
+        now: float,
+        backend: str | None = None,
+        models: frozenset[str] = frozenset(),
+    ) -> ExperimentState:
+        """What ``name`` has reserved so far, and its guard; the price is that of ``models``
+        (the experiment's own when empty), as in :class:`SendRule`."""
 
     @abstractmethod
     def close(self) -> None:

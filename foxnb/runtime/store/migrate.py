@@ -29,7 +29,7 @@ from typing import Any
 from ...errors import StoreError
 from .jsonl import LEDGER_NAME, ledger_merge, parse_events
 from .sends import SqlStore
-from .sql import SqlTxn
+from .txn import SqlTxn
 
 MIGRATION_KEY = "foxnb-migrate-jsonl"
 """``exclusive()`` key every migrating process serializes on."""

@@ -4,14 +4,17 @@ This is the sweep gate's arithmetic computed from the store instead of one proce
 so a budget and a stop hold across every kernel, worker and machine. For an experiment:
 
 - **in flight**: runs ``submitting`` under a live lease, plus runs sent while the price was
-  unknown whose owner has not reported the price yet (``pricing``);
+  unknown whose owner has not reported the price yet (``pricing``); counted for the whole
+  experiment (what the budget reserves) and for the writer asking (what the cap limits);
 - **price**: the largest ``credits`` figure recorded for a task of the same backend and one of
   the experiment's models (unknown until the service has reported one);
 - **spent**: credits of the experiment's tasks (reused results cost nothing), plus the price
   for each run whose create may have made a task without telling us its id
   (``submission_unknown``, or ``submitting`` under an expired lease): the safe side of a budget.
 
-The decision, in order: stopped → refuse; ``max_in_flight`` reached → wait; no budget → send;
+The decision, in order: stopped → refuse; ``max_in_flight`` creates out → wait (of the whole
+experiment; with ``per_writer``, of the writer asking: each of many workers keeps its own
+creates flowing, and a stop or a crash still finds most cells unsent); no budget → send;
 price unknown → send one at a time (marked ``pricing``) while spent < budget; price known →
 send while spent + in-flight reservations + one more job fit the budget. When nothing is in
 flight and the budget is used up, the experiment is stopped with code ``budget``.
@@ -22,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import SendRule
+from .kinds import SendRule
 
 
 @dataclass(frozen=True)
@@ -35,14 +38,17 @@ class RunFacts:
     has_task: bool
     reused: bool
     credits: float | None
+    mine: bool = False  # held by the writer asking
 
 
 @dataclass(frozen=True)
 class Tally:
-    """An experiment's reservations: credits spent and create requests in flight."""
+    """An experiment's reservations: credits spent and create requests in flight (of every
+    writer, and of the writer asking: ``None`` when not counted)."""
 
     spent_credits: float
     in_flight: int
+    in_flight_mine: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,20 +69,23 @@ NO_CREDITS_REASON = "the service reported no credits figure, so the budget canno
 def tally(runs: list[RunFacts], price: float | None) -> Tally:
     """Spent credits and creates in flight (see the module docstring)."""
     spent = 0.0
-    in_flight = 0
+    in_flight = mine = 0
     for run in runs:
+        flying = False
         if run.has_task:
             if not run.reused:
                 spent += run.credits if run.credits is not None else (price or 0.0)
-            in_flight += run.pricing_live
+            flying = run.pricing_live
         elif run.status == "submission_unknown":
             spent += price or 0.0
         elif run.status == "submitting":
             if run.lease_live:
-                in_flight += 1
+                flying = True
             else:
                 spent += price or 0.0  # its owner died mid-create: perhaps created
-    return Tally(spent, in_flight)
+        in_flight += flying
+        mine += flying and run.mine
+    return Tally(spent, in_flight, mine)
 
 
 def decide(
@@ -90,7 +99,10 @@ def decide(
     """Whether one more create of ``rule.experiment`` may go out (see the module docstring)."""
     if stopped is not None:
         return Verdict("refuse", code=stop_code or "sweep_stopped", reason=stopped)
-    if counts.in_flight >= rule.max_in_flight:
+    capped = counts.in_flight
+    if rule.per_writer and counts.in_flight_mine is not None:
+        capped = counts.in_flight_mine
+    if capped >= rule.max_in_flight:
         return Verdict("wait")
     if budget is None:
         return Verdict("send")

@@ -1,132 +1,24 @@
-"""Owners, leases, the gate to money and experiments, for both SQL backends.
+"""The gate to money and experiments, for both SQL backends (owners and leases: ``leases.py``).
 
 Each operation is one transaction. On PostgreSQL the run's row is locked (``FOR UPDATE``) while
-it is decided on, ``claim_next`` skips rows another worker is deciding on (``SKIP LOCKED``), and
-``begin_send`` with a rule serializes on an advisory lock per experiment so two writers never
-count the same budget room twice. On SQLite every write transaction is ``BEGIN IMMEDIATE``,
-which serializes all of them.
+it is decided on, and ``begin_send`` with a rule serializes on an advisory lock per experiment
+so two writers never count the same budget room twice. On SQLite every write transaction is
+``BEGIN IMMEDIATE``, which serializes all of them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .base import (
-    RESUMABLE,
-    Claim,
-    ExperimentState,
-    Owner,
-    SendDecision,
-    SendRule,
-    claimable,
-    loads,
-)
+from .base import loads
+from .kinds import ExperimentState, Owner, SendDecision, SendRule
+from .leases import SqlLeases
 from .rules import NO_CREDITS_REASON, RunFacts, Tally, Verdict, decide, tally
-from .sql import SEND_LOCK, SqlCore
-
-_RESUMABLE = tuple(sorted(RESUMABLE))
-_IN_RESUMABLE = "status IN (" + ", ".join("?" * len(_RESUMABLE)) + ")"
+from .sql import SEND_LOCK
 
 
-class SqlStore(SqlCore):
+class SqlStore(SqlLeases):
     """A runs store over SQL: see :class:`~foxnb.runtime.store.base.RunStore`."""
-
-    #: Appended to a SELECT handing rows to one of many workers (PostgreSQL), else empty.
-    SKIP_LOCKED = ""
-
-    # ---- owners and leases ------------------------------------------------------------
-    def claim(self, run_id: str, owner: Owner, lease_s: float, now: float) -> Claim:
-        def work(conn: Any) -> Claim:
-            row = self._one(
-                conn,
-                f"SELECT owner, lease_until, fields FROM runs WHERE run_id = ?{self.FOR_UPDATE}",
-                run_id,
-            )
-            if row is None:
-                return Claim(False, None)
-            current, lease_until, fields = row
-            run = loads(fields)
-            if not claimable(current, lease_until, owner, now):
-                return Claim(False, run, current)
-            self._take(conn, run_id, owner, now + lease_s)
-            return Claim(True, run, current, current is not None and current != str(owner))
-
-        result: Claim = self._retrying(work)
-        return result
-
-    def _take(self, conn: Any, run_id: str, owner: Owner, lease_until: float) -> None:
-        # A takeover also ends the previous owner's price reading (see ``rules.tally``).
-        self._run(
-            conn,
-            "UPDATE runs SET owner = ?, lease_until = ?, "
-            "pricing = CASE WHEN pricing = ? THEN pricing ELSE NULL END WHERE run_id = ?",
-            str(owner),
-            lease_until,
-            str(owner),
-            run_id,
-        )
-
-    def renew(self, owner: Owner, lease_s: float, now: float) -> set[str]:
-        def work(conn: Any) -> set[str]:
-            rows = self._all(
-                conn,
-                "UPDATE runs SET lease_until = ? WHERE owner = ? RETURNING run_id",
-                now + lease_s,
-                str(owner),
-            )
-            return {row[0] for row in rows}
-
-        held: set[str] = self._retrying(work)
-        return held
-
-    def release(self, run_id: str, owner: Owner) -> None:
-        """Give the run up; this also ends a price reading the owner did not report."""
-        with self._tx() as conn:
-            self._run(
-                conn,
-                "UPDATE runs SET owner = NULL, lease_until = NULL, pricing = NULL "
-                "WHERE run_id = ? AND owner = ?",
-                run_id,
-                str(owner),
-            )
-
-    def claim_next(
-        self, owner: Owner, lease_s: float, now: float, experiment: str | None = None
-    ) -> dict[str, Any] | None:
-        where = _IN_RESUMABLE + (" AND experiment = ?" if experiment is not None else "")
-        params: tuple[Any, ...] = (*_RESUMABLE, *(() if experiment is None else (experiment,)))
-
-        def work(conn: Any) -> dict[str, Any] | None:
-            row = self._one(
-                conn,
-                f"SELECT run_id, fields FROM runs WHERE {where} AND "
-                "(owner IS NULL OR lease_until IS NULL OR lease_until <= ?) "
-                f"ORDER BY seq LIMIT 1{self.SKIP_LOCKED}",
-                *params,
-                now,
-            )
-            if row is None:
-                # Runs still leased by a process of this host that no longer exists.
-                host = owner.host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                rows = self._all(
-                    conn,
-                    f"SELECT run_id, fields, owner, lease_until FROM runs WHERE {where} AND "
-                    "owner LIKE ? ESCAPE '\\' AND owner <> ? AND lease_until > ? "
-                    f"ORDER BY seq{self.SKIP_LOCKED}",
-                    *params,
-                    host + ":%",
-                    str(owner),
-                    now,
-                )
-                row = next((r[:2] for r in rows if claimable(r[2], r[3], owner, now)), None)
-            if row is None:
-                return None
-            self._take(conn, row[0], owner, now + lease_s)
-            run: dict[str, Any] = loads(row[1])
-            return run
-
-        found: dict[str, Any] | None = self._retrying(work)
-        return found
 
     # ---- the gate to money ------------------------------------------------------------
     def begin_send(
@@ -156,7 +48,7 @@ class SqlStore(SqlCore):
                 return SendDecision("lost", reason=f"{run_id} is {status}, not queued", run=run)
             pricing = False
             if rule is not None:
-                verdict = self._verdict(conn, rule, now)
+                verdict = self._verdict(conn, rule, now, owner)
                 if verdict.stop:
                     self._stop(conn, rule.experiment, verdict.reason or "", verdict.code)
                 if verdict.action != "send":
@@ -165,17 +57,18 @@ class SqlStore(SqlCore):
             self._apply(conn, [{"run_id": run_id, "at": now, "status": "submitting", **fields}])
             if pricing:
                 self._run(conn, "UPDATE runs SET pricing = ? WHERE run_id = ?", str(owner), run_id)
-            return SendDecision("send", run={**run, "at": now, "status": "submitting", **fields})
+            sent = {**run, "at": now, "status": "submitting", **fields}
+            return SendDecision("send", run=sent, pricing=pricing)
 
         decision: SendDecision = self._retrying(work)
         return decision
 
-    def _verdict(self, conn: Any, rule: SendRule, now: float) -> Verdict:
+    def _verdict(self, conn: Any, rule: SendRule, now: float, owner: Owner) -> Verdict:
         budget, stopped, stop_code = self._experiment_row(conn, rule.experiment)
         if rule.budget_credits is not None:
             budget = rule.budget_credits
         price = self._price(conn, rule.experiment, rule.backend, rule.models)
-        counts = self._tally(conn, rule.experiment, rule.backend, now, price)
+        counts = self._tally(conn, rule.experiment, rule.backend, now, price, owner)
         return decide(rule, budget, price, stopped, stop_code, counts)
 
     def priced(self, run_id: str, credits: float | None) -> None:
@@ -221,10 +114,16 @@ class SqlStore(SqlCore):
                 budget_credits,
             )
 
-    def experiment(self, name: str, now: float, backend: str | None = None) -> ExperimentState:
+    def experiment(
+        self,
+        name: str,
+        now: float,
+        backend: str | None = None,
+        models: frozenset[str] = frozenset(),
+    ) -> ExperimentState:
         conn = self._conn()
         budget, stopped, stop_code = self._experiment_row(conn, name)
-        price = self._price(conn, name, backend, frozenset())
+        price = self._price(conn, name, backend, models)
         counts = self._tally(conn, name, backend, now, price)
         return ExperimentState(
             name, budget, stopped, stop_code, counts.spent_credits, price, counts.in_flight
@@ -253,7 +152,13 @@ class SqlStore(SqlCore):
         return None if row is None or row[0] is None else float(row[0])
 
     def _tally(
-        self, conn: Any, name: str, backend: str | None, now: float, price: float | None
+        self,
+        conn: Any,
+        name: str,
+        backend: str | None,
+        now: float,
+        price: float | None,
+        asking: Owner | None = None,
     ) -> Tally:
         sql = (
             "SELECT status, owner, lease_until, pricing, task_ids <> '[]', reused, credits "
@@ -275,6 +180,7 @@ class SqlStore(SqlCore):
                     has_task=bool(has_task),
                     reused=bool(reused),
                     credits=credits,
+                    mine=asking is not None and owner == str(asking),
                 )
             )
         return tally(facts, price)

@@ -25,11 +25,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ...errors import StoreError
-from .arrowframe import frame_from_json
+from .arrowframe import frame_from_table, read_lines
 from .base import Event, RunStore, as_number, dumps, loads, merge_event, run_id_and_at
 from .columns import to_dataframe
+from .kinds import Claim, Owner
+from .txn import SqlTxn
 
 Row = tuple[Any, ...]
 
@@ -80,58 +83,6 @@ def schema(serial: str, real: str, extra: str = "", updated: str = "updated_seq"
     return [statement for statement in text.split(";") if statement.strip()]
 
 
-class SqlTxn:
-    """What :meth:`SqlCore.exclusive` yields: reads and writes inside its transaction."""
-
-    def __init__(self, store: SqlCore, conn: Any):
-        self._store = store
-        self._conn = conn
-
-    def runs(self) -> dict[str, dict[str, Any]]:
-        """Every run: as committed, plus this transaction's own writes."""
-        return self._store._runs_in(self._conn)
-
-    def append_many(self, events: Iterable[Event]) -> None:
-        """Record events in this transaction."""
-        self._store._apply(self._conn, [{"run_id": r, "at": at, **f} for r, at, f in events])
-
-    def append_objects(self, events: Sequence[dict[str, Any]]) -> None:
-        """Record whole event objects as they were (a migrated JSONL line each)."""
-        self._store._apply(self._conn, events)
-
-    def task_ids(self, run_id: str) -> list[str]:
-        """Every task id recorded for the run, as this transaction sees them."""
-        row = self._store._one(self._conn, "SELECT task_ids FROM runs WHERE run_id = ?", run_id)
-        return list(loads(row[0])) if row else []
-
-    def event_count(self) -> int:
-        """Events in the log, as this transaction sees them."""
-        row = self._store._one(self._conn, "SELECT count(*) FROM events")
-        return int(row[0]) if row else 0
-
-    def last_events(self, count: int) -> list[dict[str, Any]]:
-        """The newest ``count`` events, oldest first."""
-        rows = self._store._all(
-            self._conn, "SELECT fields FROM events ORDER BY seq DESC LIMIT ?", count
-        )
-        return [loads(row[0]) for row in reversed(rows)]
-
-    def meta(self, prefix: str) -> dict[str, Any]:
-        """The ``meta`` entries whose key starts with ``prefix``, values parsed."""
-        rows = self._store._all(self._conn, "SELECT key, value FROM meta")
-        return {key: loads(value) for key, value in rows if key.startswith(prefix)}
-
-    def set_meta(self, key: str, value: dict[str, Any]) -> None:
-        """Write one ``meta`` entry."""
-        self._store._run(
-            self._conn,
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            key,
-            dumps(value),
-        )
-
-
 class SqlCore(RunStore):
     """Connections, transactions, the incremental read cache and the merge of appends."""
 
@@ -179,6 +130,20 @@ class SqlCore(RunStore):
     @abstractmethod
     def _executemany(self, conn: Any, sql: str, rows: list[Row]) -> None:
         """Run one statement once per row of parameters."""
+
+    def _claim_in(
+        self, conn: Any, run_ids: list[str], owner: Owner, lease_s: float, now: float
+    ) -> dict[str, Claim]:
+        """Claim runs inside the caller's transaction (``leases.SqlLeases`` provides it)."""
+        raise NotImplementedError
+
+    def _fields_table(self, conn: Any) -> tuple[pa.Table | None, int]:
+        """Every run's fields in ``seq`` order (one consistent read) as an arrow table
+        (``None``: arrow cannot type them), and how many runs that is. Read as bytes: no
+        Python string per run."""
+        sql = "SELECT CAST(fields AS BLOB) FROM runs ORDER BY seq"
+        blobs = [row[0] for row in self._all(conn, sql)]
+        return (read_lines(b"\n".join(blobs)) if blobs else None), len(blobs)
 
     def _broken(self, conn: Any) -> bool:
         """Whether ``conn`` can no longer be used (then it is replaced by a new one)."""
@@ -343,8 +308,8 @@ class SqlCore(RunStore):
         path would (see ``arrowframe``) take the dict path.
         """
         conn = self._conn()
-        texts = [row[0] for row in self._all(conn, "SELECT fields FROM runs ORDER BY seq")]
-        frame = frame_from_json(texts)
+        table, rows = self._fields_table(conn)
+        frame = None if table is None else frame_from_table(table, rows)
         if frame is not None:
             return frame
         with self._cache_lock:  # the DataFrame copies the values: no copy of the runs first

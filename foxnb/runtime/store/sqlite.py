@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class SqliteStore(SqlStore):
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the runs store {self.path}: {exc}") from exc
@@ -112,6 +113,25 @@ class SqliteStore(SqlStore):
         # position seen can still appear.
         newest = max((row[3] for row in rows), default=watermark)
         return [row[:3] for row in rows], int(newest)
+
+
+def _wal(conn: sqlite3.Connection) -> str:
+    """Switch ``conn``'s file to WAL mode; the journal mode it has.
+
+    The first switch of a new file needs it to itself, and SQLite answers "locked" at once,
+    without waiting out the busy timeout, when another process opens it at that moment (four
+    workers starting on a new store): tried again, a little later, for as long as the timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause_s = 0.005
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause_s)
+        pause_s = min(0.25, pause_s * 2)
 
 
 def _create(conn: sqlite3.Connection) -> None:

@@ -1,4 +1,10 @@
-"""The run ledger: an append-only record of every run, on disk next to your notebook.
+"""foxnb's run ledger as it was before the runs store (issue 11), kept for the tests: it
+writes the old ``runs.jsonl`` format that ``open_store`` migrates, and reads it as foxnb did,
+so migration and export are checked against the real thing. Not part of the package.
+
+The original docstring follows.
+
+The run ledger: an append-only record of every run, on disk next to your notebook.
 
 Each line of ``<workdir>/runs.jsonl`` is one JSON event ``{"run_id": ..., "at": ..., ...}``
 carrying the fields that changed; a run is the merge of its events, later ones winning.
@@ -23,7 +29,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from .store.columns import COLUMNS, to_dataframe
+from foxnb.runtime.store.columns import COLUMNS, to_dataframe
 
 LEDGER_NAME = "runs.jsonl"
 _WIDE_INTEGER = re.compile(rb"[0-9]{20}")

@@ -1,4 +1,5 @@
-"""The run ledger: durable appends, torn lines, typed DataFrame."""
+"""The default runs store (SQLite in the work folder): merged runs, an old ledger's torn lines,
+typed DataFrame. Both backends are tested in depth in ``tests/system/test_store_*.py``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from foxnb.runtime.ledger import COLUMNS, Ledger
+from foxnb.runtime.store import COLUMNS, LEDGER_NAME, RunStore, open_store
+
+
+def Ledger(folder: Path) -> RunStore:
+    return open_store(None, folder)
 
 
 def test_runs_merge_events_in_order(tmp_path: Path) -> None:
@@ -28,19 +33,19 @@ def test_runs_merge_events_in_order(tmp_path: Path) -> None:
 
 
 def test_torn_last_line_is_skipped_and_fenced(tmp_path: Path) -> None:
-    """A crash mid-write leaves a partial line: it is ignored and the next append is intact."""
-    ledger = Ledger(tmp_path)
-    ledger.append("r1", 1.0, status="queued")
-    with open(ledger.path, "ab") as fh:
-        fh.write(b'{"run_id": "r1", "status": "pen')
-    fresh = Ledger(tmp_path)
+    """An old ledger torn by a crash mid-write: the partial line is ignored on import."""
+    (tmp_path / LEDGER_NAME).write_bytes(
+        b'{"run_id": "r1", "at": 1.0, "status": "queued"}\n{"run_id": "r1", "status": "pen'
+    )
+    fresh = Ledger(tmp_path)  # the old ledger is imported, torn line skipped
     assert fresh.runs()["r1"]["status"] == "queued"
     fresh.append("r1", 2.0, status="processing")
     assert Ledger(tmp_path).runs()["r1"]["status"] == "processing"
+    assert (tmp_path / (LEDGER_NAME + ".bak")).exists()
 
 
 def test_incremental_reads_see_new_lines(tmp_path: Path) -> None:
-    """A second Ledger on the same file (another kernel) sees appends made after its first read."""
+    """A second store on the same file (another kernel) sees appends made after its first read."""
     writer, reader = Ledger(tmp_path), Ledger(tmp_path)
     writer.append("r1", 1.0, status="queued")
     assert reader.runs()["r1"]["status"] == "queued"
