@@ -1,15 +1,18 @@
-"""1,000 jobs tracked at once: how much a foxnb process grows. ``python -m benchmarks.memory``.
+"""10,000 jobs tracked at once: how much a foxnb process grows, and whether its main thread
+stays free. ``python -m benchmarks.memory``.
 
 A fresh process connects to the simulator named in ``FOXAPI_BASE_URL`` / ``FOXAPI_API_KEY``,
-notes its resident memory (RSS), then launches one sweep of ``--jobs`` standard-model jobs and
-samples its RSS every 50 ms until every job has its video. It reports
+notes its resident memory (RSS), then launches one sweep of ``--jobs`` standard-model jobs.
+While they run, the main thread does what a notebook's main thread does between cells — it
+sleeps 1 ms at a time (``clients.watch_main_thread``), so any stall foxnb causes shows as a
+gap — and a sampler thread reads the RSS every 50 ms and counts jobs every second. It
+reports
 
-- the largest RSS growth over the starting figure (submission and tracking, all included);
+- the largest RSS growth over the starting figure (submission, tracking, downloads and
+  recording, all included);
 - the most jobs tracked at the same moment (created on the service, not yet done);
-- the peak of Python allocations that ``tracemalloc`` saw from the moment every task had
-  been created to the end: what tracking them allocates, on top of the jobs themselves.
-  It starts only then because it slows allocation-heavy code several-fold, and switched on
-  from the start it would stretch the submission past the first jobs' end.
+- the main thread's largest gap (and less the time it waited for a CPU, and less garbage
+  collection), from the sweep call to the last job done.
 
 This phase is about memory, not timing: foxnb's request-rate limit is lifted (1,000 requests
 per second) so that every task is created before the first one ends, which the real service's
@@ -22,12 +25,13 @@ import argparse
 import gc
 import json
 import os
+import threading
 import time
-import tracemalloc
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .clients import GcPauses, watch_main_thread
 from .workload import MODELS, PROMPT, foxnb_time_scaling
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -42,14 +46,16 @@ def rss_bytes() -> int:
 
 
 def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
-    """Launch ``jobs`` jobs and watch memory until all are done."""
+    """Launch ``jobs`` jobs and watch memory and the main thread until all are done."""
     import foxnb
     from foxnb.experiments.sweep import Sweep
 
     options = {**foxnb_time_scaling(speed), "rate_per_s": LIFTED_RATE_PER_S}
     fx = foxnb.connect(workdir=workdir, quiet=True, **options)
     gc.collect()
-    start_rss = peak_rss = rss_bytes()
+    start_rss = rss_bytes()
+    gc_pauses = GcPauses()
+    gc.callbacks.append(gc_pauses)
     started = time.time()
     sweep = fx.sweep(
         clip,
@@ -60,31 +66,57 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
         seed=list(range(jobs)),
         aspect_ratio="16:9",
     )
+    sweep_call_s = time.time() - started
     assert isinstance(sweep, Sweep)
-    most_tracked = 0
-    all_created_s = None
-    while not all(job.done for job in sweep.jobs):
-        time.sleep(0.05)
-        peak_rss = max(peak_rss, rss_bytes())
-        tracked = sum(job.task_id is not None and not job.done for job in sweep.jobs)
-        most_tracked = max(most_tracked, tracked)
-        if all_created_s is None and all(job.task_id is not None for job in sweep.jobs):
-            all_created_s = time.time() - started
-            tracemalloc.start()
-    traced_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    seen = Sampler(sweep.jobs, started)
+    main_thread = watch_main_thread(seen.finished.is_set, gc_pauses)
     fx.close()
     return {
         "jobs": jobs,
         "wall_s": time.time() - started,
-        "all_created_s": all_created_s,
+        "sweep_call_s": sweep_call_s,
+        "all_created_s": seen.all_created_s,
         "start_rss_mb": start_rss / _MB,
-        "peak_rss_mb": peak_rss / _MB,
-        "rss_growth_mb": (peak_rss - start_rss) / _MB,
-        "tracking_tracemalloc_peak_mb": traced_peak / _MB,
-        "most_tracked_at_once": most_tracked,
+        "peak_rss_mb": seen.peak_rss / _MB,
+        "rss_growth_mb": (seen.peak_rss - start_rss) / _MB,
+        "rss_when_all_created_mb": (seen.rss_all_created - start_rss) / _MB,
+        "most_tracked_at_once": seen.most_tracked,
         "statuses": dict(Counter(job.status for job in sweep.jobs)),
+        "main_thread": main_thread,
     }
+
+
+class Sampler:
+    """A thread reading this process's RSS every 50 ms and counting the jobs as often as that
+    stays cheap (every 50 ms for 500 jobs, every second for 10,000)."""
+
+    def __init__(self, jobs: list[Any], started: float) -> None:
+        self.jobs, self.started = jobs, started
+        self.peak_rss = self.rss_all_created = rss_bytes()
+        self.most_tracked = 0
+        self.all_created_s: float | None = None
+        self.finished = threading.Event()
+        threading.Thread(target=self._run, name="rss-sampler", daemon=True).start()
+
+    def _run(self) -> None:
+        counted_at = 0.0
+        count_every_s = max(0.05, len(self.jobs) * 1e-4)
+        while True:
+            time.sleep(0.05)
+            self.peak_rss = max(self.peak_rss, rss_bytes())
+            if time.monotonic() - counted_at < count_every_s:
+                continue
+            counted_at = time.monotonic()
+            created = sum(job.task_id is not None for job in self.jobs)
+            done = sum(job.done for job in self.jobs)
+            tracked = sum(job.task_id is not None and not job.done for job in self.jobs)
+            self.most_tracked = max(self.most_tracked, tracked)
+            if self.all_created_s is None and created == len(self.jobs):
+                self.all_created_s = time.time() - self.started
+                self.rss_all_created = rss_bytes()
+            if done == len(self.jobs):
+                self.finished.set()
+                return
 
 
 def main() -> None:

@@ -28,10 +28,11 @@ LABELS = {
     "fixed_interval": "(c) submit all, poll all every 0.5 s",
 }
 TARGETS = {
-    "wall_over_ideal": 1.05,
-    "task_gets_median": 6,
-    "latency_p95_pct": 5.0,
-    "main_thread_max_stall_ms": 50.0,
+    "wall_over_ideal": 1.01,
+    "task_gets_median": 4,
+    "task_gets_max": 6,
+    "latency_p95_pct": 2.0,
+    "main_thread_max_stall_ms": 20.0,
     "memory_growth_mb": 200.0,
     "ledger_load_s": 1.0,
 }
@@ -124,9 +125,15 @@ def misses(report: dict[str, Any]) -> list[str]:
     checks = [
         ("wall ÷ ideal", fox["wall_over_ideal"], "wall_over_ideal"),
         ("GETs per job (median)", fox["task_gets_median"], "task_gets_median"),
+        ("GETs per job (max)", fox["task_gets_max"], "task_gets_max"),
         ("detection latency p95 (%)", fox["latency_p95_pct"], "latency_p95_pct"),
-        ("main-thread stall (ms)", fox["main_thread"]["max_gap_ms"], "main_thread_max_stall_ms"),
+        ("main-thread stall (ms)", _stall_ms(fox["main_thread"]), "main_thread_max_stall_ms"),
         ("memory growth (MB)", memory["rss_growth_mb"], "memory_growth_mb"),
+        (
+            f"main-thread stall with {memory['jobs']:,} jobs (ms)",
+            _stall_ms(memory["main_thread"]),
+            "main_thread_max_stall_ms",
+        ),
         ("ledger load (s)", ledger["seconds_median"], "ledger_load_s"),
     ]
     missed = [
@@ -211,6 +218,12 @@ def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
+def _stall_ms(main_thread: dict[str, Any]) -> float:
+    """The main thread's largest gap less the time it waited for a CPU: the stall foxnb
+    caused (the machine's other processes, the simulator among them, cause the rest)."""
+    return float(main_thread["max_gap_without_cpu_wait_ms"])
+
+
 def _mark(ok: bool) -> str:
     return "✓" if ok else "✗ missed"
 
@@ -235,12 +248,17 @@ def markdown(report: dict[str, Any]) -> str:
         return f"{f['wall_service_s']:,.0f}"
 
     fox = clients["foxnb"]
-    stall = fox["main_thread"]["max_gap_ms"]
+    stall = _stall_ms(fox["main_thread"])
+    gets_ok = (
+        fox["task_gets_median"] <= TARGETS["task_gets_median"]
+        and fox["task_gets_max"] <= TARGETS["task_gets_max"]
+    )
     worst = fox["main_thread"]["worst_gaps"][0]
     parts = [f"{worst['cpu_wait_ms']:.0f} waiting for a CPU"]
     if worst["in_gc_ms"] >= 1:
         parts.append(f"{worst['in_gc_ms']:.0f} in a garbage collection")
-    stall_text = f"{stall:.0f} ({', '.join(parts)})"
+    raw = fox["main_thread"]["max_gap_ms"]
+    stall_text = f"{stall:.0f} less CPU wait (raw {raw:.0f}: {', '.join(parts)})"
     lines = [
         "# Benchmark: a sweep with foxnb vs. hand-written polling loops",
         "",
@@ -262,13 +280,14 @@ def markdown(report: dict[str, Any]) -> str:
         row(
             "wall ÷ ideal",
             [f"{clients[n]['wall_over_ideal']:.3f}" for n in order],
-            f"≤ {TARGETS['wall_over_ideal']:g} {_mark(fox['wall_over_ideal'] <= 1.05)}",
+            f"≤ {TARGETS['wall_over_ideal']:g} "
+            f"{_mark(fox['wall_over_ideal'] <= TARGETS['wall_over_ideal'])}",
         ),
         row(
             "status GETs per job: median (max)",
             [f"{clients[n]['task_gets_median']:g} ({clients[n]['task_gets_max']})" for n in order],
-            f"median ≤ {TARGETS['task_gets_median']} "
-            f"{_mark(fox['task_gets_median'] <= TARGETS['task_gets_median'])}",
+            f"median ≤ {TARGETS['task_gets_median']} (≤ {TARGETS['task_gets_max']}) "
+            f"{_mark(gets_ok)}",
         ),
         row(
             "detection latency p50 / p95, % of the job's duration",
@@ -276,7 +295,8 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{clients[n]['latency_p50_pct']:.1f} / {clients[n]['latency_p95_pct']:.1f}"
                 for n in order
             ],
-            f"p95 ≤ 5 % {_mark(fox['latency_p95_pct'] <= TARGETS['latency_p95_pct'])}",
+            f"p95 ≤ {TARGETS['latency_p95_pct']:g} % "
+            f"{_mark(fox['latency_p95_pct'] <= TARGETS['latency_p95_pct'])}",
         ),
         row(
             "detection latency p50 / p95, service s",
@@ -290,7 +310,8 @@ def markdown(report: dict[str, Any]) -> str:
         row(
             "largest stall of the notebook's main thread (wall ms)",
             [stall_text if n == "foxnb" else "blocked for the whole run" for n in order],
-            f"< 50 ms {_mark(stall < TARGETS['main_thread_max_stall_ms'])}",
+            f"< {TARGETS['main_thread_max_stall_ms']:g} ms "
+            f"{_mark(stall < TARGETS['main_thread_max_stall_ms'])}",
         ),
         "",
         _sweep_notes(report),
@@ -371,6 +392,8 @@ def _sweep_notes(report: dict[str, Any]) -> str:
 def _scale_table(report: dict[str, Any]) -> str:
     memory, ledger = report["memory"], report["ledger"]
     growth_ok = memory["rss_growth_mb"] < TARGETS["memory_growth_mb"]
+    held = memory["main_thread"]
+    stall_ok = _stall_ms(held) < TARGETS["main_thread_max_stall_ms"]
     ledger_ok = ledger["seconds_median"] < TARGETS["ledger_load_s"]
     times = ", ".join(f"{s:.2f}" for s in ledger["seconds"])
     return "\n".join(
@@ -380,9 +403,14 @@ def _scale_table(report: dict[str, Any]) -> str:
             f"| memory growth while {memory['jobs']:,} jobs are tracked at once | "
             f"RSS +{memory['rss_growth_mb']:.0f} MB (from {memory['start_rss_mb']:.0f} to "
             f"{memory['peak_rss_mb']:.0f} MB); {memory['most_tracked_at_once']:,} tracked at "
-            f"the same moment (all created after {memory['all_created_s']:.0f} wall s); "
-            f"allocated by tracking them: tracemalloc peak "
-            f"{memory['tracking_tracemalloc_peak_mb']:.0f} MB | < 200 MB {_mark(growth_ok)} |",
+            f"the same moment (all created after {memory['all_created_s']:.0f} wall s, RSS then "
+            f"+{memory['rss_when_all_created_mb']:.0f} MB); `fx.sweep()` returned after "
+            f"{memory['sweep_call_s']:.2f} s | < 200 MB {_mark(growth_ok)} |",
+            f"| the notebook's main thread meanwhile (sweep call to the last job done) | "
+            f"largest gap {held['max_gap_ms']:.0f} ms; less CPU wait "
+            f"{held['max_gap_without_cpu_wait_ms']:.0f} ms; less that and garbage collection "
+            f"{held['max_gap_without_cpu_wait_or_gc_ms']:.0f} ms; p99 {held['p99_gap_ms']:.1f} ms "
+            f"| < {TARGETS['main_thread_max_stall_ms']:g} ms {_mark(stall_ok)} |",
             f"| loading {ledger['runs']:,} runs ({ledger['events']:,} events, a "
             f"{ledger['file_mb']:.1f} MB SQLite store) into a DataFrame, cold | "
             f"{ledger['seconds_median']:.2f} s (median of {len(ledger['seconds'])} runs in fresh "
@@ -459,11 +487,11 @@ blocked for their whole run.
 **Memory.** A fresh process connects, notes its RSS, and launches a sweep of
 {cfg["memory_jobs"]:,} standard-model jobs on a simulator at {cfg["memory_speed"]:g}x (jobs of
 {63 / cfg["memory_speed"]:.0f}–{126 / cfg["memory_speed"]:.0f} wall s); it samples RSS every 50 ms
-until all are done. Once every task has been created, it starts `tracemalloc`, whose peak is
-what tracking them allocated on top of the jobs themselves (started earlier, it slows the
-submission several-fold; its bookkeeping is inside the later RSS samples, so the RSS figure is
-an upper bound). This phase is about memory, not timing: foxnb's rate limit was lifted (1,000
-requests/s) so that every task was created before the first one ended.
+until all are done (a sampler thread), while the main thread runs the same 1 ms sleep loop as
+in the sweep, from the sweep call to the last job done: its largest gap is the stall. The
+stall target applies to the gap less the time the thread waited for a CPU (the simulator and
+foxnb share two cores). This phase is about memory, not timing: foxnb's rate limit was lifted
+(1,000 requests/s) so that every task was created before the first one ended.
 
 **Runs.** A runs store (SQLite, as a work folder has by default) of {cfg["ledger_runs"]:,} runs
 made from the foxnb phase's own store (every event its sweep wrote — about ten per run —

@@ -61,9 +61,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--sequential-jobs", type=int, default=10, help="jobs baseline (a) runs (10)"
     )
     parser.add_argument("--pool-workers", type=int, default=16, help="threads of (b) (16)")
-    parser.add_argument("--memory-jobs", type=int, default=1000, help="jobs at once (1000)")
+    parser.add_argument("--memory-jobs", type=int, default=10000, help="jobs at once (10000)")
     parser.add_argument(
-        "--memory-speed", type=float, default=1.5, help="simulator speed-up, memory phase (1.5)"
+        "--memory-speed", type=float, default=0.25, help="simulator speed-up, memory phase (0.25)"
     )
     parser.add_argument("--ledger-runs", type=int, default=10_000, help="runs (10000)")
     parser.add_argument("--ledger-repeats", type=int, default=3, help="fresh processes (3)")

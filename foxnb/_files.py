@@ -207,7 +207,7 @@ def check_folder_path(dest: Path, shown: str) -> None:
                 f"system allows at most {name_max} bytes per name",
                 "a shorter folder name",
             )
-    room = len("/videos/r20260101-000000-abcdef.mp4") + 32  # for the files put inside
+    room = len("/videos/r20260101-000000-abcdef012345.mp4") + 32  # for the files put inside
     if len(os.fsencode(str(dest))) + room > path_max:
         raise ValidationError(
             "path",

@@ -84,7 +84,9 @@ class Job:
         self._state = JobState()
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[Job], None]] = []
-        self._done = threading.Event()
+        self._finished = False
+        # Made when someone first waits: a 10,000-cell sweep need not hold 10,000 Events.
+        self._done_event: threading.Event | None = None
         self._future: concurrent.futures.Future[None] | None = None
         self._detach_hook = detach_hook
         self._pace = pace
@@ -151,7 +153,7 @@ class Job:
     @property
     def done(self) -> bool:
         """True once nothing more will happen without your action."""
-        return self._done.is_set()
+        return self._finished
 
     @property
     def queued_at(self) -> float | None:
@@ -240,7 +242,8 @@ class Job:
         deadline = None if timeout is None else time.monotonic() + timeout
         note = ""
         try:
-            while not self._done.wait(
+            finished = self._done_signal()
+            while not finished.wait(
                 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
             ):
                 if deadline is not None and time.monotonic() >= deadline:
@@ -263,7 +266,7 @@ class Job:
     def __await__(self) -> Generator[Any, None, Job]:
         if self._future is not None:
             yield from asyncio.wrap_future(self._future).__await__()
-        while not self._done.is_set():  # a job detached mid-flight ends without its future
+        while not self._finished:  # a job detached mid-flight ends without its future
             yield from asyncio.sleep(0.05).__await__()
         self._raise_if_unsuccessful()
         return self
@@ -320,8 +323,21 @@ class Job:
 
     def mark_done(self) -> None:
         """Nothing more will happen without the user: release ``wait()`` and tell watchers."""
-        self._done.set()
+        with self._lock:
+            self._finished = True
+            event = self._done_event
+        if event is not None:
+            event.set()
         self._notify()
+
+    def _done_signal(self) -> threading.Event:
+        """An Event set once the job is done (made on first use)."""
+        with self._lock:
+            if self._done_event is None:
+                self._done_event = threading.Event()
+                if self._finished:
+                    self._done_event.set()
+            return self._done_event
 
     def _notify(self) -> None:
         for callback in list(self._callbacks):

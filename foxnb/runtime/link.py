@@ -33,7 +33,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,7 +70,19 @@ class _Item:
     kind: str
     event: Event | None = None
     call: Callable[[], Any] | None = None
-    future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+    future: concurrent.futures.Future[Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Only what someone waits for has a future (a Condition each: 10,000 appends would
+        # hold 10,000 of them).
+        if self.kind in ("call", "flush", "stop"):
+            self.future = concurrent.futures.Future()
+
+    @property
+    def waited(self) -> concurrent.futures.Future[Any]:
+        """The future of an item someone waits for."""
+        assert self.future is not None, self.kind
+        return self.future
 
 
 class StoreLink:
@@ -100,6 +112,8 @@ class StoreLink:
         self._held: set[str] = set()
         self._unborn: set[str] = set()  # created, held, not yet in the store
         self._held_lock = threading.Lock()
+        # Loops' futures set when the store starts refusing writes (``flush`` waits on them).
+        self._refusal_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
         self._closed = False
         self._next_renew = 0.0
         self._thread = threading.Thread(target=self._work, name="foxnb-store", daemon=True)
@@ -130,7 +144,7 @@ class StoreLink:
         """Run ``fn(*args, **kwargs)`` on the writer thread after what is queued; its future."""
         item = _Item("call", call=lambda: fn(*args, **kwargs))
         self._put(item)
-        return item.future
+        return item.waited
 
     def hold(self, run_ids: Iterable[str]) -> None:
         """Note runs this owner has claimed (their leases are renewed until released)."""
@@ -160,25 +174,34 @@ class StoreLink:
         """``fn(*args, **kwargs)`` on the writer thread, awaited without blocking the loop."""
         return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
 
-    async def flush(self, timeout_s: float | None = FLUSH_WAIT_S) -> bool:
-        """Wait until everything queued so far is in the store; False if that took longer
-        than ``timeout_s`` (the store refuses writes, e.g. a full disk: they stay queued, in
-        order, and are tried again until it takes them)."""
+    async def flush(self, timeout_s: float | None = None, *, through_refusal: bool = False) -> bool:
+        """Wait until everything queued so far is in the store: True once it is.
+
+        False as soon as the store refuses writes (e.g. a full disk: they stay queued, in
+        order, and are tried again until it takes them), unless ``through_refusal`` (then
+        wait it out), or once ``timeout_s`` has passed. A store that is only busy (10,000
+        runs recorded at once) is waited for: slow is not refused. Nothing polls: the writer
+        thread wakes the waiters when the writes are in or when the store starts refusing.
+        """
         item = _Item("flush")
         self._put(item)
-        written = asyncio.wrap_future(item.future)
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            try:
-                await asyncio.wait_for(asyncio.shield(written), 0.05)
-                return True
-            except asyncio.TimeoutError:
-                pass
-            # The store refuses writes: say so now (with ``timeout_s``; without, wait it out).
-            if timeout_s is not None and self.warning is not None:
-                return False
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
+        written = asyncio.wrap_future(item.waited)
+        loop = asyncio.get_running_loop()
+        refused = loop.create_future()
+        waiter = (loop, refused)
+        with self._held_lock:
+            self._refusal_waiters.add(waiter)
+        try:
+            if self.warning is not None and not through_refusal:
+                return written.done() and written.exception() is None
+            awaited = {written} if through_refusal else {written, refused}
+            await asyncio.wait(awaited, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            return written.done() and written.exception() is None
+        finally:
+            with self._held_lock:
+                self._refusal_waiters.discard(waiter)
+            if not written.done():
+                written.add_done_callback(_retrieved)
 
     def flush_blocking(self, timeout_s: float = FLUSH_WAIT_S) -> bool:
         """``flush`` for any thread but the writer's own (a notebook reading its runs)."""
@@ -187,7 +210,7 @@ class StoreLink:
         item = _Item("flush")
         self._put(item)
         try:
-            item.future.result(timeout_s)
+            item.waited.result(timeout_s)
         except concurrent.futures.TimeoutError:
             log.warning("foxnb: the runs store %s is not taking writes", self.store.location)
             return False
@@ -201,7 +224,7 @@ class StoreLink:
         item = _Item("stop")
         self._queue.put(item)
         try:
-            item.future.result(timeout_s)
+            item.waited.result(timeout_s)
         except concurrent.futures.TimeoutError:
             log.warning(
                 "foxnb: the runs store %s did not take the last writes", self.store.location
@@ -210,7 +233,7 @@ class StoreLink:
 
     def _put(self, item: _Item) -> None:
         if self._closed:
-            item.future.set_exception(RuntimeError("this session's runs store link is closed"))
+            _settle(item.future, exc=RuntimeError("this session's runs store link is closed"))
             if item.kind == "append":
                 log.warning("foxnb: not recorded after close: %r", item.event)
             return
@@ -264,18 +287,18 @@ class StoreLink:
                 assert item.call is not None
                 # A call whose caller gave up (cancelled) is not made: e.g. a begin_send after
                 # the job was handed off would mark a run submitting that nobody sends.
-                if not item.future.set_running_or_notify_cancel():
+                if not item.waited.set_running_or_notify_cancel():
                     continue
                 try:
-                    _settle(item.future, item.call())
+                    _settle(item.waited, item.call())
                 except BaseException as exc:  # handed to whoever awaits it
-                    _settle(item.future, exc=exc)
+                    _settle(item.waited, exc=exc)
             elif item.kind == "flush":
-                _settle(item.future, None)
+                _settle(item.waited, None)
             elif item.kind == "stop":
                 self._commit([_Item("release", event=(run_id, 0.0, {})) for run_id in self.held()])
                 self.forget(self.held())
-                _settle(item.future, None)
+                _settle(item.waited, None)
                 return True
         self._commit(writes)
         return False
@@ -340,6 +363,10 @@ class StoreLink:
         )
         log.warning(self.warning)
         self._tell(self.warning)
+        with self._held_lock:
+            waiters = list(self._refusal_waiters)
+        for loop, refused in waiters:
+            loop.call_soon_threadsafe(_wake, refused)
 
     def _tell(self, warning: str | None) -> None:
         if self.on_warning is not None:
@@ -372,10 +399,13 @@ class StoreLink:
 
 
 def _settle(
-    future: concurrent.futures.Future[Any], result: Any = None, exc: BaseException | None = None
+    future: concurrent.futures.Future[Any] | None,
+    result: Any = None,
+    exc: BaseException | None = None,
 ) -> None:
-    """Give ``future`` its outcome unless its waiter already gave up on it (cancelled)."""
-    if future.done():
+    """Give ``future`` its outcome unless nobody waits for it (None) or its waiter already
+    gave up on it (cancelled)."""
+    if future is None or future.done():
         return
     try:
         if exc is not None:
@@ -384,3 +414,14 @@ def _settle(
             future.set_result(result)
     except concurrent.futures.InvalidStateError:
         pass  # cancelled meanwhile by the waiting side
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a future nobody awaits any more as seen (a late failure is logged elsewhere)."""
+    if not future.cancelled():
+        future.exception()

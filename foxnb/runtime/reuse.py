@@ -20,7 +20,6 @@ I/O is hashing a candidate video to check it is unchanged, and reading it with F
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,7 +46,8 @@ def run_key(run: dict[str, Any]) -> Key:
 
 def request_key(request: ExtendRequest, input_sha256: str | None) -> Key:
     """``run_key`` of the run ``request`` would make (``input_sha256`` for a local input)."""
-    return run_key({**dataclasses.asdict(request), "input_sha256": input_sha256})
+    source = ("sha256", input_sha256) if input_sha256 else ("url", request.video)
+    return (request.prompt, *(getattr(request, f) for f in REQUEST_FIELDS), source)
 
 
 def completed_by_key(runs: Iterable[dict[str, Any]]) -> dict[Key, list[dict[str, Any]]]:

@@ -246,7 +246,8 @@ class Runner:
             if not self.link.closed:
                 self.link.release(job.run_id)
                 # The job ends once all it learnt is in the store (waiting while it refuses).
-                await self.link.flush(None if self.link.warning else FLUSH_WAIT_S)
+                refused = self.link.warning is not None
+                await self.link.flush(None if refused else FLUSH_WAIT_S, through_refusal=refused)
         except Exception:
             log.exception("foxnb: could not record the end of %s", job.run_id)
         finally:

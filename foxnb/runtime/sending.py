@@ -67,6 +67,8 @@ class Turns:
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """Hold one of the ``limit`` turns for the ``async with`` block."""
+        while self._line and self._line[0].done():  # left the line (cancelled)
+            self._line.popleft()
         if self._holders >= self.limit or self._line:
             ticket = asyncio.get_running_loop().create_future()
             self._line.append(ticket)
@@ -74,9 +76,9 @@ class Turns:
                 await ticket  # the leaving holder passed its turn on: _holders unchanged
             except asyncio.CancelledError:
                 if ticket.done() and not ticket.cancelled():
-                    self._leave()
+                    self._leave()  # the turn came as the wait was cancelled: pass it on
                 else:
-                    self._line.remove(ticket)
+                    ticket.cancel()  # skipped by _leave (no search through a long line)
                 raise
         else:
             self._holders += 1
@@ -116,7 +118,20 @@ class Sender:
         self, job: Job, input_sha256: str | None, rule: SendRule | None
     ) -> tuple[Task | None, bool]:
         """Upload, ask the store, send the create request: the task (``None`` if none was
-        made) and whether another owner took the job over."""
+        made) and whether another owner took the job over. A cell of an experiment does all
+        of it in its turn, so the cells waiting for one hold nothing but their place."""
+        if rule is None:
+            return await self._submit(job, input_sha256, None, None)
+        turns = self.runner.turns(rule.experiment)
+        async with turns.turn():
+            try:
+                return await self._submit(job, input_sha256, rule, turns)
+            finally:
+                turns.poke()
+
+    async def _submit(
+        self, job: Job, input_sha256: str | None, rule: SendRule | None, turns: Turns | None
+    ) -> tuple[Task | None, bool]:
         req = job.request
         video_url: str | None = None
         try:
@@ -137,7 +152,7 @@ class Sender:
             # stays queued (nothing is recorded of this attempt) for fx.resume().
             self._unrecorded(job)
             return None, False
-        if rule is None:  # the plain compare-and-set: queued → submitting, if still ours
+        if rule is None or turns is None:  # the plain compare-and-set: queued → submitting
             decision = await self._ask(job, video_url, None)
             if decision.action == "refuse":
                 self._unrecorded(job)
@@ -145,15 +160,10 @@ class Sender:
             if decision.action != "send":
                 return None, self.runner.lost(job)
             return await self._send(job, video_url, None, decision), False
-        turns = self.runner.turns(rule.experiment)
-        async with turns.turn():
-            try:
-                admitted = await self._admit(job, video_url, rule, turns)
-                if admitted is None:
-                    return None, self.runner.lost(job)
-                return await self._send(job, video_url, rule, admitted), False
-            finally:
-                turns.poke()
+        admitted = await self._admit(job, video_url, rule, turns)
+        if admitted is None:
+            return None, self.runner.lost(job)
+        return await self._send(job, video_url, rule, admitted), False
 
     def _unrecorded(self, job: Job) -> None:
         """Not sent because the store cannot record it: the job says so; the store, which

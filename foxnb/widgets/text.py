@@ -3,7 +3,7 @@
 ``in_kernel()`` tells the two worlds apart: widgets need a Jupyter kernel to talk to a
 browser; anywhere else foxnb prints lines such as::
 
-      r20261124-035505-95b8df: processing 71%, ~2 s left
+      r20261124-035505-95b8df31c4a0: processing 71%, ~2 s left
 """
 
 from __future__ import annotations

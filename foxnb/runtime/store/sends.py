@@ -67,8 +67,12 @@ class SqlStore(SqlLeases):
         budget, stopped, stop_code = self._experiment_row(conn, rule.experiment)
         if rule.budget_credits is not None:
             budget = rule.budget_credits
-        price = self._price(conn, rule.experiment, rule.backend, rule.models)
-        counts = self._tally(conn, rule.experiment, rule.backend, now, price, owner)
+        # Without a budget only the creates in flight count: neither the price nor the rows
+        # that cannot be in flight are read (a 10,000-cell sweep would otherwise read every
+        # row of it for every create).
+        spending = budget is not None
+        price = self._price(conn, rule.experiment, rule.backend, rule.models) if spending else None
+        counts = self._tally(conn, rule.experiment, rule.backend, now, price, owner, spending)
         return decide(rule, budget, price, stopped, stop_code, counts)
 
     def priced(self, run_id: str, credits: float | None) -> None:
@@ -159,7 +163,10 @@ class SqlStore(SqlLeases):
         now: float,
         price: float | None,
         asking: Owner | None = None,
+        spending: bool = True,
     ) -> Tally:
+        """The experiment's spent credits and creates in flight (``spending=False``: only the
+        creates in flight are right; the rows that could not be in flight are not read)."""
         sql = (
             "SELECT status, owner, lease_until, pricing, task_ids <> '[]', reused, credits "
             "FROM runs WHERE experiment = ?"
@@ -167,6 +174,8 @@ class SqlStore(SqlLeases):
         params: tuple[Any, ...] = (name,)
         if backend is not None:
             sql, params = sql + " AND backend = ?", (name, backend)
+        if not spending:
+            sql += " AND (status = 'submitting' OR pricing IS NOT NULL)"
         facts = []
         for status, owner, lease_until, pricing, has_task, reused, credits in self._all(
             conn, sql, *params
