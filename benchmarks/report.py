@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import scoring, store_report
+from . import history, scoring, store_report
 from .simproc import RequestCounts, ServerTask
 
 LABELS = {
@@ -321,6 +321,7 @@ def markdown(report: dict[str, Any]) -> str:
         _scale_table(report),
         "",
         *([store_report.section(report["store"]), ""] if "store" in report else []),
+        history.SECTION,
         "## Machine",
         "",
         f"- CPU: {host['cpu']}, {host['cores']} cores; RAM: {host['ram_gb']:.1f} GB",
