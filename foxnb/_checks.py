@@ -56,6 +56,13 @@ def text_problem(text: str) -> str | None:
     """
     for index, char in enumerate(text):
         code = ord(char)
+        if not (
+            0xD800 <= code <= 0xDFFF
+            or code < 0x20
+            or 0x7F <= code <= 0x9F
+            or char in _BIDI_CONTROLS
+        ):
+            continue
         where = f"U+{code:04X} at position {index}"
         if 0xD800 <= code <= 0xDFFF:
             return f"holds a broken character ({where}, half of an emoji or symbol); retype it"

@@ -26,7 +26,7 @@ import httpx
 
 from . import _wire as W
 from ._files import AtomicWriter
-from .config import scrub, uses_env_proxy
+from .config import scrub
 from .errors import DownloadError
 from .media import markup_kind, result_problem
 
@@ -48,11 +48,11 @@ def failure(exc: httpx.TransportError, secret: str | None) -> W.Failure:
     return W.Failure("dropped", detail, request_sent=True)
 
 
-def client_options(url: str | None, transport: Any, asynchronous: bool) -> dict[str, Any]:
+def client_options(direct: bool, transport: Any, asynchronous: bool) -> dict[str, Any]:
     """httpx client options for requests to ``url`` (``None``: to other hosts than this one):
     no proxy for this machine. An explicit transport is what turns the environment's proxies
     off in httpx while keeping the rest of it (``SSL_CERT_FILE``, …)."""
-    if transport is None and url is not None and not uses_env_proxy(url):
+    if transport is None and direct:
         transport = httpx.AsyncHTTPTransport() if asynchronous else httpx.HTTPTransport()
     return {} if transport is None else {"transport": transport}
 

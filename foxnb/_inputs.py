@@ -229,10 +229,11 @@ def _blocks(read: Read, head: bytes) -> Callable[[int, int], bytes]:
     def fetch(first: int, last: int) -> bytes:
         if last < len(head) or (first == 0 and len(head) < _URL_HEAD_BYTES):
             return head[first : last + 1]
-        status, _, body = read(first, last)
+        start = max(first, len(head))  # the head already read is not asked for again
+        status, _, body = read(start, last)
         if status != 206:
             raise OSError(f"HTTP {status} to a ranged read")
-        return body
+        return head[first:start] + body
 
     return fetch
 

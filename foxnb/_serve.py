@@ -48,7 +48,6 @@ from typing import Literal
 from urllib.parse import quote
 
 from ._frontend import (
-    DEFAULT_MAX_EMBED_BYTES,
     MAX_EMBED_ENV,
     Frontend,
     audio_note,
@@ -61,9 +60,6 @@ from ._frontend import (
 )
 from ._html.video import transport_html, transport_text, unserved_video_html, video_html
 from .media import poster_data_uri
-
-MAX_EMBED_BYTES = DEFAULT_MAX_EMBED_BYTES
-"""The default cap on a video embedded into a notebook (20 MB; ``FOXNB_MAX_EMBED_MB``)."""
 
 Transport = Literal["files", "embedded", "none"]
 

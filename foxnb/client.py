@@ -85,17 +85,18 @@ class _Base:
             "headers": headers,
             "timeout": self._timeout,
             "base_url": self.config.base_url,
-            **client_options(self.config.base_url, self._transport, asynchronous),
+            **client_options(
+                not uses_env_proxy(self.config.base_url), self._transport, asynchronous
+            ),
         }
 
     def _file_options(self, proxied: bool, asynchronous: bool) -> dict[str, Any]:
         """Clients for public file URLs: never the key; the environment's proxy only if
         ``proxied`` (the direct one serves this machine)."""
-        where = None if proxied else "http://127.0.0.1"
         return {
             "headers": {"User-Agent": W.USER_AGENT},
             "timeout": self._timeout,
-            **client_options(where, self._transport, asynchronous),
+            **client_options(not proxied, self._transport, asynchronous),
         }
 
     def _result_url(self, url: str) -> str:

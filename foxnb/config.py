@@ -19,6 +19,7 @@ Keeping the key secret is three rules, all decided here:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -48,10 +49,16 @@ def scrub(text: str, key: str | None) -> str:
     server echoing a URL or a form would write it)."""
     if not key:
         return text
-    for form in dict.fromkeys((key, quote(key, safe=""), quote(key, safe="").lower())):
+    for form in _key_forms(key):
         if form in text:
             text = text.replace(form, mask_key(key))
     return text
+
+
+@functools.lru_cache(maxsize=8)
+def _key_forms(key: str) -> tuple[str, ...]:
+    quoted = quote(key, safe="")
+    return tuple(dict.fromkeys((key, quoted, quoted.lower())))
 
 
 def scrub_json(value: Any, key: str | None) -> Any:

@@ -83,3 +83,8 @@ def finish(job: foxnb.Job, timeout_s: float = 60.0) -> foxnb.Job:
     except foxnb.FoxError:
         pass
     return job
+
+
+def creates(sim: Simulator) -> int:
+    """How many create requests ``sim`` has answered."""
+    return sim.backend.requests["create"]

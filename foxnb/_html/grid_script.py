@@ -19,8 +19,7 @@ has no glyph in Debian's default fonts and rendered as a box in Chromium.
 
 from __future__ import annotations
 
-PLAY_LABEL = "▶ play row"
-PAUSE_LABEL = "▮▮ pause row"
+from . import style
 
 PLAY_ROWS_SCRIPT = """<script class="foxnb-play-rows">
 (function (script) {
@@ -31,9 +30,7 @@ PLAY_ROWS_SCRIPT = """<script class="foxnb-play-rows">
   var extensionS = parseFloat(table.dataset.foxnbExtensionS || "0");
   var all = Array.prototype.slice.call(table.querySelectorAll("video"));
   if (!all.length) return;
-  var css = "cursor:pointer;background:var(--jp-layout-color1,#f6f8fa);" +
-    "color:var(--jp-ui-font-color1,#1f2328);border:1px solid var(--jp-border-color1,#d0d7de);" +
-    "border-radius:4px;padding:2px 8px;font:inherit;font-size:0.9em";
+  var css = "__BUTTON_CSS__";
   function startOf(v) {
     return isFinite(v.duration) ? Math.max(0, v.duration - extensionS) : 0;
   }
@@ -169,5 +166,5 @@ PLAY_ROWS_SCRIPT = """<script class="foxnb-play-rows">
   bar.appendChild(fit);
   wrap.parentNode.insertBefore(bar, wrap);
 })(document.currentScript);
-</script>"""
+</script>""".replace("__BUTTON_CSS__", style.BUTTON)
 """The script ``grid_html(..., play_rows=True)`` appends after the grid."""

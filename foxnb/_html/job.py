@@ -63,7 +63,7 @@ class JobView:
             video_path=state.video_path,
             params={k: v for k, v in params.items() if v is not None},
             done=job.done,
-            reused_from=getattr(job, "reused_from", None),
+            reused_from=state.reused_from,
         )
 
 

@@ -89,9 +89,16 @@ _ERROR_CLASSES: dict[int, type[E.APIError]] = {
 }
 
 
-def error_from_response(response: Response, secret: str | None, now_s: float) -> E.APIError:
+def error_from_response(
+    response: Response, secret: str | None, now_s: float, answered: int | None = None
+) -> E.APIError:
     """Turn an error response — FoxAPI JSON or an edge proxy's HTML — into a foxnb error."""
     status = response.status
+    said = (
+        f"FoxAPI answered {status}"
+        if answered is None
+        else f"FoxAPI answered {answered} with an error"
+    )
     data = _json_or_none(response.body)
     err = data.get("error") if isinstance(data, dict) else None
     code = error_type = param = None
@@ -100,9 +107,9 @@ def error_from_response(response: Response, secret: str | None, now_s: float) ->
         code = None if err.get("code") is None else str(err.get("code"))
         error_type = None if err.get("type") is None else str(err.get("type"))
         param = None if err.get("param") is None else str(err.get("param"))
-        origin = f"FoxAPI answered {status}"
+        origin = said
     elif isinstance(err, str):
-        message, origin = err, f"FoxAPI answered {status}"
+        message, origin = err, said
     else:
         kind = "an HTML page" if b"<" in response.body[:200] else "a non-JSON body"
         message = page_title(response.body) or "(empty body)"
@@ -164,17 +171,7 @@ def error_in_body(response: Response, data: dict[str, Any], secret: str | None) 
     if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600:
         status = code
     equivalent = Response(status, response.headers, response.body)
-    failure = error_from_response(equivalent, secret, 0.0)
-    failure.args = (
-        scrub(
-            str(failure).replace(
-                f"FoxAPI answered {status}", f"FoxAPI answered {response.status} with an error"
-            ),
-            secret,
-        ),
-    )
-    failure.message = str(failure)
-    return failure
+    return error_from_response(equivalent, secret, 0.0, answered=response.status)
 
 
 def created_nothing(error: E.APIError) -> bool:

@@ -181,8 +181,6 @@ def call(
                             secret,
                         ),
                     ) from failure
-                if isinstance(failure, E.RateLimitError):
-                    throttle.on_rate_limited(clock(), failure.retry_after_s, sent_at)
             elif request.creates_task:
                 raise E.SubmissionUnknownError(
                     "FoxAPI accepted the create request but its answer was unreadable.",
@@ -201,9 +199,7 @@ def call(
         else:
             assert isinstance(outcome, Response)
             failure = error_from_response(outcome, secret, clock())
-            if isinstance(failure, E.RateLimitError):
-                throttle.on_rate_limited(clock(), failure.retry_after_s, sent_at)
-            elif isinstance(failure, E.ServerError) and request.creates_task:
+            if isinstance(failure, E.ServerError) and request.creates_task:
                 raise E.SubmissionUnknownError(
                     f"FoxAPI answered the create request with HTTP {outcome.status}.",
                     evidence=scrub(
@@ -214,6 +210,7 @@ def call(
                     ),
                 ) from failure
         if isinstance(failure, E.RateLimitError):
+            throttle.on_rate_limited(clock(), failure.retry_after_s, sent_at)
             if limited + 1 >= policy.max_rate_limited:
                 raise failure
             yield Sleep(backoff_s(limited, policy, rng, failure.retry_after_s))

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -124,21 +124,23 @@ class Chain:
     @property
     def credits(self) -> float:
         """Credits reserved by the runs this chain uses, whichever call paid for them."""
-        return self._credits(job.run_id for hop in self.hops for job in hop.jobs)
+        return self.credit_totals()[0]
 
     @property
     def new_credits(self) -> float:
         """Credits reserved by the runs this call sent (0 when every hop was reused)."""
-        return self._credits(self.new_runs)
+        return self.credit_totals()[1]
 
     @property
     def new_runs(self) -> list[str]:
         """Run ids sent by this call (the others were reused or re-attached)."""
         return [run_id for hop in self.hops for run_id in hop.submitted]
 
-    def _credits(self, run_ids: Iterable[str]) -> float:
-        runs = self._tracker.store.peek(set(run_ids))
-        return sum(float(held.run.get("credits") or 0.0) for held in runs.values())
+    def credit_totals(self) -> tuple[float, float]:
+        """``(credits, new_credits)`` from one read of the store."""
+        held = self._tracker.store.peek({job.run_id for hop in self.hops for job in hop.jobs})
+        cost = {run_id: float(h.run.get("credits") or 0.0) for run_id, h in held.items()}
+        return sum(cost.values()), sum(cost.get(r, 0.0) for r in set(self.new_runs))
 
     @property
     def video_path(self) -> Path | None:
@@ -402,9 +404,10 @@ class Chain:
 
     def __repr__(self) -> str:
         final = "" if self.pick == MANUAL else f", pick={self.pick}"
+        credits, new = self.credit_totals()
         return (
             f"<Chain {self.name!r}: {len(self.hops)} hops × best of {self.spec.best_of}"
-            f"{final}; {self._summary()}; {self.credits:g} credits, {self.new_credits:g} new>"
+            f"{final}; {self._summary()}; {credits:g} credits, {new:g} new>"
         )
 
     def _ipython_display_(self) -> None:

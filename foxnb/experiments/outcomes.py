@@ -121,8 +121,8 @@ class Judgements:
         return fields
 
     def _known(self, run_id: str) -> str:
-        runs = self.ledger.runs()
-        if run_id not in runs:
+        if self.ledger.get(run_id) is None:
+            runs = self.ledger.runs()  # only to suggest a near name
             hint = closest_name(run_id, list(runs))
             more = f"; did you mean {hint!r}?" if hint else ""
             raise ValidationError("run", f"no run {run_id!r} in {self.ledger.location}{more}")
@@ -138,11 +138,12 @@ def score_runs(
     Runs still being scored in the background are waited for, not scored twice. Runs that
     did not complete are returned as they are (nothing to score).
     """
-    recorded = ledger.runs()
     if runs is None:
+        recorded = ledger.runs()
         wanted = [r for r, run in recorded.items() if run.get("status") == "completed"]
     else:
         wanted = run_ids_of(runs)
+        recorded = {r: held.run for r, held in ledger.peek(wanted).items()}
         unknown = [r for r in wanted if r not in recorded]
         if unknown:
             raise ValidationError("runs", f"no run {unknown[0]!r} in {ledger.location}")

@@ -19,9 +19,6 @@ from typing import Any
 
 from ..errors import ValidationError
 
-SWEEP_OPTIONS = ("name", "video", "mode", "max_jobs", "budget_credits", "force", "tags")
-"""Keys of a spec that are ``fx.sweep`` options rather than request fields."""
-
 
 def load_spec(path: str | Path) -> dict[str, Any]:
     """The keyword arguments of ``fx.sweep`` a spec file gives (``video`` first, as a path

@@ -3,7 +3,7 @@
 A run's fields come back as whatever was written. ``recorded_request`` rebuilds the request of
 a run that was already sent (for showing it: an option an older foxnb let through, such as a
 seed of 2**63, is left out rather than refused, since the task exists and is paid for);
-``recorded_options`` are its optional fields; ``recorded_float`` a number, or None.
+``recorded_options`` are its optional fields.
 """
 
 from __future__ import annotations
@@ -31,10 +31,3 @@ def recorded_request(run: dict[str, Any], video: str) -> ExtendRequest:
                 raise
             for name in refused:
                 del options[name]
-
-
-def recorded_float(value: object) -> float | None:
-    """A recorded number, or None for anything else (an older ledger may hold anything)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None

@@ -21,13 +21,14 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .._files import remove_stale_parts, sha256_file
+from .._files import remove_stale_parts
 from ..errors import DownloadError, ValidationError
 from ..models import RESUMABLE, ExtendRequest
-from .fetch import local_copy
+from .fetch import local_copy, readable
 from .jobs import Job
-from .records import recorded_float, recorded_options, recorded_request
+from .records import recorded_options, recorded_request
 from .store import Held, SendRule
+from .store.base import as_number
 
 if TYPE_CHECKING:
     from .tracker import Tracker
@@ -188,7 +189,7 @@ def _poll(tracker: Tracker, run: dict[str, Any], job: Job | None) -> Job:
         queued_at=run.get("recorded_at"),
         started_at=run.get("started_at"),
         in_flight=run.get("in_flight"),
-        input_duration_s=recorded_float(run.get("input_duration_s")),
+        input_duration_s=as_number(run.get("input_duration_s")),
     )
     return tracker.launch(run["run_id"], job.request, None, job=job)
 
@@ -207,7 +208,7 @@ def requeue(
     request: ExtendRequest | None = None
     try:
         request = ExtendRequest(prompt=run["prompt"], video=run["video"], **recorded_options(run))
-        if request.is_local and not _same_input(request.video, sha):
+        if request.is_local and not readable(request.video, sha):
             request = None
     except ValidationError as exc:
         if "video" not in {e.field for e in exc.errors}:  # an older foxnb let it through
@@ -225,7 +226,7 @@ def requeue(
         return tracker.settled(run["run_id"], request_of(run), job) if job else None
     if job is not None:
         job.request = request
-    duration_s = recorded_float(run.get("input_duration_s"))
+    duration_s = as_number(run.get("input_duration_s"))
     return tracker.launch(
         run["run_id"],
         request,
@@ -234,13 +235,6 @@ def requeue(
         job,
         input_duration_s=duration_s,
     )
-
-
-def _same_input(path: str, sha256: str | None) -> bool:
-    try:
-        return sha256_file(path) == sha256
-    except OSError:
-        return False
 
 
 def request_of(run: dict[str, Any]) -> ExtendRequest:

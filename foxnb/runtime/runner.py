@@ -241,13 +241,20 @@ class Runner:
                 self._final.pop(job.run_id, None)
 
     async def _finish(self, job: Job) -> None:
-        """Give the run up (its events first, in the same commit), then say the job is done."""
+        """Give the run up (its events first, in the same commit), queue a saved video for
+        scoring (the scorer reads the run from the store), then say the job is done."""
+        completed = (self._final.get(job.run_id) or {}).get("status") == "completed"
         try:
             if not self.link.closed:
                 self.link.release(job.run_id)
                 # The job ends once all it learnt is in the store (waiting while it refuses).
                 refused = self.link.warning is not None
                 await self.link.flush(None if refused else FLUSH_WAIT_S, through_refusal=refused)
+            if completed and self.on_completed is not None:
+                try:
+                    self.on_completed(job.run_id)  # queues the scoring; returns at once
+                except Exception:  # scoring is extra: it must never fail a saved run
+                    log.exception("foxnb: could not queue %s for scoring", job.run_id)
         except Exception:
             log.exception("foxnb: could not record the end of %s", job.run_id)
         finally:
@@ -358,12 +365,6 @@ class Runner:
             error_code=None,
             error_message=None,
         )
-        if self.on_completed is not None:
-            await self.link.flush()  # the scorer reads the run from the store
-            try:
-                self.on_completed(job.run_id)  # queues the scoring; returns at once
-            except Exception:  # scoring is extra: it must never fail a saved run
-                log.exception("foxnb: could not queue %s for scoring", job.run_id)
 
     def _detached(self, job: Job) -> None:
         if job.task_id is None:

@@ -152,14 +152,6 @@ class Sender:
             # stays queued (nothing is recorded of this attempt) for fx.resume().
             self._unrecorded(job)
             return None, False
-        if rule is None or turns is None:  # the plain compare-and-set: queued → submitting
-            decision = await self._ask(job, video_url, None)
-            if decision.action == "refuse":
-                self._unrecorded(job)
-                return None, False
-            if decision.action != "send":
-                return None, self.runner.lost(job)
-            return await self._send(job, video_url, None, decision), False
         admitted = await self._admit(job, video_url, rule, turns)
         if admitted is None:
             return None, self.runner.lost(job)
@@ -202,10 +194,12 @@ class Sender:
         return decision
 
     async def _admit(
-        self, job: Job, video_url: str | None, rule: SendRule, turns: Turns
+        self, job: Job, video_url: str | None, rule: SendRule | None, turns: Turns | None
     ) -> SendDecision | None:
         """Ask the store until it says ``send`` (the decision) or ``refuse`` (recorded here;
-        the decision too); ``None`` when the run is not ours to send any more."""
+        the decision too); ``None`` when the run is not ours to send any more. Without a
+        ``rule`` it is the plain compare-and-set (queued → submitting), asked once: the
+        store answers ``send`` or ``lost`` (``refuse`` only when it cannot be written)."""
         attempt = 0
         while True:
             decision = await self._ask(job, video_url, rule)
@@ -226,6 +220,7 @@ class Sender:
                 return decision
             if decision.action == "send":
                 return decision
+            assert turns is not None, "without a rule the store never says wait"
             await turns.pause(attempt)
             attempt += 1
 

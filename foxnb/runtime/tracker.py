@@ -18,7 +18,6 @@ in flight when its owner died, so it becomes ``submission_unknown`` and is never
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -32,7 +31,7 @@ from .._files import remove_stale_parts
 from .._inputs import check_video_url, request_fields
 from .._wire import Throttle
 from ..client import AsyncClient
-from ..config import Config, owner_host
+from ..config import Config
 from ..errors import FoxError, FoxnbWarning, StoreError
 from ..media import VideoInfo
 from ..models import ExtendRequest
@@ -51,6 +50,10 @@ LEASE_S = 30.0
 """Seconds a claim lasts unless renewed; the session renews its leases every third of it. A run
 whose owner vanished (another machine, or a frozen process) is taken over once it lapses; one
 whose process on this machine is gone, at once."""
+
+
+SENT_STATUSES = frozenset({"submitting", "pending", "processing"})
+"""Statuses of a job whose create request went out and that has not ended."""
 
 
 def new_run_id(now_s: float) -> str:
@@ -84,9 +87,7 @@ class Tracker:
         self.backend = backend
         self.workdir = workdir
         self.store = open_store(store, workdir)
-        #: The name this store had before issue 11 (kept for code that reads ``ledger``).
-        self.ledger = self.store
-        self.owner = Owner(owner_host(), os.getpid(), secrets.token_hex(4))
+        self.owner = Owner.here(secrets.token_hex(4))
         self.lease_s = lease_s
         self.engine = get_engine()
         self.client = AsyncClient(
@@ -128,6 +129,7 @@ class Tracker:
             on_ended=partial(recovery.watched_ended, self),
         )
         self._jobs: dict[str, Job] = {}
+        self._sent: set[str] = set()  # run ids of jobs whose create went out, not yet ended
         self._keys: dict[str, Key] = {}  # run id -> request key, of the runs launched here
         for folder in (self.videos_dir, workdir / "inputs"):  # what a killed process left
             remove_stale_parts(folder)
@@ -324,12 +326,19 @@ class Tracker:
         with self.lock:
             self._jobs[run_id] = job
         job.on_update(self._learn_pace)
+        job.on_update(self._count_sent)
         return job
 
     def in_flight(self) -> int:
         """How many of this session's jobs are sent and not yet done."""
-        sent = ("submitting", "pending", "processing")
-        return sum(job.status in sent for job in list(self._jobs.values()))
+        return len(self._sent)
+
+    def _count_sent(self, job: Job) -> None:
+        """Keep ``in_flight`` a count, not a scan of every job (each job's ETA asks for it)."""
+        if job.status in SENT_STATUSES:
+            self._sent.add(job.run_id)
+        else:
+            self._sent.discard(job.run_id)
 
     def _learn_pace(self, job: Job) -> None:
         """Tell the pace book how long a job took, once its result is ready."""

@@ -57,7 +57,17 @@ def work(
     """Claim and carry out runs of ``tracker``'s backend (of ``experiment`` if given) until
     none is left; see the module docstring. ``on_job`` is told of each job taken on."""
     report = WorkReport()
-    changed = threading.Event()  # set by any change of any job of this worker
+    changed = threading.Event()  # set when a job of this worker is sent or ends
+    phase: dict[str, tuple[bool, bool]] = {}  # run id -> (not sent yet, done)
+
+    def wake(job: Job) -> None:
+        """Wake the loop when ``job`` is sent or ends (room to claim another), not on
+        every progress reading (each wake may cost a claiming transaction)."""
+        now = (job.task_id is None, job.done)
+        if phase.get(job.run_id) != now:
+            phase[job.run_id] = now
+            changed.set()
+
     foreign: set[str] = set()  # runs of another service address: never ours to send
     while not should_stop():
         changed.clear()
@@ -82,7 +92,7 @@ def work(
             for run in runs:
                 job = _take(tracker, run, foreign)
                 if job is not None:
-                    job.on_update(lambda _job: changed.set())
+                    job.on_update(wake)
                     report.jobs.append(job)
                     if on_job is not None:
                         on_job(job)

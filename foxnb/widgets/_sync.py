@@ -18,6 +18,19 @@ from typing import Any, Protocol
 log = logging.getLogger("foxnb")
 
 
+def once_off_thread(action: Callable[[], None], name: str) -> Callable[[], None]:
+    """A function that runs ``action`` on a new daemon thread the first time it is called, and
+    does nothing after: of several threads seeing a job end, exactly one replaces its output,
+    and not on the engine thread (a snapshot decodes poster frames and reads the store)."""
+    once = threading.Lock()  # acquired once, never released
+
+    def fire() -> None:
+        if once.acquire(blocking=False):
+            threading.Thread(target=action, name=name, daemon=True).start()
+
+    return fire
+
+
 class Cancellable(Protocol):
     """A scheduled call that can be called off (``threading.Timer`` is one)."""
 

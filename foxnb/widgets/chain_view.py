@@ -35,7 +35,7 @@ from .._html.outcomes import values_html
 from .._serve import video_media
 from ..experiments.choose import PICK_RULES
 from ..experiments.compare import plain_value
-from ._sync import Coalescer, hold_sync_all
+from ._sync import Coalescer, hold_sync_all, once_off_thread
 from .judge import JudgeView
 from .text import in_kernel
 
@@ -70,14 +70,15 @@ def pick_rule(pick: str) -> str:
 
 def header(chain: Chain) -> str:
     """The chain's header line as it stands."""
+    credits, new_credits = chain.credit_totals()
     return chain_header_html(
         chain.name,
         chain.backend,
         hop_lines(chain),
         best_of=chain.spec.best_of,
         rule=pick_rule(chain.pick),
-        credits=chain.credits,
-        new_credits=chain.new_credits,
+        credits=credits,
+        new_credits=new_credits,
         stopped=chain.stopped,
     )
 
@@ -166,15 +167,15 @@ def show_chain(chain: Chain) -> None:
         "text/plain": repr(chain),
     }
     handle = display(live, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-    once = threading.Lock()
 
     def replace() -> None:
         handle.update(snapshot_bundle(chain), raw=True)
 
+    fire = once_off_thread(replace, "foxnb-chain-snapshot")
+
     def replace_when_done(_chain: Chain) -> None:
-        if _chain.done and once.acquire(blocking=False):
-            # Off the chain's thread: the grid reads the ledger and decodes posters.
-            threading.Thread(target=replace, name="foxnb-chain-snapshot", daemon=True).start()
+        if _chain.done:
+            fire()
 
     chain.on_update(replace_when_done)
 

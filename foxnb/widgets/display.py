@@ -9,11 +9,11 @@ GitHub or nbviewer can show. Elsewhere (a script, a terminal IPython): one line 
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from .._html.job import JobView, snapshot_html
 from .._serve import video_block
+from ._sync import once_off_thread
 from .text import in_kernel, status_line
 
 if TYPE_CHECKING:
@@ -55,15 +55,14 @@ def show_job(job: Job, *, embed_video: bool | None = None) -> None:
         "text/plain": repr(job),
     }
     handle = display(live, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-    # Acquired once, never released: of several threads seeing the end, exactly one replaces.
-    once = threading.Lock()
 
     def replace() -> None:
         handle.update(snapshot_bundle(job, embed_video=embed_video), raw=True)
 
+    fire = once_off_thread(replace, "foxnb-snapshot")
+
     def replace_when_done(j: Job) -> None:
-        if j.done and once.acquire(blocking=False):
-            # Off the engine thread: decoding the poster frame takes a noticeable moment.
-            threading.Thread(target=replace, name="foxnb-snapshot", daemon=True).start()
+        if j.done:
+            fire()
 
     job.on_update(replace_when_done)

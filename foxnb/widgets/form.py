@@ -25,7 +25,6 @@ Everything a user can do has a code equivalent, e.g. ``form.prompt.value = "..."
 
 from __future__ import annotations
 
-import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -47,7 +46,7 @@ from .._html.job import error_html, reused_html
 from .._html.style import WIDGET_TEXT_CSS
 from ..errors import FoxError, ValidationError, VideoInputError
 from ..models import MODELS, ExtendRequest, is_url
-from ._sync import hold_sync_all
+from ._sync import hold_sync_all, once_off_thread
 from .card import JobCard
 from .form_fields import (
     CHOICES,
@@ -403,16 +402,16 @@ class ExtendForm(w.VBox):  # type: ignore[misc]
         self.jobs.append(job)
         card = JobCard(job)
         self.cards.children = (card, *self.cards.children)
-        once = threading.Lock()  # acquired once, never released: one move per job
 
         def move() -> None:
             self.results.ended(job)
             self.cards.children = tuple(c for c in self.cards.children if c is not card)
 
+        fire = once_off_thread(move, "foxnb-form-result")  # one move per job
+
         def when_done(j: Job) -> None:
-            if j.done and self.results.shown and once.acquire(blocking=False):
-                # Off the engine thread: the snapshot decodes a poster frame.
-                threading.Thread(target=move, name="foxnb-form-result", daemon=True).start()
+            if j.done and self.results.shown:
+                fire()
 
         job.on_update(when_done)
 

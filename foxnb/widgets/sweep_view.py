@@ -46,7 +46,7 @@ from .._html.sweep import (
     tiles_html,
 )
 from ..experiments.compare import compare
-from ._sync import Coalescer, StartTimer, hold_sync_all, start_daemon_timer
+from ._sync import Coalescer, StartTimer, hold_sync_all, once_off_thread, start_daemon_timer
 from .card import JobCard
 from .text import in_kernel
 
@@ -239,16 +239,15 @@ def show_sweep(sweep: Sweep) -> None:
         "text/plain": repr(sweep),
     }
     handle = display(live, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-    # Acquired once, never released: of several threads seeing the end, exactly one replaces.
-    once = threading.Lock()
 
     def replace() -> None:
         handle.update(snapshot_bundle(sweep, view.elapsed_s), raw=True)
 
+    fire = once_off_thread(replace, "foxnb-sweep-snapshot")
+
     def replace_when_done(_job: Job) -> None:
-        if all(job.done for job in sweep.jobs) and once.acquire(blocking=False):
-            # Off the engine thread: the grid reads the ledger and decodes a poster per video.
-            threading.Thread(target=replace, name="foxnb-sweep-snapshot", daemon=True).start()
+        if all(job.done for job in sweep.jobs):
+            fire()
 
     for job in sweep.jobs:
         job.on_update(replace_when_done)

@@ -4,8 +4,8 @@ By default the ``<video>`` element points at the file through the Jupyter server
 (``/files/...``, see ``foxnb._serve``), so the ``.ipynb`` stays small. A small JPEG of the last
 frame (made with PyAV, ≤ ~20 KB of base64) travels with it as the poster, so a saved notebook
 opened without a kernel, or on GitHub/nbviewer, still shows a picture. ``embed=True`` puts
-the whole video in the page as base64 (up to ``MAX_EMBED_BYTES``) for notebooks that must be
-self-contained.
+the whole video in the page as base64 (up to ``FOXNB_MAX_EMBED_MB``, 20 MB by default) for
+notebooks that must be self-contained.
 
     foxnb.widgets.show_video(job.video_path)
     foxnb.widgets.show_video(job.video_path, embed=True)   # self-contained, bigger notebook

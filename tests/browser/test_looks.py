@@ -49,8 +49,8 @@ CELLS = [
         "failures",
         'bad = fx.extend("Nothing to extend", video=f"{sim.url}/missing.mp4", check_url=False)\n'
         "poor = fx.sweep(clip, name='poor', prompt='Too dear', seed=[1, 2], budget_credits=1)\n"
-        "poor.wait() if False else None\n"
-        "import time; time.sleep(2)\n"
+        "poor.wait(quiet=True)\n"
+        "try:\n    bad.wait(60, quiet=True)\nexcept foxnb.FoxError:\n    pass\n"
         "runs = fx.runs()\n"
         'fx.compare(runs[runs.status != "completed"], rows="experiment", cols="status")',
     ),

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import connect, wait_for
+from support import connect, creates, wait_for
 
 import foxnb
 from foxnb._files import sha256_file
@@ -15,10 +15,6 @@ from foxnb.media import probe
 from foxnb.sim import Simulator
 
 PROMPTS = ["the camera drifts left", "night falls", "dawn breaks"]
-
-
-def creates(sim: Simulator) -> int:
-    return sim.backend.requests["create"]
 
 
 @pytest.mark.slow

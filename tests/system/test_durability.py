@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from support import account, connect
+from writers import sim_env
 
 from foxnb._files import sha256_file
 from foxnb.runtime.store import open_store
@@ -42,7 +43,7 @@ def slow_sim(tmp_path: Path) -> Iterator[Simulator]:
 
 @contextlib.contextmanager
 def worker(sim: Simulator, *args: str) -> Iterator[subprocess.Popen[str]]:
-    env = {**os.environ, "FOXAPI_API_KEY": sim.api_key, "FOXAPI_BASE_URL": sim.url}
+    env = sim_env(sim)
     process = subprocess.Popen(
         [sys.executable, str(WORKER), *args],
         env=env,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import httpx
 import pandas as pd
 import pytest
 from export_support import FAILURE, INPUT_NAME, NAME, QUIET_ENV, ExportSweep
+from lab_support import free_port
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
@@ -167,13 +167,6 @@ def test_a_dataframe_of_several_experiments_needs_a_name(export_sweep: ExportSwe
 
 
 # ---------------------------------------------------------------------------- mlflow server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

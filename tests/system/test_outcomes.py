@@ -4,7 +4,6 @@ ratings, picks and notes outlive the process and reach fx.runs(), the report and
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from support import connect, wait_for
+from writers import sim_env
 
 import foxnb
 from foxnb._files import sha256_file
@@ -122,7 +122,7 @@ def test_judgement_survives_a_restart_and_reaches_runs_report_and_export(
     """Judged in one process; a new process (a restarted kernel) sees the judgement in
     fx.runs(), the report's page, CSV and Parquet, and exports the starred run."""
     workdir = tmp_path / "runs"
-    env = {**os.environ, "FOXAPI_API_KEY": sim.api_key, "FOXAPI_BASE_URL": sim.url}
+    env = sim_env(sim)
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(JUDGE), str(workdir), str(clips["landscape"])],
         env=env,

@@ -6,16 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import connect
+from support import connect, creates
 
 import foxnb
 from foxnb.sim import Simulator
 
 PROMPT = "The camera keeps drifting over the hills"
-
-
-def creates(sim: Simulator) -> int:
-    return sim.backend.requests["create"]
 
 
 def test_identical_seeded_request_is_reused_for_free(

@@ -115,9 +115,7 @@ def test_an_unknown_status_is_polled_ever_more_slowly_shown_raw_and_resumable(
         row = fx.runs().iloc[0]
         assert row["service_status"] == "paused" and row["status"] in ("pending", "processing")
         fx.close()  # the kernel goes away while the service still says "paused"
-        later = foxnb.connect(
-            api_key=sim.api_key, base_url=edge.url, workdir=tmp_path / "runs", quiet=True
-        )
+        later = through(edge, sim, tmp_path / "runs")
         assert [r["run_id"] for r in later.unfinished()] == [job.run_id]
         saying.clear()
         (resumed,) = later.resume()

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from old_ledger import Ledger
+from support import wait_for
 from writers import Writer, account, grid_cells, sim_env, team_simulator
 
 import foxnb
@@ -98,10 +99,13 @@ def test_stop_submitting_in_a_notebook_stops_the_workers(
     assert isinstance(sweep, foxnb.Sweep)
     slow = ("--rate-per-s", "3")  # a few creates a second: the stop lands mid-sweep
     workers = [worker(team_sim, store_spec, tmp_path, f"w{n}", name, *slow) for n in range(2)]
-    deadline = time.monotonic() + 60
-    while sum(1 for t in team_sim.backend.tasks() if t.params.prompt == cells["prompt"][0]) < 2:
-        assert time.monotonic() < deadline, "the workers never sent a cell"
-        time.sleep(0.02)
+    prompt = cells["prompt"][0]
+    wait_for(
+        lambda: sum(1 for t in team_sim.backend.tasks() if t.params.prompt == prompt) >= 2,
+        60,
+        what="the workers to send a cell",
+        every_s=0.02,
+    )
     unsent = sweep.stop_submitting()
     for each in workers:
         each.result()

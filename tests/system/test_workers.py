@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import wait_for
 from writers import Writer, account, grid_cells, sim_env, team_simulator
 
 import foxnb
@@ -102,15 +103,14 @@ LEASE_S = 2.0
 def kill_holding(victim: Writer, store: str, tmp_path: Path, name: str) -> dict[str, int]:
     """SIGKILL ``victim`` once it holds runs already sent and runs not yet sent; what it held."""
     with open_store(store, tmp_path / "watcher") as reader:
-        deadline = time.monotonic() + 60
-        while True:
+
+        def holding() -> tuple[list[Any], int] | None:
             held = reader.unfinished(experiment=name)
             mine = [h for h in held.values() if h.owner and h.owner.startswith("elsewhere:")]
             sent = sum(bool(h.run.get("task_id")) for h in mine)
-            if sent >= 2 and len(mine) > sent:
-                break
-            assert time.monotonic() < deadline, "the worker never held runs"
-            time.sleep(0.01)
+            return (mine, sent) if sent >= 2 and len(mine) > sent else None
+
+        mine, sent = wait_for(holding, 60, what="the worker to hold runs", every_s=0.01)
     victim.kill()
     return {"held": len(mine), "sent": sent}
 

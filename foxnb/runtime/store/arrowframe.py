@@ -28,14 +28,8 @@ _STRINGS: dict[Any, Any] = {**_PANDAS_TYPES, pa.string(): pd.StringDtype()}
 
 def frame_from_json(texts: list[str]) -> pd.DataFrame | None:
     """The runs DataFrame of runs given as JSON objects (one text each), or ``None``."""
-    return frame_from_lines("\n".join(texts).encode(), len(texts))
-
-
-def frame_from_lines(data: bytes, rows: int) -> pd.DataFrame | None:
-    """``frame_from_json`` of ``rows`` runs given as UTF-8 JSON lines (what the store reads in
-    one go: no Python string per run), or ``None``."""
-    table = read_lines(data) if rows else None
-    return None if table is None else frame_from_table(table, rows)
+    table = read_lines("\n".join(texts).encode()) if texts else None
+    return None if table is None else frame_from_table(table, len(texts))
 
 
 def read_lines(data: bytes) -> pa.Table | None:

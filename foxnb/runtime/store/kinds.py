@@ -4,9 +4,10 @@ an experiment's state (see ``base.py`` for what a store does with them)."""
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from ...config import owner_host
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,9 @@ class Owner:
 
     @classmethod
     def here(cls, session: str) -> Owner:
-        """This process, as ``session``."""
-        return cls(socket.gethostname(), os.getpid(), session)
+        """This process, as ``session``, on this machine as the store names it
+        (``config.owner_host``: ``FOXNB_HOST`` or the host name)."""
+        return cls(owner_host(), os.getpid(), session)
 
     @classmethod
     def parse(cls, text: str) -> Owner | None:
@@ -57,10 +59,6 @@ class Held:
     run: dict[str, Any]
     owner: str | None
     lease_until: float | None
-
-    def live(self, now: float) -> bool:
-        """Whether an owner holds the run with a lease that has not expired."""
-        return self.owner is not None and self.lease_until is not None and self.lease_until > now
 
 
 @dataclass(frozen=True)
