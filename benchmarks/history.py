@@ -11,11 +11,11 @@ when the create answer arrived (`accepted_at`) rather than when the request was 
 the rate limiter. It closes in on the prediction (80 % of the remaining time per poll, 50 % after
 a single reading and never more than 45 % of the server's estimate), lands 0.4 % past it once
 within 12 % of the end, and then polls at 1, 2, 4 % of the elapsed time. Detection latency went
-from 1.9–2.1 % median / 3.0–3.1 % p95 of a job to 0.7 / 2.2–2.4 % end to end (0.6 / 1.4 % on
+from 1.9–2.1 % median / 3.0–3.1 % p95 of a job to 0.7 / 2.1–2.4 % end to end (0.6 / 1.4 % on
 1,500 simulated timelines offline, where no rate limiter, scheduler or second process shares the
 machine), at a median of 4 status reads per job and 6 at most; wall ÷ ideal from 1.024–1.025 to
-1.019. The rest of the gap is the last job's detection: 2.5 service s after the last task
-completed, against the 1.3 s that 1.01 allows.
+1.018–1.019. The rest of the gap is the last job's detection: 2.4–2.5 service s after the last
+task completed, against the 1.3 s that 1.01 allows.
 
 **Recording off the engine loop** (`foxnb/runtime/link.py`). Every store write goes to one
 writer thread; events queued while it commits become one transaction. A 10,000-job submission
@@ -34,8 +34,8 @@ one run); each create read every row of the sweep to count the creates in flight
 were deep copies; every queued write and every job held a `threading.Condition`. Now a busy
 store is waited for (only a refusing one refuses), ids carry 48 bits, a sweep without a budget
 reads only the rows that can be in flight, and waiters are woken instead of polling. The
-10,000-job sweep call went from 24–37 s to about 1.5 s; all tasks exist after 90–125 s at a
-lifted rate, the process then +160–176 MB over its start. Still open: while the 10,000 results
-arrive (download, check, score, record) the growth reaches about +320 MB, and a full garbage
-collection of the 10,000 jobs' objects stalls every thread for about 270 ms.
+10,000-job sweep call went from 24–37 s to 1.3–1.5 s; all tasks exist after 71–125 s at a
+lifted rate, the process then +167–176 MB over its start. Still open: while the 10,000 results
+arrive (download, check, score, record) the growth reaches +314–322 MB, and a full garbage
+collection of the 10,000 jobs' objects stalls every thread for 260–270 ms.
 """
