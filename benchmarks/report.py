@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import history, scoring, store_report
+from . import chain, history, scoring, store_report
 from .simproc import RequestCounts, ServerTask
 
 LABELS = {
@@ -147,6 +147,8 @@ def misses(report: dict[str, Any]) -> list[str]:
         )
     if "scoring" in report:
         missed.extend(scoring.misses(report["scoring"]))
+    if "chain" in report:
+        missed.extend(chain.misses(report["chain"]))
     if "store" in report:
         missed.extend(report["store"]["missed"])
     return missed
@@ -418,6 +420,7 @@ def _scale_table(report: dict[str, Any]) -> str:
             f"processes: {times} s; CPU {ledger['cpu_seconds_median']:.2f} s) | "
             f"< 1 s {_mark(ledger_ok)} |",
             *(scoring.table_rows(report["scoring"]) if "scoring" in report else []),
+            *([chain.table_row(report["chain"])] if "chain" in report else []),
         ]
     )
 
@@ -502,4 +505,6 @@ fresh process (foxnb and pandas imported, the store not yet opened; its file in 
 cache).
 
 {scoring.method(report["scoring"]) if "scoring" in report else ""}
+
+{chain.method(report["chain"]) if "chain" in report else ""}
 """

@@ -11,7 +11,8 @@ minutes and writes ``docs/benchmark.md`` (the table, the machine, how it was mea
 4. a 10,000-run ledger loaded into a DataFrame in fresh processes
    (:mod:`benchmarks.ledger_load`);
 5. the CPU time to score a 9 s 720p and a 9 s 1080p result, in a fresh process
-   (:mod:`benchmarks.scoring`);
+   (:mod:`benchmarks.scoring`), and ``chain.ipynb``'s chain of 3 hops × best of 3
+   (:mod:`benchmarks.chain`);
 6. the runs store under a team's load, on SQLite and PostgreSQL: 1,000 cells by one process
    and by four workers, the store's cost per event, 100,000 runs into ``fx.runs()``, and what
    store writes cost the engine loop (:mod:`benchmarks.store_phase`).
@@ -69,6 +70,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ledger-repeats", type=int, default=3, help="fresh processes (3)")
     parser.add_argument(
         "--scoring-repeats", type=int, default=7, help="timed scorings per size (7)"
+    )
+    parser.add_argument(
+        "--chain-speed", type=float, default=20.0, help="simulator speed-up, chain phase (20)"
     )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (7)")
     parser.add_argument(
@@ -196,6 +200,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "ledger_runs",
             "ledger_repeats",
             "scoring_repeats",
+            "chain_speed",
             "seed",
         )
     }
@@ -213,6 +218,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         run_module("benchmarks.scoring", ["--json", f"--repeats={args.scoring_repeats}"])
     )
     scored["phase_s"] = time.monotonic() - phase_started
+    log("chain: 3 hops × best of 3, as chain.ipynb runs it")
+    phase_started = time.monotonic()
+    # The last line: connecting to the built-in simulator prints a line of its own first.
+    printed = run_module("benchmarks.chain", ["--json", f"--speed={args.chain_speed}"])
+    chained = json.loads(printed.strip().splitlines()[-1])
+    chained["phase_s"] = time.monotonic() - phase_started
     store = store_phase(args)
     return {
         "config": config,
@@ -221,6 +232,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "memory": memory,
         "ledger": ledger,
         "scoring": scored,
+        "chain": chained,
         "store": store,
     }
 

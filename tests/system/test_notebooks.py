@@ -32,7 +32,6 @@ CHECK_MARK = "FOXNB-CHECK "
 EXTENSION_S = 7.0
 SAMPLE_S = 2.0
 DURATION_TOLERANCE_S = 0.3
-CHAIN_LIMIT_S = 60.0
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 BINDER = REPO / "binder"
 
@@ -111,7 +110,6 @@ CHECK_CELLS: dict[str, Sequence[str]] = {
         "    chosen_is_lowest=[\n"
         "        bool(g.loc[g.seam_jump.idxmin(), 'chosen']) for _, g in _df.groupby('hop')\n"
         "    ],\n"
-        "    chain_s=elapsed_s,\n"
         "    credits=chain.new_credits,\n"
         "    again_new_runs=len(again.new_runs),\n"
         "    again_credits=again.new_credits,\n"
@@ -328,8 +326,7 @@ def test_notebook_runs_on_the_simulator(name: str, tmp_path: Path) -> None:
         grid = html_of(cell(notebook, "grid"))
         assert grid.count('class="foxnb-compare-cell"') == 6 and grid.count("<tr>") == 3
     if name == "chain":
-        # The figure: 3 hops × best of 3 on the simulator in under a minute.
-        assert report(notebook)["chain_s"] < CHAIN_LIMIT_S
+        # Its time (3 hops × best of 3 under 60 s) is a benchmark figure: benchmarks/chain.py.
         assert "image/svg+xml" in mimetypes_of(cell(notebook, "drift"))  # a static image
         grid = html_of(cell(notebook, "grid"))
         assert grid.count('class="foxnb-compare-cell"') == 9 and grid.count("foxnb-values") == 9

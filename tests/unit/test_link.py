@@ -134,7 +134,7 @@ def test_turns_let_a_few_ask_at_once_in_order() -> None:
         await asyncio.sleep(0.01)
         turns.poke()
         await pausing
-        assert time.monotonic() - started < 0.15
+        assert time.monotonic() - started < 5  # woken, not the 50 s pause
 
     asyncio.run(scenario())
 
