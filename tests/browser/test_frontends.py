@@ -30,6 +30,9 @@ from lab_support import (
 )
 from support import wait_for
 
+# One xdist worker runs the whole module: its Notebook 7 server and Chromium start once.
+pytestmark = pytest.mark.xdist_group("test_frontends")
+
 COLAB_STUB = {
     "google/__init__.py": "",
     "google/colab/__init__.py": "from . import output  # noqa: F401\n",
@@ -154,7 +157,8 @@ def test_quickstart_in_notebook_7(page: Any, notebook7: Lab) -> None:
     assert video_state(video, play=True)["played"] == "ok"
 
     form.locator(".foxnb-submit").click()  # the identical request, seed 11 again
-    note = form.locator(".foxnb-reused")
+    # The form's message says so (the job's card says it too, until the card leaves the form).
+    note = form.locator(".foxnb-message .foxnb-reused")
     note.wait_for(timeout=30_000)
     assert "0 credits" in note.inner_text() and "reused from" in note.inner_text()
     assert form.locator(".foxnb-again").is_visible()

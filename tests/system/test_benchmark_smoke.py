@@ -15,16 +15,14 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.serial  # measures time and memory: runs alone
-
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ("foxnb", "sequential", "thread_pool", "fixed_interval")
 
 
 @pytest.mark.slow
 def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
-    """6 jobs at 80x, 20 jobs at once, a 200-run ledger, one scoring per size: exit 0, a full
-    table, sane figures, and the simulator's key nowhere in the output."""
+    """6 jobs at 80x, 20 jobs at once, a 200-run ledger, one scoring per size, the 3 × 3 chain:
+    exit 0, a full table, sane figures, and the simulator's key nowhere in the output."""
     out = tmp_path / "benchmark.md"
     done = subprocess.run(
         [
@@ -35,7 +33,7 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
             "--speed=80",
             "--sequential-jobs=1",
             "--memory-jobs=20",
-            "--memory-speed=80",
+            "--memory-speed=20",  # jobs of seconds: all 20 are out before one ends
             "--ledger-runs=200",
             "--ledger-repeats=1",
             "--scoring-repeats=1",

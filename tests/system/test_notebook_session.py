@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
-from system.test_notebooks import add_check_cells, copy_notebooks, execute
+from system.test_notebooks import add_check_cells, copy_notebooks
 
 TIMEOUT_S = 240
 
@@ -40,6 +41,25 @@ def run_cells(folder: Path, cells: list[tuple[str, str]]) -> dict[str, NotebookN
     )
     client.execute()
     return {cell["id"]: cell for cell in notebook.cells}
+
+
+def execute(path: Path, *, timeout_s: int = TIMEOUT_S) -> NotebookNode:
+    """Run the notebook at ``path`` with nbclient in its own folder; save and return it.
+
+    The executed notebook is written back even when a cell fails, for a look afterwards.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=timeout_s,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    try:
+        client.execute()
+    finally:
+        nbformat.write(notebook, path)
+    return notebook
 
 
 def outputs(cell: NotebookNode, kind: str | None = None) -> list[NotebookNode]:
