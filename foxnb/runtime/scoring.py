@@ -164,16 +164,32 @@ class ScoreWorker:
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             # One read per batch (a big sweep completes in bursts), of these runs only.
-            found = self.ledger.peek(batch)
+            try:
+                found = self.ledger.peek(batch)
+            except Exception as exc:  # e.g. the store went away: say so to every waiter
+                log.warning("foxnb: could not read %d run(s) to score: %s", len(batch), exc)
+                for run_id in batch:
+                    self._settle(run_id, exc)
+                continue
             for run_id in batch:
                 held = found.get(run_id)
                 self._finish(run_id, None if held is None else held.run)
 
+    def _settle(self, run_id: str, outcome: ScoredFields | BaseException) -> None:
+        """Resolve ``run_id``'s future (if anyone waits) with its fields or the error."""
+        with self._lock:
+            future = self._futures.pop(run_id, None)
+            self._force.discard(run_id)
+        if future is None:
+            return
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
     def _finish(self, run_id: str, run: dict[str, Any] | None) -> None:
         with self._lock:
-            future = self._futures.get(run_id)
             force = run_id in self._force
-            self._force.discard(run_id)
         try:
             if run is None or run.get("status") != "completed":
                 fields: ScoredFields = {}  # nothing to score (yet): record nothing
@@ -184,15 +200,9 @@ class ScoreWorker:
                 self.ledger.append(run_id, self.clock(), **fields)
         except BaseException as exc:  # the worker must survive anything
             log.exception("foxnb: scoring %s failed", run_id)
-            with self._lock:
-                self._futures.pop(run_id, None)
-            if future is not None:
-                future.set_exception(exc)
+            self._settle(run_id, exc)
             return
-        with self._lock:
-            self._futures.pop(run_id, None)
-        if future is not None:
-            future.set_result(fields)
+        self._settle(run_id, fields)
 
     def score_run(self, run: dict[str, Any]) -> ScoredFields:
         """The scores of one completed run as ledger fields (never raises for a bad file)."""

@@ -15,7 +15,7 @@ from foxnb import ValidationError
 from foxnb._files import sha256_file
 from foxnb._html.drift import drift_svg
 from foxnb._html.outcomes import shade_colour, stars_text, values_html
-from foxnb.errors import DownloadError
+from foxnb.errors import DownloadError, StoreError
 from foxnb.experiments.chain_spec import load_specs, make_spec, save_spec, spec_path
 from foxnb.experiments.choose import check_pick, choose
 from foxnb.experiments.compare import compare, shade_cells, sort_axes
@@ -183,6 +183,25 @@ def test_worker_scores_a_run_once_and_records_one_event(
     assert events(ledger) == lines
     worker.submit("r1", force=True).result(60)
     assert events(ledger) == lines + 1
+
+
+def test_a_store_that_fails_a_read_fails_the_waiters_not_the_worker(
+    tmp_path: Path, pair: tuple[Path, Path]
+) -> None:
+    """The store going away mid-sweep (closed here; a dropped database in a team) fails the
+    futures of the runs it could not read, instead of killing the thread and leaving them
+    waiting forever; a later request is served by a new read."""
+    clip, result = pair
+    ledger = Ledger(tmp_path / "runs")
+    completed(ledger, "r1", str(clip), result, input_sha256=sha256_file(clip))
+    worker = ScoreWorker(ledger, tmp_path / "inputs")
+    ledger.close()
+    with pytest.raises(StoreError, match="closed"):
+        worker.submit("r1").result(60)
+    reopened = Ledger(tmp_path / "runs")
+    worker.ledger = reopened
+    assert worker.submit("r1").result(60)["score_error"] is None
+    assert worker.pending("r1") is None
 
 
 def test_identical_files_are_decoded_once(
