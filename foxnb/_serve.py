@@ -58,10 +58,10 @@ from ._frontend import (
 from ._frontend import (
     max_embed_bytes as embed_cap_bytes,
 )
-from ._html.video import transport_html, transport_text, unserved_video_html, video_html
+from ._html.video import Transport, transport_html, unserved_video_html, video_html
 from .media import poster_data_uri
 
-Transport = Literal["files", "embedded", "none"]
+TransportKind = Literal["files", "embedded", "none"]
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ def choose_transport(
     embed: bool | None,
     cap_bytes: int,
     where: Frontend,
-) -> tuple[Transport, str]:
+) -> tuple[TransportKind, str]:
     """How a video of ``size_bytes`` reaches the browser, and a note saying why (pure).
 
     >>> choose_transport(size_bytes=10, url=None, embed=None, cap_bytes=99, where="vscode")
@@ -243,11 +243,12 @@ def video_media(
     max_embed_bytes: int | None = None,
     with_poster: bool = True,
     fill: bool = False,
-) -> tuple[str, str]:
-    """A local video's HTML (without the caption) and the caption naming its transport."""
+) -> tuple[str, Transport | None]:
+    """A local video's HTML (without the caption) and how it reaches the browser (``None``:
+    it does not; the HTML says why)."""
     file = Path(path)
     if not file.is_file():
-        return unserved_video_html(str(file), None, "the file no longer exists"), ""
+        return unserved_video_html(str(file), None, "the file no longer exists"), None
     where = frontend()
     size_bytes = file.stat().st_size
     cap_bytes = max_embed_bytes if max_embed_bytes is not None else embed_cap_bytes()
@@ -257,7 +258,7 @@ def video_media(
     )
     poster = poster_data_uri(file) if with_poster or transport == "none" else None
     if transport == "none":
-        return unserved_video_html(str(file), poster, note), ""
+        return unserved_video_html(str(file), poster, note), None
     if transport == "embedded":
         mime = mimetypes.guess_type(file.name)[0] or "video/mp4"
         data = base64.b64encode(file.read_bytes()).decode("ascii")
@@ -265,9 +266,9 @@ def video_media(
     else:
         assert url is not None
         src = url
-    notes = [n for n in (note if note != "as asked" else "", audio_note(where)) if n]
+    notes = tuple(n for n in (note if note != "as asked" else "", audio_note(where)) if n)
     media = video_html(src, poster, fill=fill, transport=transport)
-    return media, transport_text(transport, size_bytes, notes)
+    return media, Transport(transport, size_bytes, notes)
 
 
 def video_block(
@@ -284,7 +285,7 @@ def video_block(
     default ``FOXNB_MAX_EMBED_MB`` or 20 MB), else its last frame and path; a line under it
     says which. ``fill=True`` makes the video as wide as its container (grid tiles).
     """
-    media, caption = video_media(
+    media, transport = video_media(
         path, embed=embed, max_embed_bytes=max_embed_bytes, with_poster=with_poster, fill=fill
     )
-    return media + transport_html(caption)
+    return media + transport_html("" if transport is None else transport.text)

@@ -15,6 +15,7 @@ from ..models import EXTENSION_S
 from . import style
 from .base import escape
 from .grid_script import PLAY_ROWS_SCRIPT
+from .video import Transport
 
 __all__ = ["MIN_TILE_PX", "PLAY_ROWS_SCRIPT", "CellView", "cell_html", "grid_html", "label"]
 
@@ -37,7 +38,7 @@ class CellView:
     status: str
     error_code: str | None = None
     media_html: str = ""
-    transport: str = ""
+    transport: Transport | None = None
     """How its video reaches the browser (``foxnb._serve``), for the line under the grid."""
     details_html: str = ""
     background: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from . import style
 from .base import escape
@@ -32,13 +33,37 @@ def video_html(
     )
 
 
-def transport_text(transport: str, size_bytes: int, notes: Sequence[str] = ()) -> str:
-    """How a video reached the browser, e.g. ``embedded in the notebook (1.2 MB) · VS Code
-    shows outputs without Jupyter's /files/ route``."""
-    text = _TRANSPORT_TEXT.get(transport, transport)
-    if transport == "embedded":
-        text += f" ({size_bytes / 2**20:.1f} MB)"
-    return " · ".join((text, *notes))
+@dataclass(frozen=True)
+class Transport:
+    """How one video reaches the browser: ``kind`` (``"files"``: a Jupyter server's ``/files/``
+    URL; ``"embedded"``: a data URL in the notebook), its size, and notes on why."""
+
+    kind: str
+    size_bytes: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """E.g. ``embedded in the notebook (1.2 MB) · VS Code shows outputs without Jupyter's
+        /files/ route``."""
+        return transports_text([self])
+
+
+def transports_text(transports: Sequence[Transport]) -> str:
+    """One line for many videos: how many went each way, the embedded sizes added up, e.g.
+    ``4 × embedded in the notebook (3.0 MB in all)`` — one entry per way, however many videos
+    of different sizes there are."""
+    sizes: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for transport in transports:
+        sizes.setdefault((transport.kind, transport.notes), []).append(transport.size_bytes)
+    parts = []
+    for (kind, notes), each in sizes.items():
+        text = _TRANSPORT_TEXT.get(kind, kind)
+        if kind == "embedded":
+            text += f" ({sum(each) / 2**20:.1f} MB{' in all' if len(each) > 1 else ''})"
+        text = " · ".join((text, *notes))
+        parts.append(f"{len(each)} × {text}" if len(each) > 1 else text)
+    return "; ".join(parts)
 
 
 def transport_html(text: str) -> str:

@@ -45,7 +45,6 @@ notebook you did not run yourself) no control appears and each video keeps its o
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,7 @@ import pandas as pd
 
 from .._html.grid import CellView, grid_html
 from .._html.outcomes import shade_colour, values_html
-from .._html.video import transport_html
+from .._html.video import transport_html, transports_text
 from .._serve import video_media
 from ..errors import ValidationError
 from ..models import closest_name
@@ -153,11 +152,10 @@ def compare(
 
 def _transports(views: dict[tuple[int, int], CellView]) -> str:
     """One line under the grid naming how its videos reach the browser (none: nothing)."""
-    counts = Counter(view.transport for view in views.values() if view.transport)
-    if not counts:
+    transports = [view.transport for view in views.values() if view.transport is not None]
+    if not transports:
         return ""
-    text = "; ".join(f"{n} × {note}" if n > 1 else note for note, n in counts.items())
-    return transport_html(f"Videos: {text}")
+    return transport_html(f"Videos: {transports_text(transports)}")
 
 
 def pick_runs(
@@ -290,7 +288,7 @@ def _view(
 ) -> CellView:
     status = str(run.get("status") or "unknown")
     code = run.get("error_code")
-    media = transport = ""
+    media, transport = "", None
     path = run.get("video_path")
     if status == "completed" and path:
         media, transport = video_media(Path(str(path)), embed=embed_video, fill=True)

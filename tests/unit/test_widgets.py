@@ -15,6 +15,7 @@ from foxnb import Job
 from foxnb import _serve as _files
 from foxnb._html.form import extend_code
 from foxnb._html.job import JobView, snapshot_html
+from foxnb._html.video import Transport, transports_text
 from foxnb._serve import ServerInfo, ServerLocation, files_url, locate_server
 from foxnb.config import Config
 from foxnb.media import POSTER_MAX_BASE64_CHARS, poster_data_uri
@@ -220,6 +221,19 @@ def test_show_video_by_url_embedded_or_as_poster(
         show_video(clip, max_embed_bytes=10, return_html=True),
     ):
         assert "<video" not in html and 'src="data:image/jpeg' in html and str(clip) in html
+
+
+def test_many_videos_are_summed_up_in_one_entry_per_way() -> None:
+    """Under a grid: one entry per way videos reach the browser, however many sizes they have
+    (a 10 x 10 grid of real results has 100 sizes), embedded sizes added up."""
+    note = "VS Code shows outputs without Jupyter's /files/ route"
+    grid = [Transport("embedded", (700 + n) * 1024, (note,)) for n in range(100)]
+    grid += [Transport("files", 5_000_000), Transport("files", 6_000_000)]
+    assert transports_text(grid) == (
+        f"100 × embedded in the notebook (73.2 MB in all) · {note}; "
+        "2 × served by the Jupyter server"
+    )
+    assert Transport("embedded", 3 * 2**20).text == "embedded in the notebook (3.0 MB)"
 
 
 def test_outside_a_notebook_displays_are_text_lines(capsys: pytest.CaptureFixture[str]) -> None:
