@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,6 +282,9 @@ def test_shared_results_serve_one_rendering_on_an_unchanged_timeline(
             finals = [poll(http, task_id)[-1] for task_id in ids]
             blobs = [http.get(final["results"][0]["url"]).content for final in finals]
         records = {record.id: record for record in shared.backend.tasks()}
+        saved = json.loads((tmp_path / "state" / "state.json").read_text(encoding="utf-8"))
+    # The state file, encoded a task at a time, holds every record as it is now.
+    assert saved["tasks"] == [record.to_json() for record in records.values()]
     assert [final["status"] for final in finals] == ["completed", "completed"]
     assert blobs[0] == blobs[1] and len(blobs[0]) > 1000
     assert len(list((tmp_path / "state" / "renders").glob("*.mp4"))) == 1

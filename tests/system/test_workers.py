@@ -98,6 +98,10 @@ def slow_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
 
 
 LEASE_S = 2.0
+#: The victim's lease when a notebook's resume() takes over: long enough that the notebook has
+#: connected and read the store before it lapses, even on a slow, busy machine (the victim
+#: renews every third of it, so at least two thirds are left when it is killed).
+RESUME_LEASE_S = 9.0
 
 
 def kill_holding(victim: Writer, store: str, tmp_path: Path, name: str) -> dict[str, int]:
@@ -124,8 +128,9 @@ def test_kill_9_worker_is_taken_over_after_its_lease(
     once the lease lapses: every cell ends, none was created twice."""
     name, cells = grid(4, 10)
     record(slow_sim, store_spec, tmp_path, clips["landscape"], name, cells)
+    lease_s = LEASE_S if taker == "worker" else RESUME_LEASE_S
     victim = worker(
-        slow_sim, store_spec, tmp_path, "victim", name, "--lease-s", str(LEASE_S),
+        slow_sim, store_spec, tmp_path, "victim", name, "--lease-s", str(lease_s),
         FOXNB_HOST="elsewhere",
     )  # fmt: skip
     held = kill_holding(victim, store_spec, tmp_path, name)
@@ -138,6 +143,7 @@ def test_kill_9_worker_is_taken_over_after_its_lease(
             simulator=slow_sim, workdir=tmp_path / "nb", store=store_spec, quiet=True
         )
         jobs = fx.resume()
+        assert time.monotonic() - killed_at < lease_s * 2 / 3, "resume() came after the lease"
         # The victim's runs are still leased: watched until the lease lapses, then taken.
         assert any((job.state.watching or "").startswith("elsewhere:") for job in jobs)
         for job in jobs:
