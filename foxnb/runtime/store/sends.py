@@ -89,6 +89,11 @@ class SqlStore(SqlLeases):
     # ---- experiments --------------------------------------------------------------------
     def stop_experiment(self, name: str, reason: str, code: str = "sweep_stopped") -> None:
         with self._tx() as conn:
+            # After any send being decided now (begin_send holds this lock until it commits):
+            # once this commits, a run still queued is never sent, so it may be counted as
+            # unsent. Without the lock PostgreSQL let a decision made just before the stop
+            # commit just after it: a run counted as unsent was sent.
+            self._lock(conn, SEND_LOCK, name)
             self._stop(conn, name, reason, code)
 
     def _stop(self, conn: Any, name: str, reason: str, code: str | None) -> None:
