@@ -16,6 +16,7 @@ shared by machines; without it, ``runs.db`` in ``--workdir``.
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
@@ -164,14 +165,14 @@ def _worker(fx: Session, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="foxnb", description=__doc__.split("\n")[0])
-    parser.add_argument("--workdir", default="foxnb-runs", help="work folder (runs, videos)")
-    parser.add_argument(
-        "--store", default=None, help="runs store: a SQLite file or postgresql://… (FOXNB_STORE)"
-    )
-    parser.add_argument("--videos", default=None, help="where results are saved")
+    _where_arguments(parser, defaults={"workdir": "foxnb-runs", "store": None, "videos": None})
+    # The same options after the command (``foxnb worker --store URL``); given there, they win.
+    where = argparse.ArgumentParser(add_help=False)
+    _where_arguments(where, defaults=None)
     sub = parser.add_subparsers(dest="command", required=True)
+    sub_parser = functools.partial(sub.add_parser, parents=[where])
 
-    ext = sub.add_parser("extend", help="extend a video by 7 s (real service if a key is set)")
+    ext = sub_parser("extend", help="extend a video by 7 s (real service if a key is set)")
     ext.add_argument("prompt")
     ext.add_argument("--video", required=True, help="local file or http(s) URL")
     ext.add_argument("--model", default=MODELS[0], choices=MODELS)
@@ -182,25 +183,25 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--no-audio", action="store_true")
     ext.add_argument("--tag", action="append", default=[])
 
-    demo = sub.add_parser("demo", help="extend a generated sample clip on the simulator")
+    demo = sub_parser("demo", help="extend a generated sample clip on the simulator")
     demo.add_argument("--prompt", default="The camera keeps drifting over the hills at dusk")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--speed", type=float, default=10.0, help="simulator speed factor")
 
-    runs = sub.add_parser("runs", help="list recorded runs (reads only; starts nothing)")
+    runs = sub_parser("runs", help="list recorded runs (reads only; starts nothing)")
     runs.add_argument("--status", default=None, help="only runs with this status")
     runs.add_argument("--all", action="store_true", help="every column, not the compact view")
 
-    sub.add_parser("resume", help="re-attach unfinished runs and wait for them")
+    sub_parser("resume", help="re-attach unfinished runs and wait for them")
 
-    sweep = sub.add_parser("sweep", help="start a sweep written as a TOML file (fx.sweep fields)")
+    sweep = sub_parser("sweep", help="start a sweep written as a TOML file (fx.sweep fields)")
     sweep.add_argument("spec", help="the TOML file")
     sweep.add_argument("--dry-run", action="store_true", help="show the plan, send nothing")
     sweep.add_argument(
         "--record-only", action="store_true", help="record the cells for workers; send nothing"
     )
 
-    worker = sub.add_parser("worker", help="claim and run cells until none are left")
+    worker = sub_parser("worker", help="claim and run cells until none are left")
     worker.add_argument("--experiment", default=None, help="only runs of this experiment")
     worker.add_argument("--hold", type=int, default=HOLD, help="unsent runs held at once")
     worker.add_argument("--lease-s", type=float, default=LEASE_S, help="lease of a claim (s)")
@@ -208,6 +209,22 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--quiet", action="store_true", help="no line per finished run")
     sub.add_parser("sim", help="run a standalone FoxAPI simulator", add_help=False)
     return parser
+
+
+def _where_arguments(parser: argparse.ArgumentParser, defaults: dict[str, Any] | None) -> None:
+    """``--workdir``, ``--store`` and ``--videos``; without ``defaults`` an option not given is
+    left out of the result (so it does not hide the same option given before the command)."""
+
+    def default(name: str) -> Any:
+        return argparse.SUPPRESS if defaults is None else defaults[name]
+
+    parser.add_argument("--workdir", default=default("workdir"), help="work folder (runs, videos)")
+    parser.add_argument(
+        "--store",
+        default=default("store"),
+        help="runs store: a SQLite file or postgresql://… (FOXNB_STORE)",
+    )
+    parser.add_argument("--videos", default=default("videos"), help="where results are saved")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

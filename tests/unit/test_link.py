@@ -1,6 +1,6 @@
 """The writer thread between a session and its runs store (``StoreLink``), on a real SQLite file;
 the turns a process's cells take to ask the store (``Turns``); sweep spec files; the owner's
-host name."""
+host name; where the command line's store options may stand."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from foxnb.cli import build_parser
 from foxnb.config import owner_host
 from foxnb.errors import StoreError, ValidationError
 from foxnb.experiments.sweep_spec import load_spec
@@ -168,3 +169,17 @@ def test_the_owner_host_can_be_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Owner.parse(str(Owner(owner_host(), 12, "s"))) == Owner("lab_gpu-1", 12, "s")
     monkeypatch.delenv("FOXNB_HOST")
     assert owner_host()
+
+
+@pytest.mark.parametrize("command", [["worker"], ["runs"], ["resume"], ["sweep", "s.toml"]])
+def test_store_options_stand_before_or_after_the_command(command: list[str]) -> None:
+    """``foxnb worker --store URL`` as the docs write it, and ``foxnb --store URL worker``."""
+    parse = build_parser().parse_args
+    url = "postgresql://lab/runs"
+    after = parse([*command, "--store", url, "--workdir", "w", "--videos", "v"])
+    before = parse(["--store", url, "--workdir", "w", "--videos", "v", *command])
+    assert (after.store, after.workdir, after.videos) == (url, "w", "v")
+    assert (before.store, before.workdir, before.videos) == (url, "w", "v")
+    plain = parse(command)
+    assert (plain.store, plain.workdir, plain.videos) == (None, "foxnb-runs", None)
+    assert parse(["--store", "a.db", *command, "--store", "b.db"]).store == "b.db"
