@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,8 @@ def test_engine_start_freezes_the_objects_alive_then() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "True"]
+
+
+def test_the_installed_version_is_the_one_in_version_py() -> None:
+    """pyproject.toml reads the version from foxnb/_version.py: the two cannot disagree."""
+    assert importlib.metadata.version("foxnb") == foxnb.__version__
