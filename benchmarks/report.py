@@ -387,7 +387,7 @@ def _sweep_notes(report: dict[str, Any]) -> str:
         + "CPython's collector stops every thread while it runs, whichever thread triggered "
         f"it; one full collection of this process ({stall['gc_tracked_objects']:,} objects "
         "still tracked: foxnb's engine freezes the ones alive when it starts, see "
-        f"foxnb/_engine.py) took {stall['full_gc_ms']:.0f} ms when measured after the run."
+        f"foxnb/runtime/engine.py) took {stall['full_gc_ms']:.0f} ms when measured after the run."
     )
     return "\n\n".join(notes)
 

@@ -23,8 +23,8 @@ score              what it measures                            good
 
 Only what the scores need is decoded (a window around the seam, short runs of frames across
 the clip, its last second), at 128 px on the long side; see ``foxnb._frames``. On the
-2-core machine of ``docs/benchmark.md`` a 9 s 720p result takes about 0.2 s of CPU and a
-1080p one 0.4 s.
+2-core machine of ``docs/benchmark.md`` a 9 s 720p result takes about 0.11 s of CPU and a
+1080p one 0.21 s (``python -m benchmarks.scoring``).
 
 Videos are compared on the same small RGB grid whatever their size, so a result re-encoded at
 another size or frame rate still lines up with its input, by time.

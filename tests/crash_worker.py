@@ -1,4 +1,4 @@
-"""A fork server for ``tests/test_crash.py``: foxnb sweeps in processes that get killed with -9.
+"""A fork server for ``tests/system/test_crash.py``: foxnb sweeps in processes killed with -9.
 
     FOXAPI_API_KEY=... FOXAPI_BASE_URL=http://127.0.0.1:PORT python tests/crash_worker.py
 

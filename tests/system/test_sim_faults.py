@@ -280,7 +280,7 @@ def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
         )
         assert response.status_code == 503
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0  # seconds alone; far longer on a busy machine
     finally:
         process.kill()
         process.wait()

@@ -1,8 +1,8 @@
 """The live sweep view, its saved snapshot and the comparison grid's row playback markup.
 
 Sweeps run against the simulator over loopback; "displaying" in a kernel is observed by
-standing in for IPython's ``display`` (as tests/test_widgets_form.py does), and widget
-traffic by counting ``Widget._send`` calls. The browser side is in tests/test_browser.py.
+standing in for IPython's ``display`` (as tests/system/test_widgets_form.py does), and widget
+traffic by counting ``Widget._send`` calls. The browser side is in tests/browser/test_browser.py.
 """
 
 from __future__ import annotations

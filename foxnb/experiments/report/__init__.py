@@ -41,8 +41,8 @@ What you can rely on:
   by the next report written beside it. A ``path`` whose name the file system cannot hold
   (over 255 bytes) is refused before anything is written.
 
-This module chooses the runs and the grid and writes the folder; ``_report_videos`` copies and
-checks the videos, ``_report_runs`` makes the CSV/Parquet table, ``_report_page`` the HTML.
+This module chooses the runs and the grid and writes the folder; ``videos`` copies and
+checks the videos, ``runs`` makes the CSV/Parquet table, ``page`` the HTML.
 """
 
 from __future__ import annotations
