@@ -18,7 +18,6 @@ them, and any absolute path that still slips in (from a library's error text) is
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -30,8 +29,8 @@ from pathlib import Path
 
 import httpx
 
-from .probe import VideoFacts, displayed_size
-from .render import RenderError, check_extend_input, probe_video, render_extension
+from .probe import displayed_size, probe_video_once
+from .render import RenderError, check_extend_input, render_extension
 from .states import Status, Timeline
 from .store import Outcome, TaskRecord
 from .validate import aspect_conflict
@@ -106,7 +105,7 @@ def fetch_input(
 def check_input(path: Path) -> None:
     """Probe the input and apply the documented 720p/1080p, 16:9/9:16 constraints."""
     try:
-        facts = _probe_once(path)
+        facts = probe_video_once(path)
     except RenderError as exc:
         raise TaskFailure(
             "video_decode_failed", f"The input is not a decodable video file: {exc}."
@@ -114,22 +113,6 @@ def check_input(path: Path) -> None:
     problem = check_extend_input(facts)
     if problem is not None:
         raise TaskFailure(*problem)
-
-
-def _probe_once(path: Path) -> VideoFacts:
-    """``probe_video``, once per version of a file: a sweep's tasks share one uploaded input,
-    and probing it for each of 500 tasks was a fifth of a busy simulator's CPU."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return probe_video(path)  # raises the RenderError that says why, without the path
-    return _probe(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=64)
-def _probe(path: str, inode: int, size: int, mtime_ns: int) -> VideoFacts:
-    """``probe_video`` of one version of a file (its inode, size and modification time)."""
-    return probe_video(path)
 
 
 def file_sha256(path: Path) -> str:

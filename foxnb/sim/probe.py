@@ -31,6 +31,7 @@ __all__ = [
     "ffmpeg_reason",
     "picture_stream",
     "probe_video",
+    "probe_video_once",
 ]
 
 #: Sizes veo-3.1-extend accepts: 720p and 1080p, landscape 16:9 or portrait 9:16.
@@ -117,6 +118,23 @@ def picture_stream(container: InputContainer) -> VideoStream | None:
         if not stream.disposition & Disposition.attached_pic:
             return stream
     return None
+
+
+def probe_video_once(path: str | Path) -> VideoFacts:
+    """:func:`probe_video`, cached per file version like :func:`displayed_size`: every task of
+    a sweep probes the one input it shares (500 probes were a fifth of a busy simulator's CPU).
+    A missing file raises as :func:`probe_video` does."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return probe_video(path)  # raises the RenderError that says why, without the path
+    return _probe_video(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_video(path: str, size_bytes: int, mtime_ns: int) -> VideoFacts:
+    """:func:`probe_video` of one version (size, modification time) of a file."""
+    return probe_video(path)
 
 
 def displayed_size(path: str | Path) -> tuple[int, int] | None:

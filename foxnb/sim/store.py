@@ -231,7 +231,7 @@ class StateStore:
             write_atomic(self.root / _STATE_FILE, self._encode(state).encode("utf-8"))
 
     def _encode(self, state: AccountState) -> str:
-        """The state file's text, as ``json.dumps(state.to_json())`` would give it.
+        """The state file's text: the JSON of ``state.to_json()``.
 
         The state is saved on every create and every finish. Each task's JSON is kept from the
         save before while its record is the same object (records are frozen and replaced when
