@@ -82,7 +82,7 @@ def test_four_workers_split_500_cells(
     workers = [worker(fast_sim, store_spec, tmp_path, f"w{n}", name) for n in range(4)]
     shares = [summary(w) for w in workers]
     elapsed_s = time.monotonic() - started
-    print(f"4 workers, 500 cells: {elapsed_s:.1f} s; shares {[s['completed'] for s in shares]}")
+    print(f"4 workers, 500 cells: {elapsed_s:.1f} s; each worker's runs by status: {shares}")
     assert all(share["completed"] > 0 for share in shares)
     assert sum(share["completed"] for share in shares) == 500
     result = account(fast_sim, store_spec, tmp_path, name, grid_cells(cells))
