@@ -236,7 +236,7 @@ def test_sweep_view_becomes_a_grid_whose_rows_play_together(
     path = write_notebook(
         lab.root / "sweep_view.ipynb",
         [
-            ("setup", on_the_simulator("runs-sweep-view", speed=40)),
+            ("setup", on_the_simulator("runs-sweep-view", speed=20)),
             (
                 "sweep",
                 'sweep = fx.sweep(clip, name="dusk-vs-storm",\n'
@@ -248,16 +248,21 @@ def test_sweep_view_becomes_a_grid_whose_rows_play_together(
     )
     notebook = Notebook(page, lab, path)
     notebook.open()
+    # Every width the bar takes from the moment it is drawn, recorded by the page itself (the
+    # view is replaced at the end; on a busy machine the cells run before a test could look).
+    page.evaluate(
+        "() => { window.__bar = []; new MutationObserver(() => {"
+        " const b = document.querySelector('.foxnb-sweep .foxnb-sweep-progress .progress-bar');"
+        " if (b && b.style.width !== window.__bar[window.__bar.length - 1])"
+        " window.__bar.push(b.style.width); })"
+        ".observe(document.body, {subtree: true, childList: true, attributes: true,"
+        " attributeFilter: ['style']}); }"
+    )
     notebook.run_all()
 
     view = page.locator(".foxnb-sweep")
     bar = view.locator(".foxnb-sweep-progress .progress-bar")
     bar.wait_for(timeout=30_000)
-    # Every width the bar takes, recorded by the page itself (the view is replaced at the end).
-    bar.evaluate(
-        "b => { window.__bar = [b.style.width]; new MutationObserver(() => "
-        "window.__bar.push(b.style.width)).observe(b, {attributeFilter: ['style']}); }"
-    )
     wait_for(lambda: view.locator(".foxnb-card").count() == 4, timeout_s=30, what="four cards")
     header = view.locator(".foxnb-sweep-header").inner_text()
     assert "dusk-vs-storm" in header and "simulator — synthetic videos, nothing billed" in header
