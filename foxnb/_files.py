@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -99,6 +100,19 @@ def remove_stale_dirs(folder: Path, pattern: str) -> list[Path]:
     return removed
 
 
+_swept: set[Path] = set()
+_swept_lock = threading.Lock()
+
+
+def _sweep_once(folder: Path) -> None:
+    """``remove_stale_parts(folder)`` the first time this process writes into ``folder``."""
+    with _swept_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    remove_stale_parts(folder)
+
+
 class AtomicWriter:
     """Write a file so readers see either nothing or the whole of it.
 
@@ -106,8 +120,10 @@ class AtomicWriter:
     ``commit()`` flushes, fsyncs and renames. Leaving the ``with`` block without ``commit()``
     (an error, a size cap, a full disk) removes the partial file. A disk error (no space
     left, a file size limit, a read-only folder) is raised as the ``OSError`` it is, after
-    that clean-up; callers say what it means for them. Opening a writer first removes the
-    partial files of ``dest`` left by dead processes (see ``remove_stale_parts``).
+    that clean-up; callers say what it means for them. The first writer a process opens in a
+    folder removes the partial files dead processes left there (see ``remove_stale_parts``);
+    later ones do not list the folder again (10,000 downloads into one folder listed it
+    10,000 times, on the engine's loop).
     """
 
     def __init__(self, dest: Path, max_bytes: int | None = None):
@@ -119,7 +135,7 @@ class AtomicWriter:
 
     def __enter__(self) -> AtomicWriter:
         self.dest.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_parts(self.dest.parent, glob.escape(self.dest.name) + ".*")
+        _sweep_once(self.dest.parent)
         self._fh = open(self._tmp, "wb")
         return self
 
