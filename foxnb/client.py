@@ -36,6 +36,7 @@ import httpx
 from . import _wire as W
 from ._http import Multipart, ResultSave, client_options, failure, peek_headers, peek_limit
 from ._inputs import check_upload_size
+from ._media_thread import on_media_thread
 from .config import Config, base_url_from_env, key_from_env, uses_env_proxy
 from .models import MAX_UPLOAD_BYTES, ExtendRequest, Task, UploadedFile
 
@@ -376,9 +377,9 @@ class AsyncClient(_Base):
                             return rejected
                 except httpx.TransportError as exc:
                     return save.cut_short(r.num_bytes_downloaded, exc)
-                # FFmpeg reads the file in a worker thread: it must not stall other jobs.
+                # FFmpeg reads the file on the media thread: it must not stall other jobs.
                 problem = save.body_problem(r.num_bytes_downloaded)
-                return problem or await asyncio.to_thread(save.finish)
+                return problem or await on_media_thread(save.finish)
 
     async def aclose(self) -> None:
         await self._api.aclose()

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import sha256_file
+from .._media_thread import give_back_free_memory
 from ..errors import FoxError, ScoreError
 from ..models import EXTENSION_S, is_url
 from ..scores import SCORE_COLUMNS, SCORES_VERSION, score_extension
@@ -174,6 +175,8 @@ class ScoreWorker:
             for run_id in batch:
                 held = found.get(run_id)
                 self._finish(run_id, None if held is None else held.run)
+            if self._queue.empty():
+                give_back_free_memory()  # the frames decoded for the batch
 
     def _settle(self, run_id: str, outcome: ScoredFields | BaseException) -> None:
         """Resolve ``run_id``'s future (if anyone waits) with its fields or the error."""
