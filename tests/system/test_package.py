@@ -37,3 +37,56 @@ def test_engine_start_freezes_the_objects_alive_then() -> None:
 def test_the_installed_version_is_the_one_in_version_py() -> None:
     """pyproject.toml reads the version from foxnb/_version.py: the two cannot disagree."""
     assert importlib.metadata.version("foxnb") == foxnb.__version__
+
+
+BUSY_FREEZE = """
+import asyncio, gc, time
+from foxnb.runtime import engine
+
+engine.BUSY_JOBS = 50
+eng = engine.Engine()
+
+
+async def make_gate():
+    return asyncio.Event()
+
+
+gate = eng.call(make_gate())
+futures = [eng.submit(gate.wait()) for _ in range(49)]
+print("below", gc.get_freeze_count())
+futures.append(eng.submit(gate.wait()))
+at_busy = gc.get_freeze_count()
+print("busy", at_busy > 0)
+alive = [[n] for n in range(20000)]
+gc.collect()
+print("survivors frozen", gc.get_freeze_count() >= at_busy + 20000)
+eng.loop.call_soon_threadsafe(gate.set)
+for future in futures:
+    future.result(10)
+deadline = time.monotonic() + 10  # the last future's done callback may still be running
+while gc.get_freeze_count() and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("thawed", gc.get_freeze_count())
+gc.collect()
+after_idle = gc.get_freeze_count()
+print("frozen once more", after_idle >= 20000)
+more = [[n] for n in range(20000)]
+gc.collect()
+print("then left alone", gc.get_freeze_count() == after_idle)
+"""
+
+
+def test_a_busy_engine_freezes_what_survives_full_collections() -> None:
+    """While many jobs run, survivors of a full collection are frozen (the next one skips
+    them); when the last job ends everything is thawed, and one more collection refreezes."""
+    out = subprocess.run(
+        [sys.executable, "-c", BUSY_FREEZE], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines() == [
+        "below 0",
+        "busy True",
+        "survivors frozen True",
+        "thawed 0",
+        "frozen once more True",
+        "then left alone True",
+    ]
