@@ -38,4 +38,21 @@ reads only the rows that can be in flight, and waiters are woken instead of poll
 lifted rate, the process then +167–176 MB over its start. Still open: while the 10,000 results
 arrive (download, check, score, record) the growth reaches +314–322 MB, and a full garbage
 collection of the 10,000 jobs' objects stalls every thread for 260–270 ms.
+
+**Memory while results arrive** (2026-12-02, on a machine about 3x slower per core than the
+one of the tables above). Three causes found and changed: (1) each downloaded result was
+checked with FFmpeg on asyncio's default executor, whose threads spread the decoders'
+allocations over several glibc malloc arenas that keep what is freed; checks now run on one
+thread (`foxnb/_media_thread.py`), which hands free pages back (`malloc_trim`) whenever its
+queue empties, as the scorer does after each batch: 500 jobs grew +78 MB and then +22 MB,
+2,000 jobs +120 MB and then +41 MB. (2) Every download listed its whole videos folder for
+dead writers' `.part` files (`foxnb/_files.py`): at 8,700 videos the engine loop spent its time
+in `Path.glob`; now a folder is listed once per process. (3) While 500 jobs or more run, the
+objects that survive a full garbage collection are frozen right after it
+(`foxnb/runtime/engine.py`) and thawed when the last job ends: with 2,000 jobs a full
+collection went from 98–135 ms to 27–35 ms, at the price of cyclic garbage waiting for the
+thaw (peak +56 MB instead of +41 MB). The 10,000-job phase on that slow machine, after all
+three: peak +227 MB, largest main-thread gap 134 ms (129 less CPU wait, 63 less that and
+garbage collection); creating the 10,000 tasks took 663 s there, so at most 8,570 were tracked
+at once. Both targets are still missed.
 """
