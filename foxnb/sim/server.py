@@ -242,6 +242,11 @@ class Simulator:
             log_level="warning" if self._quiet else "info",
             access_log=not self._quiet,
             timeout_graceful_shutdown=2,
+            # Servers keep an idle connection open longer than clients do (nginx: 75 s), so a
+            # client's pool drops it first. At uvicorn's default of 5 s, equal to httpx's pool
+            # expiry, a busy machine saw the server close a connection as a create arrived on
+            # it: the client got ReadError, and the create ended submission_unknown.
+            timeout_keep_alive=75,
         )
         ready = threading.Event()
         server = _Server(config, ready)
