@@ -68,6 +68,18 @@ def owner_gone(name: str) -> bool:
     return False
 
 
+_swept: set[Path] = set()  # folders whose every .part this process has looked at
+_swept_lock = threading.Lock()
+
+
+def _sweep_once(folder: Path) -> None:
+    """``remove_stale_parts(folder)`` unless this process already swept all of ``folder``."""
+    with _swept_lock:
+        if folder in _swept:
+            return
+    remove_stale_parts(folder)
+
+
 def remove_stale_parts(folder: Path, pattern: str = "*") -> list[Path]:
     """Delete the temporary files in ``folder`` whose writer has died; return them.
 
@@ -83,6 +95,9 @@ def remove_stale_parts(folder: Path, pattern: str = "*") -> list[Path]:
         if _writer_gone(part):
             part.unlink(missing_ok=True)
             removed.append(part)
+    if pattern == "*":  # e.g. connect()'s sweep: its first writer need not list it again
+        with _swept_lock:
+            _swept.add(folder)
     return removed
 
 
@@ -98,19 +113,6 @@ def remove_stale_dirs(folder: Path, pattern: str) -> list[Path]:
             shutil.rmtree(leftover, ignore_errors=True)
             removed.append(leftover)
     return removed
-
-
-_swept: set[Path] = set()
-_swept_lock = threading.Lock()
-
-
-def _sweep_once(folder: Path) -> None:
-    """``remove_stale_parts(folder)`` the first time this process writes into ``folder``."""
-    with _swept_lock:
-        if folder in _swept:
-            return
-        _swept.add(folder)
-    remove_stale_parts(folder)
 
 
 class AtomicWriter:
