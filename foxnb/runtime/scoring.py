@@ -3,8 +3,11 @@
 When a run's video is saved the runner records ``completed`` and hands the run id to the
 session's ``ScoreWorker``; the worker scores the result against the clip it extends
 (``foxnb.scores.score_extension``) and records the scores as one ledger event, so
-``fx.runs()`` shows them a moment after the run completed. The work runs on the worker's own
-thread, never on the engine loop (which keeps polling and downloading) nor in the notebook.
+``fx.runs()`` shows them a moment after the run completed. Runs that complete together (a
+sweep's burst) have their events recorded together, one store transaction for up to
+``WRITE_BATCH`` runs or ``WRITE_WAIT_S`` of scoring, whichever comes first. The work runs on
+the worker's own thread, never on the engine loop (which keeps polling and downloading) nor in
+the notebook.
 
 What is scored against what:
 
@@ -59,6 +62,10 @@ ScoredFields = dict[str, Any]
 
 WORKER_NICENESS = 10
 """How much lower the scoring thread's CPU priority is (Linux ``nice``; 0 elsewhere)."""
+WRITE_BATCH = 64
+"""Most scored runs recorded in one store transaction (each one is a durable commit)."""
+WRITE_WAIT_S = 0.5
+"""Longest a scored run waits for the others of its batch before they are all recorded."""
 _MEMO_SIZE = 256
 
 
@@ -172,9 +179,17 @@ class ScoreWorker:
                 for run_id in batch:
                     self._settle(run_id, exc)
                 continue
+            scored: list[tuple[str, ScoredFields]] = []  # to record together
+            started = time.monotonic()
             for run_id in batch:
                 held = found.get(run_id)
-                self._finish(run_id, None if held is None else held.run)
+                fields = self._outcome(run_id, None if held is None else held.run)
+                if fields is not None:
+                    scored.append((run_id, fields))
+                if len(scored) >= WRITE_BATCH or time.monotonic() - started >= WRITE_WAIT_S:
+                    self._record(scored)
+                    scored, started = [], time.monotonic()
+            self._record(scored)
             if self._queue.empty():
                 give_back_free_memory()  # the frames decoded for the batch
 
@@ -190,22 +205,37 @@ class ScoreWorker:
         else:
             future.set_result(outcome)
 
-    def _finish(self, run_id: str, run: dict[str, Any] | None) -> None:
+    def _outcome(self, run_id: str, run: dict[str, Any] | None) -> ScoredFields | None:
+        """Score ``run``: the fields to record, or None when its future is already settled
+        (nothing to record, or scoring failed)."""
         with self._lock:
             force = run_id in self._force
         try:
             if run is None or run.get("status") != "completed":
-                fields: ScoredFields = {}  # nothing to score (yet): record nothing
+                self._settle(run_id, {})  # nothing to score (yet): record nothing
             elif not needs_scores(run, force):
-                fields = {name: run.get(name) for name in SCORE_FIELDS}
+                self._settle(run_id, {name: run.get(name) for name in SCORE_FIELDS})
             else:
-                fields = self.score_run(run)
-                self.ledger.append(run_id, self.clock(), **fields)
+                return self.score_run(run)
         except BaseException as exc:  # the worker must survive anything
             log.exception("foxnb: scoring %s failed", run_id)
             self._settle(run_id, exc)
+        return None
+
+    def _record(self, scored: list[tuple[str, ScoredFields]]) -> None:
+        """Record the scores of several runs in one transaction, then settle their futures."""
+        if not scored:
             return
-        self._settle(run_id, fields)
+        try:
+            at = self.clock()
+            self.ledger.append_many((run_id, at, fields) for run_id, fields in scored)
+        except BaseException as exc:  # e.g. the store went away: say so to every waiter
+            log.warning("foxnb: could not record the scores of %d run(s): %s", len(scored), exc)
+            for run_id, _ in scored:
+                self._settle(run_id, exc)
+            return
+        for run_id, fields in scored:
+            self._settle(run_id, fields)
 
     def score_run(self, run: dict[str, Any]) -> ScoredFields:
         """The scores of one completed run as ledger fields (never raises for a bad file)."""

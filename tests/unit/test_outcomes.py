@@ -5,6 +5,7 @@ judging widget, export folders and a chain's checked arguments."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,66 @@ def test_a_store_that_fails_a_read_fails_the_waiters_not_the_worker(
     worker.ledger = reopened
     assert worker.submit("r1").result(60)["score_error"] is None
     assert worker.pending("r1") is None
+
+
+class GatedStore:
+    """A real store whose first read waits for ``opened`` (so runs queue up behind it) and
+    whose first ``refuse`` writes fail; it keeps the run ids of each write."""
+
+    def __init__(self, store: RunStore, refuse: int = 0):
+        self.store, self.refuse = store, refuse
+        self.opened = threading.Event()
+        self.writes: list[list[str]] = []
+
+    def peek(self, run_ids: Any) -> Any:
+        self.opened.wait(60)
+        return self.store.peek(run_ids)
+
+    def append_many(self, events: Any) -> None:
+        events = list(events)
+        self.writes.append([run_id for run_id, _, _ in events])
+        if self.refuse:
+            self.refuse -= 1
+            raise StoreError("the disk is full")
+        self.store.append_many(events)
+
+
+def test_runs_scored_together_are_recorded_in_one_write(
+    tmp_path: Path, pair: tuple[Path, Path]
+) -> None:
+    """Runs that complete in a burst queue up while the worker is busy: their scores are
+    recorded in one store transaction, and every run has them."""
+    clip, result = pair
+    ledger = Ledger(tmp_path / "runs")
+    ids = [f"r{n}" for n in range(6)]
+    for run_id in ids:
+        completed(ledger, run_id, str(clip), result, input_sha256=sha256_file(clip))
+    gated = GatedStore(ledger)
+    worker = ScoreWorker(gated, tmp_path / "inputs")  # type: ignore[arg-type]
+    futures = [worker.submit(run_id) for run_id in ids]
+    gated.opened.set()
+    assert all(f.result(60)["score_error"] is None for f in futures)
+    assert gated.writes == [ids[:1], ids[1:]]
+    assert all(not needs_scores(ledger.get(run_id) or {}) for run_id in ids)
+
+
+def test_a_failed_write_fails_its_waiters_not_the_worker(
+    tmp_path: Path, pair: tuple[Path, Path]
+) -> None:
+    """A store that refuses a batch of scores: each waiter of that batch gets the error, no
+    scores are half-recorded, and the next request is recorded."""
+    clip, result = pair
+    ledger = Ledger(tmp_path / "runs")
+    for run_id in ("r1", "r2"):
+        completed(ledger, run_id, str(clip), result, input_sha256=sha256_file(clip))
+    gated = GatedStore(ledger, refuse=1)
+    gated.opened.set()
+    worker = ScoreWorker(gated, tmp_path / "inputs")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="disk is full"):
+        worker.submit("r1").result(60)
+    assert needs_scores(ledger.get("r1") or {})
+    assert worker.submit("r2").result(60)["score_error"] is None
+    assert not needs_scores(ledger.get("r2") or {}) and worker.pending("r1") is None
 
 
 def test_identical_files_are_decoded_once(
