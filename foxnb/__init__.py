@@ -7,7 +7,9 @@
     fx.runs()                # every run as a pandas DataFrame
     fx.compare(fx.runs(), rows="prompt", cols="seed")   # the videos side by side
 
-Importing foxnb has no side effects: nothing is started until ``connect()``.
+Importing foxnb has no side effects: nothing is started until ``connect()``. It is also
+cheap: each name below is loaded on first use, so ``python -m foxnb.sim`` or a script that
+needs only the errors does not pay for pandas, httpx and the notebook views.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .client import AsyncClient, Client
 from .errors import (
     APIError,
     AuthenticationError,
@@ -39,20 +40,44 @@ from .errors import (
     ValidationError,
     VideoInputError,
 )
-from .experiments.chain import Chain
-from .experiments.compare import Comparison, compare
-from .experiments.plan import SweepPlan
-from .experiments.report import Report
-from .experiments.sweep import Sweep
-from .models import ExtendRequest, Task, UploadedFile
-from .runtime.jobs import Job
-from .sample import make_sample_clip
-from .session import Session, connect
 
 if TYPE_CHECKING:
     from . import widgets as widgets
+    from .client import AsyncClient, Client
+    from .experiments.chain import Chain
+    from .experiments.compare import Comparison, compare
+    from .experiments.plan import SweepPlan
+    from .experiments.report import Report
+    from .experiments.sweep import Sweep
+    from .models import ExtendRequest, Task, UploadedFile
+    from .runtime.jobs import Job
+    from .sample import make_sample_clip
+    from .session import Session, connect
     from .sim import Simulator
     from .widgets import ExtendForm, JobCard, show_video
+
+_HOMES = {
+    "AsyncClient": "client",
+    "Client": "client",
+    "Chain": "experiments.chain",
+    "Comparison": "experiments.compare",
+    "compare": "experiments.compare",
+    "SweepPlan": "experiments.plan",
+    "Report": "experiments.report",
+    "Sweep": "experiments.sweep",
+    "ExtendRequest": "models",
+    "Task": "models",
+    "UploadedFile": "models",
+    "Job": "runtime.jobs",
+    "make_sample_clip": "sample",
+    "Session": "session",
+    "connect": "session",
+    "Simulator": "sim",
+    "ExtendForm": "widgets",
+    "JobCard": "widgets",
+    "show_video": "widgets",
+}
+"""The module each lazily loaded name lives in (relative to foxnb)."""
 
 __all__ = [
     "APIError",
@@ -99,13 +124,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The simulator pulls in a web server; load it only when asked for.
-    if name == "Simulator":
-        from .sim import Simulator
+    # Loaded on first use, then kept here: later lookups are plain attribute reads.
+    if name == "widgets":
+        return importlib.import_module(".widgets", __name__)
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'foxnb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
 
-        return Simulator
-    # The notebook views pull in ipywidgets; same: only on first use.
-    if name in ("widgets", "ExtendForm", "JobCard", "show_video"):
-        views = importlib.import_module(".widgets", __name__)
-        return views if name == "widgets" else getattr(views, name)
-    raise AttributeError(f"module 'foxnb' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

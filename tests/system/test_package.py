@@ -13,13 +13,17 @@ ROOT = Path(foxnb.__file__).parent
 
 
 def test_import_has_no_side_effects() -> None:
-    """Importing foxnb starts no thread, no server and loads no web stack."""
+    """Importing foxnb starts no thread, no server and loads no heavy library: each public name
+    is loaded on first use, and the simulator alone never loads pandas."""
+    heavy = "('uvicorn', 'ipywidgets', 'pandas', 'httpx')"
     code = (
         "import threading, sys, foxnb;"
-        "print(threading.active_count(), 'uvicorn' in sys.modules, 'ipywidgets' in sys.modules)"
+        f"print(threading.active_count(), *(m in sys.modules for m in {heavy}));"
+        "import foxnb.sim; print('pandas' in sys.modules);"
+        "foxnb.connect; print('pandas' in sys.modules, foxnb.connect is foxnb.session.connect)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1", "False", "False"]
+    assert out.stdout.split() == ["1", "False", "False", "False", "False", "False", "True", "True"]
 
 
 def test_engine_start_freezes_the_objects_alive_then() -> None:
