@@ -74,6 +74,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--chain-speed", type=float, default=20.0, help="simulator speed-up, chain phase (20)"
     )
+    parser.add_argument(
+        "--chain-best-of", type=int, default=3, help="candidates per hop, chain phase (3)"
+    )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (7)")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "docs" / "benchmark.md", help="the Markdown report"
@@ -201,6 +204,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "ledger_repeats",
             "scoring_repeats",
             "chain_speed",
+            "chain_best_of",
             "seed",
         )
     }
@@ -218,10 +222,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         run_module("benchmarks.scoring", ["--json", f"--repeats={args.scoring_repeats}"])
     )
     scored["phase_s"] = time.monotonic() - phase_started
-    log("chain: 3 hops × best of 3, as chain.ipynb runs it")
+    log(f"chain: 3 hops × best of {args.chain_best_of}, as chain.ipynb runs it")
     phase_started = time.monotonic()
     # The last line: connecting to the built-in simulator prints a line of its own first.
-    printed = run_module("benchmarks.chain", ["--json", f"--speed={args.chain_speed}"])
+    printed = run_module(
+        "benchmarks.chain",
+        ["--json", f"--speed={args.chain_speed}", f"--best-of={args.chain_best_of}"],
+    )
     chained = json.loads(printed.strip().splitlines()[-1])
     chained["phase_s"] = time.monotonic() - phase_started
     store = store_phase(args)

@@ -49,9 +49,6 @@ from lab_support import (
 )
 from support import wait_for
 
-# One xdist worker runs the whole module: one JupyterLab server and one Chromium serve the module.
-pytestmark = pytest.mark.xdist_group("test_browser")
-
 # ---------------------------------------------------------------------------- the tests
 
 

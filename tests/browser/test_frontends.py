@@ -30,9 +30,6 @@ from lab_support import (
 )
 from support import wait_for
 
-# One xdist worker runs the whole module: its Notebook 7 server and Chromium start once.
-pytestmark = pytest.mark.xdist_group("test_frontends")
-
 COLAB_STUB = {
     "google/__init__.py": "",
     "google/colab/__init__.py": "from . import output  # noqa: F401\n",

@@ -32,9 +32,6 @@ from support import wait_for
 
 from foxnb.widgets.clock import GRACE_S, StatusClock
 
-# One xdist worker runs the whole module: one JupyterLab server and one Chromium serve the module.
-pytestmark = pytest.mark.xdist_group("test_looks")
-
 MIN_CONTRAST = 4.5
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 

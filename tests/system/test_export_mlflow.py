@@ -28,9 +28,6 @@ from mlflow.entities import Run
 from foxnb.experiments.export import MlflowExport
 from foxnb.scores import SCORE_COLUMNS
 
-# One xdist worker runs the whole module: its tracking server and sweep start once.
-pytestmark = pytest.mark.xdist_group("test_export_mlflow")
-
 SERVER_START_S = 180.0  # `mlflow server` takes 10-20 s to start on the 2-core machine
 
 

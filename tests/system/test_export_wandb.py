@@ -24,9 +24,6 @@ from wandb.proto import wandb_internal_pb2 as pb
 
 from foxnb.experiments.export import WandbExport
 
-# One xdist worker runs the whole module: its sweep runs once, in a module fixture.
-pytestmark = pytest.mark.xdist_group("test_export_wandb")
-
 PROJECT = "foxnb-tests"
 BLOCK_BYTES = 32768  # the log's block size; records never straddle a block's 7-byte tail
 HEADER_BYTES = 7  # ":W&B", a 16-bit magic number, a version byte; also each record's header

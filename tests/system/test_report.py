@@ -29,9 +29,6 @@ from foxnb.experiments.report.runs import portable_runs
 from foxnb.runtime.store import to_dataframe
 from foxnb.sim import Simulator
 
-# One xdist worker runs the whole module: its sweeps run once, in module fixtures.
-pytestmark = pytest.mark.xdist_group("test_report")
-
 NAME = "dusk-vs-storm"
 HOSTILE = '<script>alert("x")</script> Dusk & "friends" fall'
 PROMPTS = [HOSTILE, "A storm rolls in from the left"]

@@ -21,9 +21,6 @@ import foxnb
 from foxnb.scores import Scores, score_extension
 from foxnb.sim import Simulator
 
-# One xdist worker runs the whole module: its results are rendered and scored once.
-pytestmark = pytest.mark.xdist_group("test_scores_ground_truth")
-
 KINDS = ("cut", "prefix", "flicker", "color_drift", "short", "no_audio")
 PROMPT = "the camera drifts slowly to the left"
 SEED = 11

@@ -25,9 +25,6 @@ from foxnb.sim.defects import DEFECT_KINDS, SHORT_CONTINUATION_S
 from foxnb.sim.pipeline import render_key
 from foxnb.sim.render import probe_video, render_extension
 
-# One xdist worker runs the whole module: its defective results are rendered once.
-pytestmark = pytest.mark.xdist_group("test_sim_defects")
-
 CLIP_S = 0.5
 CLIP_FPS = 8
 INPUT_FRAMES = round(CLIP_S * CLIP_FPS)
