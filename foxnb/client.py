@@ -34,7 +34,17 @@ from urllib.parse import urljoin
 import httpx
 
 from . import _wire as W
-from ._http import Multipart, ResultSave, client_options, failure, peek_headers, peek_limit
+from ._http import (
+    Multipart,
+    ResultSave,
+    client_options,
+    failure,
+    peek_headers,
+    peek_limit,
+    unbind,
+    unbound_stream,
+    unbound_sync_stream,
+)
 from ._inputs import check_upload_size
 from ._media_thread import on_media_thread
 from .config import Config, base_url_from_env, key_from_env, uses_env_proxy
@@ -205,13 +215,14 @@ class Client(_Base):
                 r = self._api.request(
                     request.method, request.path, params=dict(request.params), json=request.json
                 )
+            unbind(r)
             return W.Response(r.status_code, r.headers, r.content)
         except httpx.TransportError as exc:
             return failure(exc, self.config.api_key)
 
     def _peek(self, step: W.Peek) -> W.Outcome:
         files = self._files[uses_env_proxy(step.url)]
-        with files.stream("GET", step.url, headers=peek_headers(step)) as r:
+        with unbound_sync_stream(files, step.url, headers=peek_headers(step)) as r:
             body = b""
             for chunk in r.iter_bytes():
                 body += chunk
@@ -220,7 +231,7 @@ class Client(_Base):
             return W.Response(r.status_code, r.headers, body[: peek_limit(step)])
 
     def _fetch(self, step: W.Fetch) -> W.Outcome:
-        with self._files[uses_env_proxy(step.url)].stream("GET", step.url) as r:
+        with unbound_sync_stream(self._files[uses_env_proxy(step.url)], step.url) as r:
             if r.status_code != 200:
                 return W.Response(r.status_code, r.headers, r.read()[:4096])
             with ResultSave(step, r, self.config.api_key) as save:
@@ -352,13 +363,14 @@ class AsyncClient(_Base):
                 r = await self._api.request(
                     request.method, request.path, params=dict(request.params), json=request.json
                 )
+            unbind(r)
             return W.Response(r.status_code, r.headers, r.content)
         except httpx.TransportError as exc:
             return failure(exc, self.config.api_key)
 
     async def _peek(self, step: W.Peek) -> W.Outcome:
         files = self._files[uses_env_proxy(step.url)]
-        async with files.stream("GET", step.url, headers=peek_headers(step)) as r:
+        async with unbound_stream(files, step.url, headers=peek_headers(step)) as r:
             body = b""
             async for chunk in r.aiter_bytes():
                 body += chunk
@@ -367,7 +379,7 @@ class AsyncClient(_Base):
             return W.Response(r.status_code, r.headers, body[: peek_limit(step)])
 
     async def _fetch(self, step: W.Fetch) -> W.Outcome:
-        async with self._files[uses_env_proxy(step.url)].stream("GET", step.url) as r:
+        async with unbound_stream(self._files[uses_env_proxy(step.url)], step.url) as r:
             if r.status_code != 200:
                 return W.Response(r.status_code, r.headers, (await r.aread())[:4096])
             with ResultSave(step, r, self.config.api_key) as save:

@@ -4,6 +4,7 @@ read, and the errors the service answers with."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import httpx
@@ -70,3 +71,38 @@ def test_an_unknown_task_is_not_found(asgi_sim: InProcessSimulator) -> None:
 
     with pytest.raises(foxnb.NotFoundError):
         asyncio.run(scenario())
+
+
+def test_no_response_outlives_its_request(
+    asgi_sim: InProcessSimulator, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """With the garbage collector off, no httpx response (nor what it holds) is left once the
+    client is done with it: each is freed as soon as it is read, not at a full collection."""
+
+    def responses() -> int:
+        return sum(isinstance(o, httpx.Response) for o in gc.get_objects())
+
+    async def scenario() -> None:
+        client = asgi_sim.client()
+        try:
+            uploaded = await client.upload(clips["landscape"])
+            request = foxnb.ExtendRequest(prompt="Keep panning", video=uploaded.url, seed=3)
+            created = await client.create_task(request)
+            for _ in range(5):
+                await client.get_task(created.id)
+            answer, _ = await client.read_range(uploaded.url, 0, 15)
+            assert answer.status == 206
+            saved = await client.download(uploaded.url, tmp_path / "copy.mp4", extension=False)
+            assert saved.path.stat().st_size == clips["landscape"].stat().st_size
+        finally:
+            await client.aclose()
+
+    gc.collect()
+    before = responses()
+    gc.disable()
+    try:
+        asyncio.run(scenario())
+        left = responses() - before
+    finally:
+        gc.enable()
+    assert left == 0
