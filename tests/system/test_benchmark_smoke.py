@@ -97,7 +97,7 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
         assert len(size["cpu_s"]) == 1 and size["cpu_s_median"] > 0
         assert size["scores"]["duration_ok"] and not size["scores"]["cut_at_seam"]
     chained = figures["chain"]
-    assert chained["runs"] == 9 and chained["statuses"] == ["completed"], chained
+    assert chained["runs"] == 3 and chained["statuses"] == ["completed"], chained
     store = figures["store"]
     for kind in ("sqlite", "postgres"):
         for phase in ("one_process", "four_workers"):
