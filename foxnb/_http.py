@@ -7,8 +7,8 @@
   address carries the API key, and no proxy may see it (``config.uses_env_proxy``).
 - ``Multipart``: an upload's ``multipart/form-data`` body, streamed from disk in 1 MiB reads
   with its ``Content-Length`` known up front, so a 400 MB clip costs a few MB of memory.
-- ``unbound`` / ``unbound_stream``: every response, once closed, let go of its stream (see
-  ``unbind``), so a response is freed as soon as foxnb is done with it.
+- ``unbind`` (and ``unbound_stream`` / ``unbound_sync_stream`` for streamed responses): every
+  response, once closed, lets go of its stream, so it is freed as soon as foxnb is done with it.
 - ``ResultSave``: a result being downloaded, kept only if it is the video: the bytes announced
   all arrived, the body is not an error page, FFmpeg reads it and its duration fits
   (``media.result_problem``). Otherwise the driver answers the flow with a ``Rejected``.
@@ -63,8 +63,8 @@ def client_options(direct: bool, transport: Any, asynchronous: bool) -> dict[str
 _SPENT = httpx.ByteStream(b"")
 
 
-def unbind(response: httpx.Response) -> httpx.Response:
-    """Let a closed ``response`` go of its stream; the response itself.
+def unbind(response: httpx.Response) -> None:
+    """Let a closed ``response`` go of its stream.
 
     httpx binds each response's stream to the response (the stream refers back to it, to set
     ``elapsed`` when it closes), so every response is a reference cycle: it, its request, its
@@ -74,7 +74,6 @@ def unbind(response: httpx.Response) -> httpx.Response:
     """
     if response.is_closed:
         response.stream = _SPENT
-    return response
 
 
 @contextlib.asynccontextmanager
