@@ -178,7 +178,11 @@ def test_thirty_cells_are_tiles_with_bounded_widget_traffic(
     assert view.uses_tiles and view.cards == [] and isinstance(view.grid, ipywidgets.HTML)
     wait_for(lambda: view.progress.value == 100, timeout_s=120)
     took_s = time.monotonic() - started_s
-    tiles = view.grid.value
+    # The view renders on another thread: the grid is written after the bar.
+    tiles = wait_for(
+        lambda: view.grid.value if view.grid.value.count('data-status="completed"') == 30 else "",
+        what="30 completed tiles",
+    )
     assert tiles.count('class="foxnb-tile"') == 30
     assert tiles.count('data-status="completed"') == 30
     assert "each tile: negative_prompt" in tiles

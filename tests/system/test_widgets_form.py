@@ -135,7 +135,9 @@ def test_submit_runs_the_job_and_its_card_plays_the_video(
     card = f.cards.children[0]
     assert "foxnb-card" in card._dom_classes
     f.jobs[0].wait(30)
+    # The card renders on another thread: wait for its last write, not its first.
     wait_for(lambda: card.status.value.startswith("<b>completed</b>"))
+    wait_for(lambda: card.stop.layout.display == "none", what="the final render")
     assert card.progress.value == 100 and card.progress.bar_style == "success"
     assert '<video class="foxnb-video"' in card.media.value
     assert 'src="/files/runs/videos/' in card.media.value
