@@ -14,7 +14,7 @@ from .base import loads
 from .kinds import ExperimentState, Owner, SendDecision, SendRule
 from .leases import SqlLeases
 from .rules import NO_CREDITS_REASON, RunFacts, Tally, Verdict, decide, tally
-from .sql import SEND_LOCK
+from .sql import MAYBE_IN_FLIGHT, SEND_LOCK
 
 
 class SqlStore(SqlLeases):
@@ -180,7 +180,7 @@ class SqlStore(SqlLeases):
         if backend is not None:
             sql, params = sql + " AND backend = ?", (name, backend)
         if not spending:
-            sql += " AND (status = 'submitting' OR pricing IS NOT NULL)"
+            sql += f" AND ({MAYBE_IN_FLIGHT})"
         facts = []
         for status, owner, lease_until, pricing, has_task, reused, credits in self._all(
             conn, sql, *params

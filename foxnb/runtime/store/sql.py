@@ -43,6 +43,12 @@ SEND_LOCK = 2
 
 _CHUNK = 500  # run ids per IN (...) list: far below every backend's parameter limit
 
+MAYBE_IN_FLIGHT = "status = 'submitting' OR pricing IS NOT NULL"
+"""The runs whose create may be in flight. Each send decision reads these rows of its
+experiment, through a partial index holding only them: with an index on the experiment alone,
+each create of a 10,000-cell sweep read every row of it (O(n²) over the sweep). A query uses
+the index only if its WHERE clause has this exact condition."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     seq {serial},
@@ -64,6 +70,7 @@ CREATE INDEX IF NOT EXISTS runs_experiment ON runs (experiment);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status, seq);
 CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner);
 CREATE INDEX IF NOT EXISTS runs_updated ON runs ({updated});
+CREATE INDEX IF NOT EXISTS runs_maybe_in_flight ON runs (experiment) WHERE {maybe_in_flight};
 CREATE TABLE IF NOT EXISTS events (seq {serial}, run_id TEXT, at {real}, fields TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS experiments (
     name TEXT PRIMARY KEY,
@@ -79,7 +86,9 @@ def schema(serial: str, real: str, extra: str = "", updated: str = "updated_seq"
     """The statements creating the tables (see the module docstring) in one dialect:
     ``serial`` an auto-numbered primary key, ``real`` a float type, ``extra`` more run
     columns, ``updated`` the column incremental reads select on."""
-    text = _SCHEMA.format(serial=serial, real=real, extra=extra, updated=updated)
+    text = _SCHEMA.format(
+        serial=serial, real=real, extra=extra, updated=updated, maybe_in_flight=MAYBE_IN_FLIGHT
+    )
     return [statement for statement in text.split(";") if statement.strip()]
 
 
