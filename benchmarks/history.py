@@ -55,4 +55,16 @@ thaw (peak +56 MB instead of +41 MB). The 10,000-job phase on that slow machine,
 three: peak +227 MB, largest main-thread gap 134 ms (129 less CPU wait, 63 less that and
 garbage collection); creating the 10,000 tasks took 663 s there, so at most 8,570 were tracked
 at once. Both targets are still missed.
+
+**Creates in flight by an index; generation 1 frozen too** (2026-12-02, the same slow machine).
+py-spy on a 3,000-job submission put the send decision's read of its experiment on top: the
+query asked only for the runs that may be in flight, but through the index on the experiment,
+so each create still read every row of the sweep. A partial index holds only those runs
+(`runs_maybe_in_flight`, `foxnb/runtime/store/sql.py`); creating the 10,000 tasks went from
+651 s to 138 s (53 s in the next run), and all 10,000 were tracked at once (9,145 before).
+The longest stalls were then all garbage collection (110-130 ms): freezing only after full
+collections let a quarter of the live objects pile up between two of them. Freezing after
+generation-1 collections too (`foxnb/runtime/engine.py`): largest main-thread gap 150 → 54 ms,
+longest collection 39 ms (a generation-1 one); peak RSS +218 and +224 MB. What is left of the
+gap without GC or CPU wait is 48 ms in both runs, and the RSS target is still missed.
 """

@@ -57,6 +57,7 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
     gc_pauses = GcPauses()
     gc.callbacks.append(gc_pauses)
     started = time.time()
+    started_clock = time.perf_counter()
     sweep = fx.sweep(
         clip,
         name="memory",
@@ -70,6 +71,14 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
     assert isinstance(sweep, Sweep)
     seen = Sampler(sweep.jobs, started)
     main_thread = watch_main_thread(seen.finished.is_set, gc_pauses)
+    # Which collections paused every thread, by generation, and the longest of them.
+    pauses = gc_pauses.pauses
+    main_thread["gc_pauses_over_5ms"] = dict(Counter(f"gen{p['generation']}" for p in pauses))
+    longest = sorted(pauses, key=lambda p: p["ms"])[-5:][::-1]
+    main_thread["longest_gc_pauses"] = [
+        {"ms": p["ms"], "generation": p["generation"], "at_s": p["at"] - started_clock}
+        for p in longest
+    ]
     fx.close()
     return {
         "jobs": jobs,

@@ -64,6 +64,10 @@ print("busy", at_busy > 0)
 alive = [[n] for n in range(20000)]
 gc.collect()
 print("survivors frozen", gc.get_freeze_count() >= at_busy + 20000)
+after_full = gc.get_freeze_count()
+young = [[n] for n in range(5000)]
+gc.collect(1)
+print("generation 1 too", gc.get_freeze_count() >= after_full + 5000)
 eng.loop.call_soon_threadsafe(gate.set)
 for future in futures:
     future.result(10)
@@ -75,14 +79,16 @@ gc.collect()
 after_idle = gc.get_freeze_count()
 print("frozen once more", after_idle >= 20000)
 more = [[n] for n in range(20000)]
+gc.collect(1)
 gc.collect()
 print("then left alone", gc.get_freeze_count() == after_idle)
 """
 
 
 def test_a_busy_engine_freezes_what_survives_full_collections() -> None:
-    """While many jobs run, survivors of a full collection are frozen (the next one skips
-    them); when the last job ends everything is thawed, and one more collection refreezes."""
+    """While many jobs run, survivors of a full or a generation-1 collection are frozen (the
+    next full one skips them); when the last job ends everything is thawed, and one more full
+    collection refreezes, and only a full one does then."""
     out = subprocess.run(
         [sys.executable, "-c", BUSY_FREEZE], capture_output=True, text=True, check=True
     )
@@ -90,6 +96,7 @@ def test_a_busy_engine_freezes_what_survives_full_collections() -> None:
         "below 0",
         "busy True",
         "survivors frozen True",
+        "generation 1 too True",
         "thawed 0",
         "frozen once more True",
         "then left alone True",
