@@ -1,6 +1,7 @@
 """Command line for the simulator: ``python -m foxnb.sim [options]``.
 
-Starts a simulator, prints the base URL and API key to use, and serves until Ctrl-C::
+Starts a simulator, prints the base URL and API key to use, and serves until Ctrl-C (SIGINT)
+or SIGTERM, then stops cleanly (running renders finish, the state folder's lock is released)::
 
     python -m foxnb.sim --port 8765 --speed 10 --fault rate_limit=0.1 --state-dir ./sim-state
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -111,13 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StateDirInUseError as exc:  # another simulator serves that folder: say so, briefly
         print(f"foxnb sim: {exc}", file=sys.stderr)
         return 2
+    stop = threading.Event()
+    # Handlers of our own, as servers have: Python leaves SIGINT ignored when the process
+    # started with it ignored (a background job of a shell script), and SIGTERM would kill the
+    # process without stopping the simulator.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
     with sim:
         print(f"FoxAPI simulator serving at {sim.url} (speed x{args.speed:g})", flush=True)
         print(f"  export FOXAPI_BASE_URL={sim.url}", flush=True)
         print(f"  export FOXAPI_API_KEY={sim.api_key}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("Stopping.", flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("Stopping.", flush=True)
     return 0

@@ -246,8 +246,20 @@ def test_fault_parsing_from_cli_pairs() -> None:
         Faults.parse(["drop=2"])
 
 
-def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
-    """python -m foxnb.sim serves, prints where, and exits 0 on SIGINT."""
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "started_ignoring_sigint"),
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl-c", "ctrl-c, started as a background job", "sigterm"],
+)
+def test_cli_prints_url_and_key_and_stops_on_ctrl_c(
+    stop_signal: signal.Signals, started_ignoring_sigint: bool
+) -> None:
+    """python -m foxnb.sim serves, prints where, and exits 0 on SIGINT or SIGTERM, also when
+    it was started with SIGINT ignored (as a shell script's background job is)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -267,6 +279,7 @@ def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_ignore_sigint if started_ignoring_sigint else None,
     )
     try:
         assert process.stdout is not None
@@ -279,8 +292,9 @@ def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
             json=VALID,
         )
         assert response.status_code == 503
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=60) == 0  # seconds alone; far longer on a busy machine
+        assert process.stdout.read().splitlines()[-1] == "Stopping."
     finally:
         process.kill()
         process.wait()
