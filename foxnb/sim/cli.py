@@ -116,9 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     # Handlers of our own, as servers have: Python leaves SIGINT ignored when the process
     # started with it ignored (a background job of a shell script), and SIGTERM would kill the
-    # process without stopping the simulator.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda _signum, _frame: stop.set())
+    # process without stopping the simulator. Only the main thread may set them.
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda _signum, _frame: stop.set())
     with sim:
         print(f"FoxAPI simulator serving at {sim.url} (speed x{args.speed:g})", flush=True)
         print(f"  export FOXAPI_BASE_URL={sim.url}", flush=True)
