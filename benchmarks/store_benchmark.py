@@ -5,6 +5,9 @@
 - **per event**: one ``append()`` of a typical progress event (a durable transaction each:
   SQLite ``synchronous=FULL``; PostgreSQL with ``fsync`` and synchronous commits on), timed one
   by one; median and 95th percentile in ms. The old JSONL ledger (flock + fsync) for scale.
+- **batch**: one commit of 2,000 progress events on 2,000 runs (what the writer thread does
+  when a big sweep answers at once), alone and while another thread of the process runs
+  Python code (a notebook cell computing; the engine at a 10,000-job sweep); best of 3, ms.
 - **load**: a store holding ``--runs`` completed runs (every DataFrame column filled), read by
   a new store object into a DataFrame, as ``fx.runs()`` does first in a new kernel (wall and
   CPU seconds: on a busy machine the CPU figure is the steadier one); then the incremental
@@ -26,13 +29,14 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from foxnb.runtime.store import RunStore, open_store
+from foxnb.runtime.store import Owner, RunStore, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_EVENT_MS = 5.0
@@ -87,6 +91,35 @@ def per_event_ms(append: Callable[[str, float, dict[str, Any]], None], count: in
     return timings
 
 
+def batch_commit_ms(store: RunStore, size: int = 2000, repeat: int = 3) -> dict[str, float]:
+    """Best-of-``repeat`` milliseconds of one commit of ``size`` events on ``size`` runs, alone
+    and beside a thread running Python code (which holds the GIL whenever it can)."""
+    owner = Owner("bench", os.getpid(), "batch")
+    ids = [f"batch-{index:05d}" for index in range(size)]
+    store.commit([(run_id, 1.0, {"status": "processing"}) for run_id in ids], owner, new=ids)
+    spinning = threading.Event()
+
+    def spin() -> None:
+        while spinning.is_set():
+            pass
+
+    figures = {}
+    for label in ("alone_ms", "beside_busy_thread_ms"):
+        if label != "alone_ms":
+            spinning.set()
+            threading.Thread(target=spin, daemon=True).start()
+        timings = []
+        for attempt in range(repeat):
+            events = [(run_id, 2.0 + attempt, {"progress": attempt}) for run_id in ids]
+            started = time.perf_counter()
+            store.commit(events, owner)
+            timings.append((time.perf_counter() - started) * 1000)
+        figures[label] = round(min(timings), 1)
+    spinning.clear()
+    store.commit([], owner, ids)  # released, as a session's close does
+    return figures
+
+
 def summary(timings: list[float]) -> dict[str, float]:
     ordered = sorted(timings)
     return {
@@ -131,11 +164,13 @@ def measure(
         started = time.perf_counter()
         again = fresh.dataframe()
         reload_s = time.perf_counter() - started
+        batched = batch_commit_ms(fresh)  # last: its runs are not in the loads above
     finally:
         fresh.close()
     assert len(frame) == len(again) == runs + 100  # the 100 per-event runs are rows too
     return {
         "per_event": event,
+        "batch_commit": batched,
         "fill_runs_per_s": round(runs / fill_s),
         "load_s_best": round(min(wall for wall, _ in loads), 3),
         "load_s_median": round(statistics.median(wall for wall, _ in loads), 3),

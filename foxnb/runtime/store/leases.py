@@ -88,11 +88,11 @@ class SqlLeases(SqlCore):
 
     def renew(self, owner: Owner, lease_s: float, now: float) -> set[str]:
         def work(conn: Any) -> set[str]:
-            rows = self._all(
-                conn,
-                "UPDATE runs SET lease_until = ? WHERE owner = ? RETURNING run_id",
-                now + lease_s,
-                str(owner),
+            self._run(
+                conn, "UPDATE runs SET lease_until = ? WHERE owner = ?", now + lease_s, str(owner)
+            )
+            rows = self._all_exact(
+                conn, ("run_id",), "SELECT run_id FROM runs WHERE owner = ?", str(owner)
             )
             return {row[0] for row in rows}
 

@@ -48,8 +48,22 @@ def _placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+COLUMN_TYPES = {
+    **dict.fromkeys(
+        ("run_id", "fields", "task_ids", "experiment", "status", "backend", "model"), "text"
+    ),
+    **dict.fromkeys(("owner", "pricing"), "text"),
+    **dict.fromkeys(("at", "credits", "lease_until"), "double precision"),
+    "reused": "integer",
+    "updated_seq": "bigint",
+}
+"""The type of each column a statement run for many rows sets or compares (JSON gives text)."""
+
+
 class PostgresStore(SqlStore):
     """Runs in a PostgreSQL database given by a ``postgresql://`` connection string."""
+
+    BATCH_SOURCE = "json_array_elements(?::json) WITH ORDINALITY AS batch(value, key)"
 
     FOR_UPDATE = " FOR UPDATE"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
@@ -81,9 +95,12 @@ class PostgresStore(SqlStore):
         cursor: psycopg.Cursor[Any] = conn.execute(_placeholders(sql), params)
         return cursor
 
-    def _executemany(self, conn: Any, sql: str, rows: list[Row]) -> None:
+    def _executemany_rows(self, conn: Any, sql: str, rows: list[Row]) -> None:
         with conn.cursor() as cursor:
             cursor.executemany(_placeholders(sql), rows)
+
+    def _element(self, index: int, column: str) -> str:
+        return f"(batch.value->>{index})::{COLUMN_TYPES[column]}"
 
     def _begin_sql(self) -> str:
         return "BEGIN"
