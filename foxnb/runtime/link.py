@@ -168,6 +168,11 @@ class StoreLink:
         with self._held_lock:
             return set(self._held)
 
+    def _holding(self) -> bool:
+        """Whether this owner holds any run (without copying 10,000 run ids to find out)."""
+        with self._held_lock:
+            return bool(self._held)
+
     # ------------------------------------------------------------------ from the engine loop
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -252,7 +257,7 @@ class StoreLink:
     def _step(self) -> bool:
         """Wait for work (or the next renewal), then do it; True once stopped."""
         wait_s = None
-        if self.held():
+        if self._holding():
             wait_s = max(0.0, self._next_renew - self.clock())
         try:
             first = self._queue.get(timeout=wait_s)
@@ -267,7 +272,7 @@ class StoreLink:
                 break
         if self._run(items):
             return True
-        if self.held() and self.clock() >= self._next_renew:
+        if self._holding() and self.clock() >= self._next_renew:
             self._renew()
         return False
 

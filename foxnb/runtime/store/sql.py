@@ -291,7 +291,7 @@ class SqlCore(RunStore):
 
         New runs are inserted in the order they first appear (their ``seq``), then every run
         touched is locked in run-id order (so two writers never wait on each other in a
-        cycle), merged in Python, and written back once.
+        cycle; SQLite's writers already take turns), merged in Python, and written back once.
         """
         if not events:
             return
@@ -303,7 +303,10 @@ class SqlCore(RunStore):
             "INSERT INTO runs (run_id) VALUES (?) ON CONFLICT (run_id) DO NOTHING",
             [(run_id,) for run_id in order if run_id not in known],
         )
-        state = self._select_runs(conn, sorted(order), lock=True)
+        if self.FOR_UPDATE:
+            state = self._select_runs(conn, sorted(order), lock=True)
+        else:  # writes are serial (SQLite): what was read is there, and new runs are empty
+            state = {**known, **{run_id: ({}, []) for run_id in order if run_id not in known}}
         self._executemany(
             conn,
             "INSERT INTO events (run_id, at, fields) VALUES (?, ?, ?)",
