@@ -24,6 +24,15 @@ still stalled every thread for 110-130 ms; with generation 1 too, the longest pa
 When the last job ends everything is thawed (``gc.unfreeze()``), so nothing a finished sweep
 leaves behind escapes the collector for good, and the survivors of the next full collection are
 frozen again, as at the start.
+
+While busy, the interpreter's thread switch interval is also shortened from CPython's 5 ms to
+``BUSY_SWITCH_INTERVAL_S`` (``sys.setswitchinterval``), and put back when the last job ends. A
+thread coming back from anything that lets go of the GIL (a database statement, a file write, a
+socket read, ``time.sleep`` in the notebook's own loop) waits for a thread running Python code
+to hand it over, up to one interval each time. At 10,000 jobs the engine runs Python code about
+half the time, and the runs store's writer thread, which takes the GIL back after every
+statement, made creating the 10,000 tasks take 651–689 s; with 1 ms, 247 s. A switch
+interval the user chose (anything but the default) is left alone.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import gc
+import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -43,6 +53,10 @@ T = TypeVar("T")
 #: While this many coroutines or more run on the engine, full collections freeze their
 #: survivors (see the module docstring).
 BUSY_JOBS = 500
+#: The thread switch interval while busy (see the module docstring), and CPython's default,
+#: the only one changed.
+BUSY_SWITCH_INTERVAL_S = 0.001
+DEFAULT_SWITCH_INTERVAL_S = 0.005
 
 
 class Engine:
@@ -54,6 +68,7 @@ class Engine:
         self._running = 0
         self._busy = False
         self._freeze_next = False
+        self._switched = False  # whether being busy shortened the switch interval
         self._count_lock = threading.Lock()
         gc.callbacks.append(self._after_collection)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -89,9 +104,15 @@ class Engine:
             if not self._busy and self._running >= BUSY_JOBS:
                 self._busy = self._freeze_next = True
                 gc.freeze()  # the jobs just made: their objects live as long as they run
+                self._switched = sys.getswitchinterval() == DEFAULT_SWITCH_INTERVAL_S
+                if self._switched:
+                    sys.setswitchinterval(BUSY_SWITCH_INTERVAL_S)
             elif self._busy and self._running == 0:
                 self._busy = False
                 gc.unfreeze()  # the next full collection sees everything once more
+                if self._switched and sys.getswitchinterval() == BUSY_SWITCH_INTERVAL_S:
+                    sys.setswitchinterval(DEFAULT_SWITCH_INTERVAL_S)
+                self._switched = False
 
     def _after_collection(self, phase: str, info: dict[str, int]) -> None:
         """A ``gc.callbacks`` entry: while busy, freeze what a collection of the two older

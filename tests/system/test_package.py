@@ -44,7 +44,7 @@ def test_the_installed_version_is_the_one_in_version_py() -> None:
 
 
 BUSY_FREEZE = """
-import asyncio, gc, time
+import asyncio, gc, sys, time
 from foxnb.runtime import engine
 
 engine.BUSY_JOBS = 50
@@ -58,9 +58,10 @@ async def make_gate():
 gate = eng.call(make_gate())
 futures = [eng.submit(gate.wait()) for _ in range(49)]
 print("below", gc.get_freeze_count())
+print("switch interval", sys.getswitchinterval())
 futures.append(eng.submit(gate.wait()))
 at_busy = gc.get_freeze_count()
-print("busy", at_busy > 0)
+print("busy", at_busy > 0, sys.getswitchinterval())
 alive = [[n] for n in range(20000)]
 gc.collect()
 print("survivors frozen", gc.get_freeze_count() >= at_busy + 20000)
@@ -74,7 +75,18 @@ for future in futures:
 deadline = time.monotonic() + 10  # the last future's done callback may still be running
 while gc.get_freeze_count() and time.monotonic() < deadline:
     time.sleep(0.01)
-print("thawed", gc.get_freeze_count())
+print("thawed", gc.get_freeze_count(), sys.getswitchinterval())
+sys.setswitchinterval(0.002)  # the user's own choice: left alone
+second = eng.call(make_gate())
+futures = [eng.submit(second.wait()) for _ in range(50)]
+print("busy again", gc.get_freeze_count() > 0, sys.getswitchinterval())
+eng.loop.call_soon_threadsafe(second.set)
+for future in futures:
+    future.result(10)
+while gc.get_freeze_count() and time.monotonic() < deadline + 10:
+    time.sleep(0.01)
+print("idle again", sys.getswitchinterval())
+sys.setswitchinterval(0.005)
 gc.collect()
 after_idle = gc.get_freeze_count()
 print("frozen once more", after_idle >= 20000)
@@ -87,17 +99,21 @@ print("then left alone", gc.get_freeze_count() == after_idle)
 
 def test_a_busy_engine_freezes_what_survives_full_collections() -> None:
     """While many jobs run, survivors of a full or a generation-1 collection are frozen (the
-    next full one skips them); when the last job ends everything is thawed, and one more full
-    collection refreezes, and only a full one does then."""
+    next full one skips them) and the thread switch interval is 1 ms (a user's own interval is
+    kept); when the last job ends everything is thawed, the interval is CPython's again, and
+    one more full collection refreezes, and only a full one does then."""
     out = subprocess.run(
         [sys.executable, "-c", BUSY_FREEZE], capture_output=True, text=True, check=True
     )
     assert out.stdout.splitlines() == [
         "below 0",
-        "busy True",
+        "switch interval 0.005",
+        "busy True 0.001",
         "survivors frozen True",
         "generation 1 too True",
-        "thawed 0",
+        "thawed 0 0.005",
+        "busy again True 0.002",
+        "idle again 0.002",
         "frozen once more True",
         "then left alone True",
     ]
