@@ -67,4 +67,21 @@ collections let a quarter of the live objects pile up between two of them. Freez
 generation-1 collections too (`foxnb/runtime/engine.py`): largest main-thread gap 150 → 54 ms,
 longest collection 39 ms (a generation-1 one); peak RSS +218 and +224 MB. What is left of the
 gap without GC or CPU wait is 48 ms in both runs, and the RSS target is still missed.
+
+**Taking the GIL back: one statement per batch, a shorter switch interval while busy**
+(2026-12-02, a machine on which creating the 10,000 tasks took 651-689 s). py-spy with `--gil`
+showed the engine running Python code about half the time and the store's writer thread
+spending most of its own in BEGIN, COMMIT and single-row statements: a thread coming back from
+anything that lets go of the GIL waits for a thread running Python code to hand it over, up to
+one switch interval (5 ms) each time, and Python's `sqlite3` lets go of it for every row it
+steps through (psycopg for every row of a pipeline). One commit of 2,000 events took 0.1 s
+alone and 3-16 s beside one busy thread on SQLite (0.3 s and 9-13 s on PostgreSQL). Now a
+commit runs one statement per table whatever its size (`SqlCore._executemany`: the rows as one
+JSON array parameter), which brought that commit to 0.26-0.36 s (1.0-1.2 s on PostgreSQL)
+beside the busy thread; and while 500 or more jobs run, the switch interval is 1 ms
+(`foxnb/runtime/engine.py`). The 10,000-job phase: all tasks created after 252 s instead of
+651-689 s, all 10,000 tracked at once (8,185-9,563 before), the phase over in 770 s instead of
+1,179-1,213 s, the main thread's largest gap less CPU wait and GC 40 ms (71-160 ms before); the
+largest gaps are now generation-1 collections (57-64 ms), and RSS growth is unchanged
+(+221-235 MB), so both of this phase's targets are still missed.
 """
