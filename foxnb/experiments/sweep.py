@@ -118,9 +118,10 @@ class Sweep:
         self._state = None
         tracker.engine.loop.call_soon_threadsafe(tracker.runner.poke, self.name)
         # Counted once the stop is in the store: a run still queued now is never sent (every
-        # writer's begin_send refuses it from here on).
+        # writer's begin_send refuses it from here on), and a worker may already have been
+        # refused one and recorded it not_submitted before this read.
         runs = tracker.store.peek(self.run_ids)
-        return sum(held.run.get("status") == "queued" for held in runs.values())
+        return sum(_left_unsent(held.run) for held in runs.values())
 
     def counts(self) -> dict[str, int]:
         """How many cells are in each status, e.g. ``{"completed": 4, "processing": 2}``."""
@@ -324,3 +325,11 @@ def _wait_line(sweep: Sweep) -> WaitLine | None:
     from ..widgets.waiting import sweep_text, wait_line
 
     return wait_line(lambda: sweep_text(sweep))
+
+
+def _left_unsent(run: dict[str, Any]) -> bool:
+    """Whether a run of a stopped sweep is one the stop keeps from being sent."""
+    status = run.get("status")
+    return status == "queued" or (
+        status == "not_submitted" and run.get("error_code") == "sweep_stopped"
+    )
