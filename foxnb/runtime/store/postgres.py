@@ -50,9 +50,19 @@ def _placeholders(sql: str) -> str:
 
 COLUMN_TYPES = {
     **dict.fromkeys(
-        ("run_id", "fields", "task_ids", "experiment", "status", "backend", "model"), "text"
+        (
+            "run_id",
+            "fields",
+            "task_ids",
+            "experiment",
+            "status",
+            "backend",
+            "model",
+            "owner",
+            "pricing",
+        ),
+        "text",
     ),
-    **dict.fromkeys(("owner", "pricing"), "text"),
     **dict.fromkeys(("at", "credits", "lease_until"), "double precision"),
     "reused": "integer",
     "updated_seq": "bigint",
