@@ -1,6 +1,11 @@
 """Shared fixtures: small real clips, a fast simulator on a loopback port, a session connected
 to it, an in-process simulator for tests that need no socket, and Chromium.
 
+Every simulator of one test run (in the test processes, notebook kernels, workers and
+subprocesses alike) shares one folder of renders (``FOXNB_SIM_SHARED_RENDERS``, made by the
+run's first process and deleted at its end): a result many tests ask for is encoded once.
+The renderer's own tests render for real.
+
 Helpers that are functions, not fixtures (``connect``, ``wait_for``), are in ``support.py``.
 foxnb's own warnings (``FoxnbWarning``) are errors here (``pyproject.toml``): a test that
 expects one says so with ``pytest.warns``.
@@ -9,6 +14,8 @@ expects one says so with ``pytest.warns``.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +32,7 @@ from foxnb.sample import make_sample_clip
 from foxnb.sim import Simulator
 from foxnb.sim.app import build_app
 from foxnb.sim.backend import Backend
+from foxnb.sim.pipeline import SHARED_RENDERS_ENV
 
 KEY_ENV = "FOXAPI_API_KEY"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,6 +45,23 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+_MADE_RENDERS = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's first process (not an xdist worker, which inherits it) makes the folder."""
+    if SHARED_RENDERS_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="foxnb-test-renders-")
+        os.environ[SHARED_RENDERS_ENV] = folder
+        config.stash[_MADE_RENDERS] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_MADE_RENDERS, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        del os.environ[SHARED_RENDERS_ENV]
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,9 @@ at the seam, an altered ``prefix``, ``flicker``, ``color_drift``, a ``short`` ne
 
 **State.** ``state_dir=`` keeps tasks, uploads and results on disk; a new simulator on the
 same directory (another process, another port) continues the tasks on the wall clock and
-serves their files.
+serves their files. With ``FOXNB_SIM_SHARED_RENDERS=<folder>`` in the environment, every
+simulator also keeps a copy of each new render in that folder and copies one it finds there
+instead of encoding it again (the test suite shares one folder per run).
 
 **Faithful** (from FoxAPI's documentation): endpoints and paths, including
 ``/v1/files/upload/url`` (documented on the upload pages; the body's key names ``url`` and

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import re
 import threading
@@ -32,10 +33,11 @@ import httpx
 from .probe import displayed_size, probe_video_once
 from .render import RenderError, check_extend_input, render_extension
 from .states import Status, Timeline
-from .store import Outcome, TaskRecord
+from .store import Outcome, TaskRecord, write_atomic
 from .validate import aspect_conflict
 
 __all__ = [
+    "SHARED_RENDERS_ENV",
     "RenderCache",
     "TaskFailure",
     "check_input",
@@ -43,8 +45,14 @@ __all__ = [
     "file_sha256",
     "render_key",
     "run_task",
+    "shared_renders_folder",
     "without_local_paths",
 ]
+
+SHARED_RENDERS_ENV = "FOXNB_SIM_SHARED_RENDERS"
+"""A folder of renders that every simulator started with this variable set shares (see
+:class:`RenderCache`): the test suite sets it so that the same result, wanted by many tests
+and notebooks, is encoded once per run. Clear the folder when the renderer changes."""
 
 _log = logging.getLogger(__name__)
 
@@ -149,10 +157,18 @@ class RenderCache:
     The renderer is deterministic, so reusing a result for identical inputs is faithful, and
     it keeps load tests cheap. Rendered files are kept at ``path_for(key)``, which may hold
     results from an earlier run on the same state directory.
+
+    ``shared`` (by default the folder named by :data:`SHARED_RENDERS_ENV`, if set) is a folder
+    other simulators use too, in this process or others: a render found there is copied in
+    instead of being made again, and one made here is copied there. Files arrive in either
+    folder whole (written beside it, then renamed); two simulators wanting a new key at the
+    same moment may both render it, to the same bytes. Each state folder keeps its own copy,
+    so nothing a simulator does to its files reaches another's.
     """
 
-    def __init__(self, path_for: Callable[[str], Path]) -> None:
+    def __init__(self, path_for: Callable[[str], Path], shared: Path | None = None) -> None:
         self._path_for = path_for
+        self._shared = shared if shared is not None else shared_renders_folder()
         self._guard = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
 
@@ -171,21 +187,32 @@ class RenderCache:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             target = self._path_for(key)
-            if not target.exists():
-                try:
-                    render_extension(
-                        source,
-                        target,
-                        prompt=prompt,
-                        seed=seed,
-                        generate_audio=generate_audio,
-                        defect=defect,
-                    )
-                except RenderError as exc:
-                    raise TaskFailure(
-                        "generation_failed", f"Video generation failed: {exc}."
-                    ) from exc
+            if target.exists():
+                return target
+            kept = None if self._shared is None else self._shared / target.name
+            if kept is not None and kept.exists():
+                write_atomic(target, kept.read_bytes())
+                return target
+            try:
+                render_extension(
+                    source,
+                    target,
+                    prompt=prompt,
+                    seed=seed,
+                    generate_audio=generate_audio,
+                    defect=defect,
+                )
+            except RenderError as exc:
+                raise TaskFailure("generation_failed", f"Video generation failed: {exc}.") from exc
+            if kept is not None:
+                write_atomic(kept, target.read_bytes())
             return target
+
+
+def shared_renders_folder() -> Path | None:
+    """The folder :data:`SHARED_RENDERS_ENV` names, or ``None`` when it is unset or blank."""
+    folder = os.environ.get(SHARED_RENDERS_ENV, "").strip()
+    return Path(folder) if folder else None
 
 
 def run_task(

@@ -16,6 +16,7 @@ from foxnb.sample import make_audio_only_clip, make_sample_clip
 from foxnb.sim import Simulator
 from foxnb.sim.backend import completed_at
 from foxnb.sim.cli import build_parser
+from foxnb.sim.pipeline import SHARED_RENDERS_ENV
 from foxnb.sim.render import probe_video
 
 MODEL = "veo-3.1-extend"
@@ -343,3 +344,35 @@ def test_restarted_simulator_continues_tasks_from_state_dir(tmp_path: Path) -> N
             result = http.get(body["results"][0]["url"])
             assert result.status_code == 200 and result.headers["content-type"] == "video/mp4"
             assert body["results"][0]["url"].startswith(second.url)
+
+
+def test_simulators_sharing_a_renders_folder_encode_each_result_once(
+    clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With FOXNB_SIM_SHARED_RENDERS set, a new render lands in that folder as well, and a
+    simulator with another state folder copies it from there instead of encoding it again:
+    a stand-in file put there under the render's name is what it then serves."""
+    shared = tmp_path / "shared"
+    monkeypatch.setenv(SHARED_RENDERS_ENV, str(shared))
+
+    def result_bytes(state: Path) -> bytes:
+        with Simulator(speed=200, state_dir=state, upstream_lag_s=0.0) as sim:
+            headers = {"Authorization": f"Bearer {sim.api_key}"}
+            with httpx.Client(base_url=sim.url, headers=headers, timeout=10) as http:
+                video_url = upload(http, clips["720p"])
+                final = poll(http, create(http, video_url, prompt="dusk falls", seed=4)["id"])[-1]
+                assert final["status"] == "completed", final
+                return http.get(final["results"][0]["url"]).content
+
+    first = result_bytes(tmp_path / "a")
+    kept = list(shared.glob("*.mp4"))
+    assert len(kept) == 1 and kept[0].read_bytes() == first
+    assert probe_video(kept[0]).duration_s == pytest.approx(CLIP_S + 7.0, abs=0.3)
+    assert result_bytes(tmp_path / "b") == first
+    stand_in = clips["480p"].read_bytes()
+    kept[0].write_bytes(stand_in)
+    assert result_bytes(tmp_path / "c") == stand_in
+    # Each state folder keeps its own copy: the change reached neither earlier simulator's.
+    for state in ("a", "b"):
+        assert (tmp_path / state / "renders" / kept[0].name).read_bytes() == first
+    assert [p.name for p in shared.iterdir()] == [kept[0].name]  # no temporary files left
