@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import install_into
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT_S = 900
@@ -64,14 +65,7 @@ def test_the_extras_alone_export_to_mlflow_and_wandb(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    install = subprocess.run(
-        # --no-compile: .pyc files are written on first import instead (half the CPU time).
-        [str(python), "-m", "pip", "install", "-q", "--no-compile", f"{source}[mlflow,wandb]"],
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT_S,
-        check=False,
-    )
+    install = install_into(python, f"{source}[mlflow,wandb]", timeout_s=INSTALL_TIMEOUT_S)
     assert install.returncode == 0, install.stderr[-3000:]
 
     work = tmp_path / "work"
