@@ -89,11 +89,20 @@ def without_play_script(page: str) -> str:
 # ---------------------------------------------------------------------------- against the sim
 
 
+@pytest.fixture
+def slow_sim(tmp_path: Path) -> Iterator[Simulator]:
+    """A simulator at 30x: six jobs end 0.7-1.4 x 3 s after they start, seconds apart rather
+    than inside one redraw of the view (0.25 s), however fast their results are encoded (the
+    test run shares its renders, so a repeated one takes no time at all)."""
+    with Simulator(speed=30, state_dir=tmp_path / "sim-state", upstream_lag_s=0.0) as server:
+        yield server
+
+
 def test_displayed_sweep_shows_cards_and_a_rising_bar_then_its_grid(
-    sim: Simulator, tmp_path: Path, clips: dict[str, Path], kernel: FakeDisplay
+    slow_sim: Simulator, tmp_path: Path, clips: dict[str, Path], kernel: FakeDisplay
 ) -> None:
     """2 x 3 sweep: six labelled cards, one bar rising to 100, then the saved 6-video grid."""
-    fx = connect(sim, tmp_path)
+    fx = connect(slow_sim, tmp_path)
     sweep = start(fx, clips["landscape"], name="dusk-vs-storm", prompt=PROMPTS, seed=[1, 2, 3])
     sweep._ipython_display_()
     live = kernel.shown[0]
