@@ -41,7 +41,7 @@ from ..errors import JobTimeoutError, ValidationError
 from ..models import AXIS_FIELDS
 from ..runtime.jobs import Job
 from ..runtime.reuse import IntactVideos, reuse_fields
-from ..runtime.store import Event, ExperimentState, SendRule
+from ..runtime.store import STOPPED_CODE, Event, ExperimentState, SendRule
 from ..runtime.tracker import Tracker
 from .cells import cell_job, planning, record
 from .plan import (
@@ -331,5 +331,5 @@ def _left_unsent(run: dict[str, Any]) -> bool:
     """Whether a run of a stopped sweep is one the stop keeps from being sent."""
     status = run.get("status")
     return status == "queued" or (
-        status == "not_submitted" and run.get("error_code") == "sweep_stopped"
+        status == "not_submitted" and run.get("error_code") == STOPPED_CODE
     )

@@ -41,7 +41,7 @@ from ..errors import (
 from ..models import Task
 from .jobs import Job
 from .link import stored
-from .store import SendDecision, SendRule
+from .store import STOPPED_CODE, SendDecision, SendRule
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -209,7 +209,7 @@ class Sender:
                 self._unrecorded(job)
                 return decision
             if decision.action == "refuse":
-                code = decision.code or "sweep_stopped"
+                code = decision.code or STOPPED_CODE
                 refused = JobError(
                     f"{job.run_id} not sent: {decision.reason}; nothing was created or billed "
                     "for it",

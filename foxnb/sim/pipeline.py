@@ -158,17 +158,17 @@ class RenderCache:
     it keeps load tests cheap. Rendered files are kept at ``path_for(key)``, which may hold
     results from an earlier run on the same state directory.
 
-    ``shared`` (by default the folder named by :data:`SHARED_RENDERS_ENV`, if set) is a folder
-    other simulators use too, in this process or others: a render found there is copied in
+    The folder named by :data:`SHARED_RENDERS_ENV`, when set, is shared with other
+    simulators, in this process or others: a render found there is copied in
     instead of being made again, and one made here is copied there. Files arrive in either
     folder whole (written beside it, then renamed); two simulators wanting a new key at the
     same moment may both render it, to the same bytes. Each state folder keeps its own copy,
     so nothing a simulator does to its files reaches another's.
     """
 
-    def __init__(self, path_for: Callable[[str], Path], shared: Path | None = None) -> None:
+    def __init__(self, path_for: Callable[[str], Path]) -> None:
         self._path_for = path_for
-        self._shared = shared if shared is not None else shared_renders_folder()
+        self._shared = shared_renders_folder()
         self._guard = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
 

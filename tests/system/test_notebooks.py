@@ -320,8 +320,8 @@ def binder_env(venv: Path, tmp_path: Path) -> dict[str, str]:
     }
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(venv)
-    # .pyc files are written when first imported instead: pip compiling every installed module
-    # is half of the install's CPU time, and most of them are never imported here.
+    # postBuild's pip compiles nothing: compiling every installed module is half of its CPU
+    # time, and most of them are never imported here.
     env["PIP_NO_COMPILE"] = "1"
     for name in ("CONFIG", "DATA", "RUNTIME"):
         folder = tmp_path / f"jupyter-{name.lower()}"

@@ -22,7 +22,7 @@ from ...errors import StoreError
 from .base import RESUMABLE, Event, RunStore, Txn, claimable, mask_dsn
 from .columns import COLUMNS, to_dataframe
 from .jsonl import LEDGER_NAME, export_jsonl
-from .kinds import Claim, ExperimentState, Held, Owner, SendDecision, SendRule
+from .kinds import STOPPED_CODE, Claim, ExperimentState, Held, Owner, SendDecision, SendRule
 from .migrate import Migration, migrate_folder
 from .sqlite import STORE_NAME, SqliteStore
 
@@ -80,6 +80,7 @@ __all__ = [
     "COLUMNS",
     "LEDGER_NAME",
     "RESUMABLE",
+    "STOPPED_CODE",
     "STORE_NAME",
     "Claim",
     "Event",

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import orjson
 import pandas as pd
 
-from .kinds import Claim, ExperimentState, Held, Owner, SendDecision, SendRule
+from .kinds import STOPPED_CODE, Claim, ExperimentState, Held, Owner, SendDecision, SendRule
 
 Event = tuple[str, float, dict[str, Any]]
 """One append: ``(run_id, at, fields)``, ``at`` in seconds since the epoch."""
@@ -284,7 +284,7 @@ class RunStore(ABC):
         unknown (``None``: it reported none, which stops the experiment)."""
 
     @abstractmethod
-    def stop_experiment(self, name: str, reason: str, code: str = "sweep_stopped") -> None:
+    def stop_experiment(self, name: str, reason: str, code: str = STOPPED_CODE) -> None:
         """Send no further run of ``name``, from any writer (the first reason is kept)."""
 
     @abstractmethod

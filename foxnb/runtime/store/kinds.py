@@ -9,6 +9,10 @@ from typing import Any, Literal
 
 from ...config import owner_host
 
+STOPPED_CODE = "sweep_stopped"
+"""The ``error_code`` of a run a stopped experiment kept from being sent (``not_submitted``),
+unless the stop named another code."""
+
 
 @dataclass(frozen=True)
 class Owner:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .kinds import SendRule
+from .kinds import STOPPED_CODE, SendRule
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def decide(
 ) -> Verdict:
     """Whether one more create of ``rule.experiment`` may go out (see the module docstring)."""
     if stopped is not None:
-        return Verdict("refuse", code=stop_code or "sweep_stopped", reason=stopped)
+        return Verdict("refuse", code=stop_code or STOPPED_CODE, reason=stopped)
     capped = counts.in_flight
     if rule.per_writer and counts.in_flight_mine is not None:
         capped = counts.in_flight_mine

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import loads
-from .kinds import ExperimentState, Owner, SendDecision, SendRule
+from .kinds import STOPPED_CODE, ExperimentState, Owner, SendDecision, SendRule
 from .leases import SqlLeases
 from .rules import NO_CREDITS_REASON, RunFacts, Tally, Verdict, decide, tally
 from .sql import MAYBE_IN_FLIGHT, SEND_LOCK
@@ -87,7 +87,7 @@ class SqlStore(SqlLeases):
                 self._stop(conn, row[0], NO_CREDITS_REASON, "budget")
 
     # ---- experiments --------------------------------------------------------------------
-    def stop_experiment(self, name: str, reason: str, code: str = "sweep_stopped") -> None:
+    def stop_experiment(self, name: str, reason: str, code: str = STOPPED_CODE) -> None:
         with self._tx() as conn:
             # After any send being decided now (begin_send holds this lock until it commits):
             # once this commits, a run still queued is never sent, so it may be counted as
@@ -104,7 +104,7 @@ class SqlStore(SqlLeases):
             "stop_code = excluded.stop_code WHERE experiments.stopped IS NULL",
             name,
             reason,
-            code or "sweep_stopped",
+            code or STOPPED_CODE,
         )
 
     def clear_stop(self, name: str) -> None:
