@@ -4,14 +4,14 @@ Users read it (``status``, ``progress``, ``timing()``, ``video_path``), wait on 
 ``await job``), watch it (``on_update``) or stop tracking it (``detach()``). The runtime
 drives it through a small engine-side API, in the manner of ``concurrent.futures.Future``'s
 ``set_result``: ``set_state()`` and ``add_progress()`` as the run moves (see
-``foxnb.models`` for the statuses), ``bind()`` once its work is scheduled, ``mark_done()``
-when nothing more will happen without you.
+``foxnb.models`` for the statuses), ``mark_done()`` when nothing more will happen without you.
+A job holds no future of its own (a 10,000-job sweep need not hold 10,000 of them and their
+locks): ``await job`` waits for ``mark_done()``, like ``wait()``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 import time
@@ -87,7 +87,6 @@ class Job:
         self._finished = False
         # Made when someone first waits: a 10,000-cell sweep need not hold 10,000 Events.
         self._done_event: threading.Event | None = None
-        self._future: concurrent.futures.Future[None] | None = None
         self._detach_hook = detach_hook
         self._pace = pace
 
@@ -264,10 +263,25 @@ class Job:
         return self
 
     def __await__(self) -> Generator[Any, None, Job]:
-        if self._future is not None:
-            yield from asyncio.wrap_future(self._future).__await__()
-        while not self._finished:  # a job detached mid-flight ends without its future
-            yield from asyncio.sleep(0.05).__await__()
+        return self._ended().__await__()
+
+    async def _ended(self) -> Job:
+        """What ``await job`` runs, on the awaiting loop: until ``mark_done()``."""
+        if not self._finished:
+            loop = asyncio.get_running_loop()
+            ended: asyncio.Future[None] = loop.create_future()
+
+            def settle(_: Job) -> None:  # on the engine thread
+                if self._finished:
+                    loop.call_soon_threadsafe(_resolve, ended)
+
+            self._callbacks.append(settle)
+            try:
+                if self.done:  # ended between the first check and the callback
+                    _resolve(ended)
+                await ended
+            finally:
+                self._callbacks.remove(settle)
         self._raise_if_unsuccessful()
         return self
 
@@ -316,10 +330,6 @@ class Job:
         request was sent, if no answer time is known), for ``timing()``."""
         with self._lock:
             self._state.history.append((elapsed_s, progress_pct))
-
-    def bind(self, work: concurrent.futures.Future[None]) -> None:
-        """The future of the engine coroutine working on this job (what ``await job`` awaits)."""
-        self._future = work
 
     def mark_done(self) -> None:
         """Nothing more will happen without the user: release ``wait()`` and tell watchers."""
@@ -370,3 +380,9 @@ def _wait_line(job: Job) -> WaitLine | None:
     from ..widgets.waiting import job_text, wait_line
 
     return wait_line(lambda: job_text(job))
+
+
+def _resolve(ended: asyncio.Future[None]) -> None:
+    """Settle the future ``await job`` waits on, once (later calls find it done)."""
+    if not ended.done():
+        ended.set_result(None)

@@ -136,7 +136,7 @@ def leases_lost(tracker: Tracker, run_ids: set[str]) -> None:
     for run_id in run_ids:
         job = tracker.live(run_id)
         if job is not None and tracker.watcher.get(run_id) is None:
-            tracker.engine.submit(tracker.runner.hand_off(job))
+            tracker.engine.start(tracker.runner.hand_off(job))
 
 
 def flag_unknown(tracker: Tracker, run: dict[str, Any]) -> None:

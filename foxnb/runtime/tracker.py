@@ -284,7 +284,7 @@ class Tracker:
         with self.lock:
             self._jobs[run_id] = job
             self._keys[run_id] = request_key(job.request, input_sha256)
-        job.bind(self.engine.submit(self.runner.run(job, input_sha256, rule)))
+        self.engine.start(self.runner.run(job, input_sha256, rule))
         return job
 
     def settled(self, run_id: str, request: ExtendRequest, job: Job | None = None) -> Job:

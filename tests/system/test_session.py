@@ -193,13 +193,26 @@ def test_detach_stops_tracking_but_says_the_task_runs_on(
 
 
 def test_await_job_in_async_code(sim: Simulator, tmp_path: Path, clips: dict[str, Path]) -> None:
-    """A Job is awaitable from any event loop."""
+    """A Job is awaitable from any event loop: several at once, one already done, and one
+    that fails, which raises as ``wait()`` does."""
     fx = connect(sim, tmp_path)
 
-    async def main() -> foxnb.Job:
-        return await fx.extend("pan", clips["landscape"])
+    async def main() -> list[foxnb.Job]:
+        jobs = [fx.extend("pan", clips["landscape"], seed=seed) for seed in (1, 2, 3)]
+        done = await asyncio.gather(*jobs)
+        assert await jobs[0] is jobs[0]  # done already: at once
+        return done
 
-    assert asyncio.run(main()).status == "completed"
+    assert [job.status for job in asyncio.run(main())] == ["completed"] * 3
+    sim.inject("create", "task_failure", code="content_policy_violation")
+    failing = fx.extend("pan", clips["landscape"], seed=4)
+
+    async def fails() -> None:
+        await failing
+
+    with pytest.raises(foxnb.TaskFailedError):
+        asyncio.run(fails())
+    assert failing.status == "failed"
 
 
 def test_sync_client_round_trip(sim: Simulator, tmp_path: Path, clips: dict[str, Path]) -> None:
