@@ -267,18 +267,16 @@ class Job:
 
     async def _ended(self) -> Job:
         """What ``await job`` runs, on the awaiting loop: until ``mark_done()``."""
-        if not self._finished:
+        if not self.done:
             loop = asyncio.get_running_loop()
             ended: asyncio.Future[None] = loop.create_future()
 
-            def settle(_: Job) -> None:  # on the engine thread
-                if self._finished:
+            def settle(_: Job) -> None:  # on the engine thread, or here if done already
+                if self.done:
                     loop.call_soon_threadsafe(_resolve, ended)
 
-            self._callbacks.append(settle)
+            self.on_update(settle)
             try:
-                if self.done:  # ended between the first check and the callback
-                    _resolve(ended)
                 await ended
             finally:
                 self._callbacks.remove(settle)
