@@ -58,6 +58,7 @@ def section(store: dict[str, Any]) -> str:
 
     loop_jobs = store[kinds[0][0]]["loop"]["link"]["jobs"]
     direct_jobs = store[kinds[0][0]]["loop"]["direct"]["jobs"]
+    spread_s = store[kinds[0][0]]["loop"]["link"]["spread_s"]
     lines = [
         HEADING,
         "",
@@ -139,7 +140,8 @@ def section(store: dict[str, Any]) -> str:
         "thread makes them when a big sweep answers at once, alone and while a second thread "
         "spins in a Python loop. The engine loop: a submission of that many jobs recorded as "
         "the runner does "
-        "(the new run, `submitting`, the task id, at random moments of a 10 s window), with a "
+        f"(the new run, `submitting`, the task id, at random moments of a {spread_s:g} s window), "
+        "with a "
         "1 ms ticker on the loop; stalls less the time the thread waited for a CPU and less "
         "garbage-collector pauses (`benchmarks/store_loop.py`).",
     ]
