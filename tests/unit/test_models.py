@@ -133,6 +133,21 @@ def test_task_errors_with_string_or_numeric_codes() -> None:
         Task.from_json({"status": "pending"})
 
 
+def test_raw_is_the_whole_answer_exactly_and_a_new_dict_each_read() -> None:
+    """``raw`` holds every field, unknown and nested ones, a 70-bit integer and a non-ASCII
+    text exactly as sent; the task's own fields come from the unwrapped task."""
+    answer = {
+        "id": "t",
+        "status": "processing",
+        "vendor": {"queue": [1, 2**70], "note": "é—✓"},
+        "progress": "12%",
+    }
+    task = Task.from_json({"code": 0, "data": answer})
+    assert task.raw == answer and task.progress == 12
+    task.raw["vendor"]["queue"].append(3)  # a copy: the task itself cannot be changed
+    assert task.raw == answer
+
+
 def test_upload_response() -> None:
     """The upload response's url is what gets sent as video_url."""
     up = UploadedFile.from_json({"id": "file-1", "url": URL, "size": 3, "filename": "c.mp4"})
