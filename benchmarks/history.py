@@ -100,4 +100,16 @@ polled (about +35 MB over the 200 s before the first result, measured with a sam
 not cyclic garbage, which a `gc.DEBUG_SAVEALL` run found at 0.1 objects per job, and not
 memory glibc would give back, as `malloc_trim` every 5 s changed nothing), then +17-27 MB while
 the 10,000 results arrive.
+
+**Answers and runs kept as text** (2026-12-03, the memory phase alone, one run at each commit
+on the same machine). tracemalloc with 2,000 jobs tracked showed what a job holds while it is
+polled: its create answer and its latest status answer, each parsed into a tree of Python
+objects (`Task.raw`: 0.9 and 1.6 KB per job), and the store's cache of every run's merged
+fields, parsed the same way (1.5 KB per run). A simulator answer of 359 characters takes 2.3 KB
+parsed and 0.4 KB as text. Now a task keeps its answer as compact JSON text and `Task.raw`
+decodes it when read (`foxnb/_answers.py`), and the store caches each run's stored JSON text,
+decoded when runs are read (`foxnb/runtime/store/sql.py`). The 10,000-job phase: RSS growth
++218.7 → +197.2 MB with the first change and +191.5 MB with both (+148.1 → +137.8 → +127.6 MB
+once all were created); the main thread's largest gap less CPU wait 27 and 30 ms, unchanged
+within this machine's noise, so the stall target (< 20 ms) is still missed.
 """
