@@ -139,11 +139,9 @@ def section(store: dict[str, Any]) -> str:
         "kernel. One commit: 2,000 progress events on 2,000 runs in one `commit()`, as the writer "
         "thread makes them when a big sweep answers at once, alone and while a second thread "
         "spins in a Python loop. The engine loop: a submission of that many jobs recorded as "
-        "the runner does "
-        f"(the new run, `submitting`, the task id, at random moments of a {spread_s:g} s window), "
-        "with a "
-        "1 ms ticker on the loop; stalls less the time the thread waited for a CPU and less "
-        "garbage-collector pauses (`benchmarks/store_loop.py`).",
+        "the runner does (the new run, `submitting`, the task id, at random moments of a "
+        f"{spread_s:g} s window), with a 1 ms ticker on the loop; stalls less the time the "
+        "thread waited for a CPU and less garbage-collector pauses (`benchmarks/store_loop.py`).",
     ]
     return "\n".join(_wrap(block) for block in "\n".join(lines).split("\n\n"))
 
