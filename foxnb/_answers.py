@@ -24,12 +24,12 @@ answer puts it. Both are named by ``foxnb.models`` (and ``Task``, ``UploadedFile
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._checks import is_int, is_url
+from ._json import dumps, loads
 
 TASK_STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 """The documented task statuses; ``Task.status`` is one of these or ``"unknown"``."""
@@ -110,7 +110,7 @@ class Task:
     def raw(self) -> dict[str, Any]:
         """The answer as the service sent it, with the API key scrubbed from it: a new dict on
         each read."""
-        answer: dict[str, Any] = json.loads(self._raw_json)
+        answer: dict[str, Any] = loads(self._raw_json)
         return answer
 
     @property
@@ -150,7 +150,7 @@ class Task:
             result_urls=_result_urls(data),
             error=TaskError.from_json(data.get("error")),
             credits=_number(usage.get("credits_consumed", usage.get("credits_reserved"))),
-            _raw_json=json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+            _raw_json=dumps(data),
         )
 
 

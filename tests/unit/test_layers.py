@@ -20,7 +20,7 @@ import pytest
 import foxnb
 
 LAYERS: list[tuple[str, ...]] = [
-    ("foxnb._version", "foxnb.errors"),
+    ("foxnb._version", "foxnb.errors", "foxnb._json"),
     ("foxnb._checks",),
     ("foxnb._answers",),
     ("foxnb.config", "foxnb.models"),

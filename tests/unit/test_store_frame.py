@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from benchmarks.store_benchmark import completed_run
+from foxnb._json import dumps
 from foxnb.runtime.store.arrowframe import frame_from_json
-from foxnb.runtime.store.base import dumps
 from foxnb.runtime.store.columns import to_dataframe
 
 SPARSE: list[dict[str, Any]] = [

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from foxnb.runtime.store.base import claimable, dumps, loads, mask_dsn, merge_event
+from foxnb._json import dumps, loads
+from foxnb.runtime.store.base import claimable, mask_dsn, merge_event
 from foxnb.runtime.store.jsonl import ledger_merge, parse_events
 from foxnb.runtime.store.kinds import Owner, SendRule
 from foxnb.runtime.store.rules import RunFacts, Tally, decide, tally

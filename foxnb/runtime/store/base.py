@@ -16,7 +16,6 @@ call these functions inside their transactions, so both apply the same rules.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from abc import ABC, abstractmethod
@@ -24,7 +23,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-import orjson
 import pandas as pd
 
 from .kinds import STOPPED_CODE, Claim, ExperimentState, Held, Owner, SendDecision, SendRule
@@ -37,38 +35,6 @@ RESUMABLE = frozenset(
 )
 """Statuses with work left; ``claim_next`` hands out runs in these (``submitting`` only so the
 taker can mark it ``submission_unknown``: a create may be in flight, it is never resent)."""
-
-# A JSON number of 20 digits or more may exceed 64 bits, which orjson would read as a float.
-# (Digits inside a text value can match too; such a line is merely parsed more slowly.)
-_LONG_NUMBER = re.compile(rb"[:,\[]\s*-?\d{20}")
-
-
-def dumps(value: Any) -> str:
-    """``value`` as compact JSON text; integers beyond 64 bits are kept exactly.
-
-    orjson cannot write those: the standard library does, and its text starts with a space
-    (still valid JSON) so that :func:`loads` knows to read it back exactly, at no cost to the
-    other rows.
-    """
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer orjson cannot hold, or a non-text key
-        return " " + json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def loads(raw: str | bytes) -> Any:
-    """Read what :func:`dumps` wrote (fast, orjson, unless marked as needing exactness)."""
-    if raw[:1] in (" ", b" "):
-        return json.loads(raw)
-    return orjson.loads(raw)
-
-
-def loads_foreign(raw: bytes) -> Any:
-    """Read JSON written elsewhere (an old ledger line): exactly, if it may hold an integer
-    wider than 64 bits."""
-    if _LONG_NUMBER.search(raw):
-        return json.loads(raw)
-    return orjson.loads(raw)
 
 
 def run_id_and_at(event: dict[str, Any]) -> tuple[str | None, float | None]:

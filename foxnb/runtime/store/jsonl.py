@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import dumps, loads_foreign
+from ..._json import dumps, loads_foreign
 
 if TYPE_CHECKING:
     from .base import RunStore

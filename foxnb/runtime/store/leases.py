@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .base import RESUMABLE, Event, claimable, loads
+from ..._json import loads
+from .base import RESUMABLE, Event, claimable
 from .kinds import Claim, Held, Owner
 from .sql import SqlCore
 

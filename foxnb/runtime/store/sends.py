@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import loads
+from ..._json import loads
 from .kinds import STOPPED_CODE, ExperimentState, Owner, SendDecision, SendRule
 from .leases import SqlLeases
 from .rules import NO_CREDITS_REASON, RunFacts, Tally, Verdict, decide, tally

@@ -30,9 +30,10 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from ..._json import dumps, loads
 from ...errors import StoreError
 from .arrowframe import frame_from_table, read_lines
-from .base import Event, RunStore, as_number, dumps, loads, merge_event, run_id_and_at
+from .base import Event, RunStore, as_number, merge_event, run_id_and_at
 from .columns import to_dataframe
 from .kinds import Claim, Owner
 from .txn import SqlTxn

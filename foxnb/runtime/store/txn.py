@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .base import Event, dumps, loads
+from ..._json import dumps, loads
+from .base import Event
 from .kinds import Claim, Owner
 
 if TYPE_CHECKING:
