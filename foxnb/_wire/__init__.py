@@ -11,7 +11,8 @@ once, here.
 - ``responses``  what an answer means (FoxAPI JSON errors, edge-proxy HTML) as foxnb errors
 - ``retry``      retry policy, backoff, the shared ``Throttle``, and ``call()`` with the money
                  rule: a create request is resent only when provably not received
-- ``polling``    predicting a task's end from its progress; the polling flow
+- ``polling``    predicting a task's end from its progress; the polling flow; which tasks
+                 a wait ends on (``Finishers``), read on a precise schedule
 - ``fetching``   public files: redirects followed safely, results downloaded until they are one
 - ``core``       ``Core``: every call of one connection as a flow
 """
@@ -20,9 +21,12 @@ from .core import Core
 from .fetching import MAX_REDIRECTS, RedirectRefused, redirect_target
 from .polling import (
     LAST_PROGRESS,
+    PRECISE_MAX_READS,
+    Finishers,
     estimate_total_s,
     next_poll_delay_s,
     poll,
+    precise_delay_s,
     unknown_status_delay_s,
 )
 from .responses import (
@@ -59,10 +63,12 @@ from .steps import (
 __all__ = [
     "LAST_PROGRESS",
     "MAX_REDIRECTS",
+    "PRECISE_MAX_READS",
     "USER_AGENT",
     "Core",
     "Failure",
     "Fetch",
+    "Finishers",
     "Flow",
     "Observe",
     "Outcome",
@@ -91,6 +97,7 @@ __all__ = [
     "parse_json_object",
     "parse_retry_after",
     "poll",
+    "precise_delay_s",
     "redirect_target",
     "task_request",
     "unknown_status_delay_s",

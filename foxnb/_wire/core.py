@@ -12,7 +12,7 @@ from .. import errors as E
 from ..config import scrub
 from ..models import ExtendRequest, Task, UploadedFile
 from .fetching import download, peek
-from .polling import poll
+from .polling import Finishers, poll
 from .retry import RetryPolicy, Throttle, call
 from .steps import (
     Outcome,
@@ -46,6 +46,8 @@ class Core:
         self.clock = clock
         self.throttle = throttle
         self.rng = rng
+        #: The predicted ends of the tasks this connection polls (see ``polling.Finishers``).
+        self.finishers = Finishers()
 
     def _call(self, request: Request) -> Generator[Step, Outcome, dict[str, Any]]:
         return call(
@@ -85,6 +87,7 @@ class Core:
             created_s=created_s,
             policy=self.policy,
             deadline_s=deadline_s,
+            finishers=self.finishers,
         )
 
     def download(

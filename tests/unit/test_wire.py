@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
+import statistics
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -180,7 +182,7 @@ def test_poll_schedule_is_sparse_then_dense_near_the_end() -> None:
     # 50 % at 30 s and 70 % at 42 s: 99 at 59.1 s; cover 4/5 of the 17.1 s left
     assert W.next_poll_delay_s(42.0, 60.0, [(30.0, 50), (42.0, 70)]) == pytest.approx(13.68)
     # 50 % at 30 s and 92 % at 55.2 s: 99 at 59.1 s, within 12 %: land 0.4 % past it
-    assert W.next_poll_delay_s(55.2, 60.0, [(30.0, 50), (55.2, 92)]) == pytest.approx(4.1364)
+    assert W.next_poll_delay_s(55.2, 60.0, [(30.0, 50), (55.2, 92)]) == pytest.approx(4.0182)
     # a 5 s task showing 99: 1 % is 0.05 s, raised to the 0.5 s floor unless the caller lowers it
     short = [(2.0, 50), (4.0, 99)]
     assert W.next_poll_delay_s(5.0, 4.0, short) == pytest.approx(0.5)
@@ -280,6 +282,130 @@ def test_polling_against_the_simulators_progress_model(clock_lead: float) -> Non
     p95 = 0.02 if clock_lead == 0 else 0.025
     assert min(lags) >= 0 and lags[int(0.95 * (len(lags) - 1))] <= p95, lags[-10:]
     assert sorted(gets)[len(gets) // 2] <= 4 and max(gets) <= 7, sorted(gets)
+
+
+def test_precise_schedule_closes_in_then_splits_the_last_percent() -> None:
+    """50 % at 30 s and 92 % at 55.2 s (0.6 s a percent): the end is 3.6 s away, so the next
+    read covers 70 % of the way; a later 97 % at 58 s puts the end in one percent-step, which
+    the next read splits (two reads left) or lands past (the last read of the budget)."""
+    assert W.precise_delay_s(55.2, [(30.0, 50)], 4) is None  # one reading: no rate yet
+    assert W.precise_delay_s(55.2, [(30.0, 50), (55.2, 92)], 4) == pytest.approx(2.73)
+    late = [(30.0, 50), (55.2, 92), (58.0, 97)]
+    step = 28.0 / 47
+    opens, closes = 58.0 + step, 58.0 + 2.2 * step
+    assert W.precise_delay_s(58.0, late, 2) == pytest.approx((opens + closes) / 2 - 58.0)
+    assert W.precise_delay_s(58.0, late, 1) == pytest.approx(closes + 0.2 * step - 58.0)
+    # 99 already: the tail schedule of next_poll_delay_s, not this one
+    assert W.precise_delay_s(59.0, [*late, (59.0, 99)], 3) is None
+
+
+def test_finishers_name_the_tasks_a_wait_ends_on() -> None:
+    ends = W.Finishers()
+    ends.predict("alone", 10.0)
+    assert not ends.among_last(10.0, 0.0)  # a task polled alone keeps the frugal schedule
+    ends.forget("alone")
+    for i in range(200):
+        ends.predict(f"t{i}", 100.0 + i)
+    ends.predict("t199", 150.0)  # the latest moves earlier: t198 (298 s) is now the latest
+    assert ends.among_last(298.0, 0.0) and not ends.among_last(290.0, 5.0)
+    assert ends.among_last(290.0, 10.0)
+    for i in range(150, 199):
+        ends.forget(f"t{i}")
+    assert ends.among_last(249.0, 0.0)  # t149 ends at 249 s
+    for i in range(10_000):  # re-predictions do not pile up
+        ends.predict("t0", float(i % 7))
+    assert len(ends._heap) <= 2 * 151 + 64
+
+
+def test_tasks_created_together_first_look_at_different_moments() -> None:
+    """The first read comes at 35-60 % of the estimate, fixed by the task id: a sweep created
+    at the rate limit's pace is not read back all at once."""
+    firsts = []
+    for i in range(200):
+        task = Task.from_json({**CREATED, "id": f"task-unified-1-{i:08d}"})
+        step = next(core(W.RetryPolicy()).wait(task, created_s=1000.0))
+        assert isinstance(step, W.Sleep)
+        firsts.append(step.seconds / 45)
+    assert min(firsts) >= 0.35 and max(firsts) <= 0.6 and max(firsts) - min(firsts) > 0.2
+    seventh = Task.from_json({**CREATED, "id": "task-unified-1-00000007"})
+    again = next(core(W.RetryPolicy()).wait(seventh, created_s=1000.0))
+    assert isinstance(again, W.Sleep) and again.seconds / 45 == firsts[7]
+
+
+def sweep_offline(seed: int, finishers: W.Finishers | None) -> tuple[float, list[int]]:
+    """100 tasks created 11 ms apart as the benchmark's sweep (the two models, 10x clock), each
+    polled by its own flow, all on one fake clock; returns how long after the last task
+    ended the last was seen, and the reads of each task."""
+    rng = random.Random(seed)
+    policy = W.RetryPolicy(min_poll_interval_s=0.05)
+    due: list[tuple[float, int]] = []
+    flows, reads, seen, ends = [], [0] * 100, [0.0] * 100, []
+    now = [0.0]
+    for i in range(100):
+        typical_s = 9.0 if i % 2 == 0 else 4.5
+        total_s = typical_s * rng.uniform(0.7, 1.4)
+        start = 0.011 * i
+        timeline = Timeline(
+            start, start + total_s * rng.uniform(0.05, 0.1), start + total_s, rng.randrange(2**31)
+        )
+        ends.append(timeline.finish_at)
+
+        def fetch(
+            task_id: str, sync: bool, i: int = i, timeline: Timeline = timeline
+        ) -> Generator[W.Step, W.Outcome, Task]:
+            reads[i] += 1
+            snap = observe(timeline, now[0], done_at=timeline.start_at)
+            results = [{"url": "u"}] if snap.status is Status.COMPLETED else None
+            return Task.from_json(
+                {
+                    "id": task_id,
+                    "status": snap.status.value,
+                    "progress": snap.progress,
+                    "results": results,
+                }
+            )
+            yield  # a flow, answered at once
+
+        first = Task.from_json(
+            {**CREATED, "id": f"t{i}", "task_info": {"estimated_time": round(typical_s)}}
+        )
+        flows.append(
+            W.poll(
+                first,
+                fetch=fetch,
+                clock=lambda: now[0],
+                created_s=start,
+                policy=policy,
+                finishers=finishers,
+            )
+        )
+        heapq.heappush(due, (start, i))
+    while due:
+        now[0], i = heapq.heappop(due)
+        try:
+            step = flows[i].send(None)
+            while not isinstance(step, W.Sleep):
+                step = flows[i].send(None)
+        except StopIteration:
+            seen[i] = now[0]
+            continue
+        heapq.heappush(due, (now[0] + step.seconds + rng.uniform(0.002, 0.02), i))
+    return max(seen) - max(ends), reads
+
+
+def test_the_tasks_a_sweep_ends_on_are_seen_sooner_for_a_read_or_two() -> None:
+    """On 30 simulated sweeps, the tasks predicted to end last spend spare reads: the sweep is
+    seen over sooner (mean lag after its last task ended, 10x clock), the median task
+    still takes 4 reads, and hardly any takes a seventh (one whose progress slowed at the
+    very end)."""
+    plain = [sweep_offline(seed, None) for seed in range(30)]
+    sharp = [sweep_offline(seed, W.Finishers()) for seed in range(30)]
+    lag_plain = statistics.fmean(lag for lag, _ in plain)
+    lag_sharp = statistics.fmean(lag for lag, _ in sharp)
+    assert lag_sharp < 0.8 * lag_plain, (lag_sharp, lag_plain)
+    reads = sorted(n for _, per_task in sharp for n in per_task)
+    assert reads[len(reads) // 2] <= 4 and reads[-1] <= 7, reads[-20:]
+    assert sum(n == 7 for n in reads) <= len(reads) // 1000, reads[-20:]
 
 
 def test_one_early_reading_is_not_trusted_far() -> None:
