@@ -26,8 +26,23 @@ SPARSE: list[dict[str, Any]] = [
         SPARSE,
         [{"run_id": f"r{i}", "at": 1.0, **completed_run(i)} for i in range(300)],
         [{"run_id": "only"}],
+        [
+            {
+                "run_id": f"r{i}",
+                "status": None,
+                "seed": None,
+                "credits": None,
+                "tags": None,
+                "generate_audio": None,
+                "submitted_at": None,
+                "prompt": None,
+                "extra_n": None,
+            }
+            for i in range(3)
+        ],
+        [{"run_id": f"r{i}", "status": ["done", "pending"][i % 2], "model": "m"} for i in range(5)],
     ],
-    ids=["sparse", "completed", "bare"],
+    ids=["sparse", "completed", "bare", "all-null", "categories"],
 )
 def test_fast_path_matches_the_dict_path(runs: list[dict[str, Any]]) -> None:
     fast = frame_from_json([dumps(run) for run in runs])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -58,8 +59,8 @@ def frame_from_table(table: pa.Table, rows: int) -> pd.DataFrame | None:
         if name == "at":
             continue
         dtype = COLUMNS.get(name)
-        if name not in table.column_names:
-            columns[name] = typed_column(pd.Series([None] * rows, dtype=object), dtype)
+        if name not in table.column_names or pa.types.is_null(table.column(name).type):
+            columns[name] = _missing(rows, dtype)
             continue
         chunked = table.column(name)
         kind = chunked.type
@@ -78,10 +79,33 @@ def frame_from_table(table: pa.Table, rows: int) -> pd.DataFrame | None:
         numeric = pa.types.is_floating(kind) or pa.types.is_integer(kind)
         if dtype == "datetime" and not (numeric or pa.types.is_null(kind)):
             return None  # a time that is not seconds since the epoch: the dict path decides
+        if dtype == "category" and pa.types.is_string(kind):
+            # Encoded by arrow, not through a Python string per run; categories sorted, as
+            # pandas makes them from the values.
+            encoded = chunked.dictionary_encode().to_pandas()
+            columns[name] = encoded.cat.set_categories(sorted(encoded.cat.categories))
+            continue
         mapper = _STRINGS if dtype == "string" else _PANDAS_TYPES
         columns[name] = typed_column(chunked.to_pandas(types_mapper=mapper.get), dtype)
     frame: pd.DataFrame = pd.DataFrame(columns)
     return frame
+
+
+def _missing(rows: int, dtype: str | None) -> pd.Series[Any]:
+    """A column no run has a value in, typed as ``COLUMNS`` says (numbers and flags built
+    as all-masked arrays: no Python object per run)."""
+    masked = np.ones(rows, bool)
+    values: Any
+    if dtype == "Int64":
+        values = pd.arrays.IntegerArray(np.zeros(rows, "int64"), masked)
+    elif dtype == "boolean":
+        values = pd.arrays.BooleanArray(np.zeros(rows, bool), masked)
+    elif dtype == "float64":
+        values = np.full(rows, np.nan)
+    else:
+        return typed_column(pd.Series([None] * rows, dtype=object), dtype)
+    column: pd.Series[Any] = pd.Series(values)
+    return column
 
 
 def _beyond_exact_floats(values: pa.ChunkedArray) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import re
 import threading
 from abc import abstractmethod
@@ -32,7 +33,7 @@ import pyarrow as pa
 
 from ..._json import dumps, loads
 from ...errors import StoreError
-from .arrowframe import frame_from_table, read_lines
+from .arrowframe import frame_from_table, join_tables, read_lines
 from .base import Event, RunStore, as_number, merge_event, run_id_and_at
 from .columns import to_dataframe
 from .kinds import Claim, Owner
@@ -46,6 +47,8 @@ SEND_LOCK = 2
 """Lock namespace of the send rule: one decision per experiment at a time."""
 
 _CHUNK = 500  # run ids per IN (...) list: far below every backend's parameter limit
+FETCH_ROWS = 10_000
+"""Runs per part when ``dataframe()`` reads them all."""
 
 MAYBE_IN_FLIGHT = "status = 'submitting' OR pricing IS NOT NULL"
 """The runs whose create may be in flight. Each send decision reads these rows of its
@@ -185,11 +188,47 @@ class SqlCore(RunStore):
 
     def _fields_table(self, conn: Any) -> tuple[pa.Table | None, int]:
         """Every run's fields in ``seq`` order (one consistent read) as an arrow table
-        (``None``: arrow cannot type them), and how many runs that is. Read as bytes: no
-        Python string per run."""
-        sql = "SELECT CAST(fields AS BLOB) FROM runs ORDER BY seq"
-        blobs = [row[0] for row in self._all(conn, sql)]
-        return (read_lines(b"\n".join(blobs)) if blobs else None), len(blobs)
+        (``None``: arrow cannot type them), and how many runs that is.
+
+        The parts (``_field_parts``) are fetched on a thread while those already here are
+        parsed; both let go of the GIL, so on two cores the read costs little more than the
+        parse (100,000 runs: 1.4 s one after the other).
+        """
+        parts: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=4)
+
+        def fetch() -> None:
+            try:
+                for part in self._field_parts(conn):
+                    parts.put(part)
+                parts.put(None)
+            except BaseException as exc:  # handed to the reading thread
+                parts.put(exc)
+
+        fetching = threading.Thread(target=fetch, name="foxnb-store-read", daemon=True)
+        fetching.start()
+        tables, count, readable = [], 0, True
+        while (part := parts.get()) is not None:
+            if isinstance(part, BaseException):
+                fetching.join()
+                raise part
+            data, rows = part
+            count += rows
+            table = read_lines(data) if readable else None
+            readable = table is not None
+            if table is not None:
+                tables.append(table)
+        fetching.join()
+        if not readable or not tables:
+            return None, count
+        return join_tables(tables), count
+
+    def _field_parts(self, conn: Any) -> Iterator[tuple[bytes, int]]:
+        """Every run's fields in ``seq`` order, one consistent read, as UTF-8 JSON lines
+        of up to ``FETCH_ROWS`` runs each, with their count. Read as bytes: no Python string
+        per run. Runs on a thread of its own (``_fields_table``)."""
+        cursor = conn.execute("SELECT CAST(fields AS BLOB) FROM runs ORDER BY seq")
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            yield b"\n".join(row[0] for row in rows), len(rows)
 
     def _broken(self, conn: Any) -> bool:
         """Whether ``conn`` can no longer be used (then it is replaced by a new one)."""
