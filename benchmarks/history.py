@@ -119,21 +119,22 @@ over when its last task was seen, 2.0-2.3 % of that task after it ended, after 3
 the median task took 4 and the limit is 6. Now the tasks polled by one connection share their
 predicted ends (`Finishers`, `foxnb/_wire/polling.py`), and a task predicted to end within 20 %
 of its duration of the latest end is read on a precise schedule of up to 6 reads: it closes in
-while the end is more than 2.5 percent-steps away, then each reading near the end bounds a window
-one step wide (widened by 0.2 step, since progress is not even), the next read splits it and the
-last lands just past it. A task polled alone keeps the frugal schedule. (2) A rate-limiter log
-showed every read waiting 37-40 ms on average (65 ms at most) between 4.5 and 5.5 s: the tasks,
-created at the limiter's pace, all took their first look at half the same estimate, so those
-reads came at the full rate and queued the reads aimed at other tasks' ends behind them. The
-first look now comes at 35-60 % of the estimate, fixed by the task id, and a read near the
-predicted end lands 0.2 % past it instead of 0.4 %. Also, the benchmark's foxnb client took its
-end time after sorting the main thread's gaps (15 ms, 0.15 service s at 10x); it now takes it
-when the loop sees the last job done. Wall ÷ ideal went from 1.019-1.021 to 1.004-1.010
-(1.016-1.024 with the spread first looks but without the precise schedule), detection p95 from
-1.9-2.1 % to 1.4-1.5 %, with a median of 4 reads and 6 at most in every run. Offline, on 100
-simulated sweeps of 100 tasks, the sweep's end was seen 0.61 service s (median) and 1.13 s (p90)
-after its last task ended, against 0.72 and 1.51 s without the precise schedule; 7 of the
-10,000 tasks needed a seventh read (4 without), so a run can still show one.
+while the end is more than 2.5 percent-steps away, then each reading near the end bounds a
+window one step wide (widened by 0.2 step, since progress is not even), the next read splits it
+and the last lands just past it. A task polled alone keeps the frugal schedule, and so does the
+last of a batch once the others are done (kept on the precise one, it was seen later offline).
+(2) A rate-limiter log showed every read waiting 37-40 ms on average (65 ms at most) between 4.5
+and 5.5 s: the tasks, created at the limiter's pace, all took their first look at half the same
+estimate, so those reads came at the full rate and queued the reads aimed at other tasks' ends
+behind them. The first look now comes at 35-60 % of the estimate, fixed by the task id, and a
+read near the predicted end lands 0.2 % past it instead of 0.4 %. Also, the benchmark's foxnb
+client took its end time after sorting the main thread's gaps (15 ms, 0.15 service s at 10x); it
+now takes it when the loop sees the last job done. Wall ÷ ideal went from 1.019-1.021 to
+1.004-1.010 (1.016-1.024 with the spread first looks but without the precise schedule),
+detection p95 from 1.9-2.1 % to 1.3-1.5 %, with a median of 4 reads and 6 at most in every run.
+Offline, on 100 simulated sweeps of 100 tasks, the sweep's end was seen 0.61 service s (median)
+and 1.13 s (p90) after its last task ended, against 0.72 and 1.51 s without the precise
+schedule; 7 of the 10,000 tasks needed a seventh read (4 without), so a run can still show one.
 
 **100,000 runs read in parts while parsing** (2026-12-03, the store benchmark's 100,000
 completed runs, 103 MB of JSON, in fresh processes). The PostgreSQL store already fetched its
