@@ -30,15 +30,29 @@ def estimate_total_s(
     one reading gives a straight line from the start; otherwise the server's
     ``estimated_time`` is all there is. The end is when the progress passes ``LAST_PROGRESS``.
     """
-    rising = [(t, p + _WHOLE_PERCENT) for t, p in history if 0 < p < 100]
+    rising = _rising(history)
+    step_s = _step_s(rising)
+    if step_s is not None:
+        t, p = rising[-1]
+        return t + (LAST_PROGRESS - p - _WHOLE_PERCENT) * step_s
+    if rising and rising[-1][0] > 0:
+        t, p = rising[-1]
+        return t * LAST_PROGRESS / (p + _WHOLE_PERCENT)
+    return estimated_s
+
+
+def _rising(history: Sequence[tuple[float, int]]) -> list[tuple[float, int]]:
+    """The readings taken while the task made progress (0 and 100 say nothing of its pace)."""
+    return [(t, p) for t, p in history if 0 < p < 100]
+
+
+def _step_s(rising: Sequence[tuple[float, int]]) -> float | None:
+    """Seconds per percent over the longest span of ``rising`` (``None``: no rate yet)."""
     if len(rising) >= 2:
         (t1, p1), (t2, p2) = rising[0], rising[-1]
         if p2 > p1 and t2 > t1:
-            return t2 + (LAST_PROGRESS - p2) * (t2 - t1) / (p2 - p1)
-    if rising and rising[-1][0] > 0:
-        t, p = rising[-1]
-        return t * LAST_PROGRESS / p
-    return estimated_s
+            return (t2 - t1) / (p2 - p1)
+    return None
 
 
 # The first look comes at this share of the estimate and up to the spread later, fixed by the
@@ -141,13 +155,11 @@ def precise_delay_s(
     read closes in on it; then every reading near the end narrows it, the next read splits
     what is left, and the last read of the budget lands on its far edge.
     """
-    rising = [(t, p) for t, p in history if 0 < p < 100]
-    if len(rising) < 2:
+    rising = _rising(history)
+    step_s = _step_s(rising)
+    if step_s is None or rising[-1][1] >= LAST_PROGRESS:
         return None
-    (t1, p1), (t2, p2) = rising[0], rising[-1]
-    if p2 <= p1 or t2 <= t1 or p2 >= LAST_PROGRESS:
-        return None
-    step_s = (t2 - t1) / (p2 - p1)
+    t2, p2 = rising[-1]
     opens_s = t2 + (LAST_PROGRESS - 1 - p2) * step_s
     if opens_s - elapsed_s > _PRECISE_NEAR * step_s and reads_left > 2:
         return _PRECISE_APPROACH * (opens_s + 0.5 * step_s - elapsed_s)

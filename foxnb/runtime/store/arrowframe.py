@@ -77,7 +77,7 @@ def frame_from_table(table: pa.Table, rows: int) -> pd.DataFrame | None:
         if pa.types.is_floating(kind) and _beyond_exact_floats(chunked):
             return None  # perhaps an integer wider than a float holds (a seed of 2**63)
         numeric = pa.types.is_floating(kind) or pa.types.is_integer(kind)
-        if dtype == "datetime" and not (numeric or pa.types.is_null(kind)):
+        if dtype == "datetime" and not numeric:
             return None  # a time that is not seconds since the epoch: the dict path decides
         if dtype == "category" and pa.types.is_string(kind):
             # Encoded by arrow, not through a Python string per run; categories sorted, as
