@@ -78,8 +78,9 @@ class Throttle:
     Spaces requests at ``rate_per_s`` (with a small burst), and adapts: a 429 pauses all
     requests until ``Retry-After`` and halves the rate — once per burst of 429s: answers to
     requests sent before the last cut only extend the pause, as they say nothing about the
-    new rate. Each success gives back a twentieth of the full rate, so a short storm of 429s
-    costs seconds, not minutes, once it is over.
+    new rate. The requests that waited out a pause leave one interval apart, not as a burst
+    (the burst comes back once they have all gone). Each success gives back a twentieth of
+    the full rate, so a short storm of 429s costs seconds, not minutes, once it is over.
     Thread-safe; it only computes waits, the drivers do the sleeping.
     """
 
@@ -91,6 +92,7 @@ class Throttle:
         self._tat_s = float("-inf")
         self._paused_until_s = float("-inf")
         self._cut_at_s = float("-inf")
+        self._burst_spent = False  # since the last pause, until the queue drains
         self._lock = threading.Lock()
 
     def reserve(self, now_s: float) -> float:
@@ -100,8 +102,10 @@ class Throttle:
         a request may go ``burst - 1`` intervals ahead of it.
         """
         with self._lock:
+            if now_s >= self._tat_s:
+                self._burst_spent = False
             interval_s = 1 / self.rate_per_s
-            tolerance_s = (self.burst - 1) * interval_s
+            tolerance_s = 0.0 if self._burst_spent else (self.burst - 1) * interval_s
             slot = max(now_s, self._tat_s - tolerance_s, self._paused_until_s)
             self._tat_s = max(self._tat_s, slot) + interval_s
             return slot - now_s
@@ -116,6 +120,8 @@ class Throttle:
                 self._cut_at_s = now_s
             pause_s = retry_after_s if retry_after_s is not None else 1 / self.rate_per_s
             self._paused_until_s = max(self._paused_until_s, now_s + pause_s)
+            self._tat_s = max(self._tat_s, self._paused_until_s)
+            self._burst_spent = True
 
     def on_success(self) -> None:
         with self._lock:

@@ -236,7 +236,8 @@ STORM_S = 3.0
 
 def test_429s_have_their_own_retry_budget_and_cut_the_rate_once_per_burst() -> None:
     """Ten 429s in a row delay a read without ending it (5xx get six tries); the shared rate
-    halves once per burst of 429s and twenty successes restore it."""
+    halves once per burst of 429s, requests leave the pause spaced, and twenty successes
+    restore the rate."""
     throttle = W.Throttle(rate_per_s=40)
     core = W.Core(
         secret=None,
@@ -265,9 +266,13 @@ def test_429s_have_their_own_retry_budget_and_cut_the_rate_once_per_burst() -> N
     assert throttle.rate_per_s == 20
     throttle.on_rate_limited(11.0, 0.5, sent_at_s=10.5)  # sent after it: the rate halves
     assert throttle.rate_per_s == 10 and throttle.reserve(11.0) == pytest.approx(0.5)
+    # Those that waited out the pause leave one interval (1 / 10 s) apart, not as a burst.
+    assert [throttle.reserve(11.0) for _ in range(3)] == pytest.approx([0.6, 0.7, 0.8])
     for _ in range(20):
         throttle.on_success()
     assert throttle.rate_per_s == 40
+    # Once they have all gone, a burst of five may leave at once again.
+    assert [throttle.reserve(20.0) for _ in range(6)] == pytest.approx([0] * 5 + [0.025])
 
 
 @pytest.mark.slow
