@@ -434,16 +434,20 @@ def test_a_commit_of_many_events_runs_as_many_statements_as_one_of_two(tmp_path:
         assert statements[500] == statements[2], statements
 
 
+@pytest.mark.parametrize("streamed_rows", [1, 3])
 def test_the_dataframe_read_in_parts_matches_the_dict_path(
-    store: RunStore, monkeypatch: pytest.MonkeyPatch
+    store: RunStore, monkeypatch: pytest.MonkeyPatch, streamed_rows: int
 ) -> None:
-    """PostgreSQL reads every run in parts (parsed while the next is fetched): a field that
-    appears only in a later part, or changes type between parts, gives the same DataFrame as
-    merging the runs one by one (SQLite reads in one go: the same holds)."""
-    from foxnb.runtime.store import postgres
+    """Both stores read every run in parts (parsed while the next is fetched; PostgreSQL
+    streams rows in chunks, or one by one before libpq 17): a field that appears only in a
+    later part, or changes type between parts, gives the same DataFrame as merging the runs
+    one by one."""
+    from foxnb.runtime.store import postgres, sql
     from foxnb.runtime.store.columns import to_dataframe
 
+    monkeypatch.setattr(sql, "FETCH_ROWS", 7)
     monkeypatch.setattr(postgres, "FETCH_ROWS", 7)
+    monkeypatch.setattr(postgres, "stream_rows", lambda: streamed_rows)
     events = [(f"r{i:02d}", float(i), {"status": "queued", "seed": i}) for i in range(30)]
     events += [("r25", 99.0, {"note": "late", "credits": 2.5, "tags": ["x"]})]
     store.append_many(events)
@@ -451,3 +455,17 @@ def test_the_dataframe_read_in_parts_matches_the_dict_path(
     store.append("r27", 100.0, mixed="text")  # the earlier parts had none...
     store.append("r02", 101.0, mixed=3)  # ...and now a number: arrow cannot type it
     pd.testing.assert_frame_equal(store.dataframe(), to_dataframe(list(store.runs().values())))
+
+
+def test_the_dataframe_reads_text_as_utf8_whatever_the_client_encoding(
+    pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: runs are read as UTF-8 bytes, so a session whose client encoding is LATIN1
+    (set by ``PGCLIENTENCODING``) still gets every accented prompt exactly."""
+    prompts = ["café crème", "naïve façade", "plain"]
+    with open_store(pg_dsn, tmp_path / "work") as writer:
+        writer.append_many([(f"r{i}", float(i), {"prompt": p}) for i, p in enumerate(prompts)])
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    with open_store(pg_dsn, tmp_path / "work") as reader:
+        assert reader._conn().info.encoding == "iso8859-1"
+        assert list(reader.dataframe()["prompt"]) == prompts

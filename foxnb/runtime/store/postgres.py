@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.types.string import ByteaBinaryLoader
 
 from ...errors import StoreError
 from .base import mask_dsn
@@ -34,6 +35,15 @@ SCHEMA = schema(
     extra=",\n    updated_xid BIGINT NOT NULL DEFAULT 0",  # see _changed()
     updated="updated_xid",
 )
+
+
+STREAM_ROWS = 1000
+
+
+def stream_rows() -> int:
+    """How many rows libpq hands over at a time when a query is streamed: ``STREAM_ROWS``
+    from libpq 17 on (chunked rows), one before it."""
+    return STREAM_ROWS if psycopg.pq.version() >= 170000 else 1
 
 
 @functools.lru_cache(maxsize=256)
@@ -128,12 +138,22 @@ class PostgresStore(SqlStore):
         return rows, xmin
 
     def _field_parts(self, conn: Any) -> Iterator[tuple[bytes, int]]:
-        # One server-side cursor, so one consistent snapshot.
-        with conn.transaction(), conn.cursor(name="foxnb_fields", binary=True) as cur:
-            cur.itersize = FETCH_ROWS
-            cur.execute("SELECT convert_to(fields, 'UTF8') FROM runs ORDER BY seq")
-            while rows := cur.fetchmany(FETCH_ROWS):
-                yield b"\n".join(bytes(row[0]) for row in rows), len(rows)
+        # One statement, so one consistent snapshot, streamed: the server sends rows without
+        # waiting for a FETCH per part (100,000 runs: 0.22-0.33 s, against 0.55-0.75 s through
+        # a server-side cursor). The text comes as its UTF-8 bytes, whatever the session's
+        # client encoding was: no str per run.
+        with conn.transaction(), conn.cursor(binary=True) as cur:
+            cur.execute("SET LOCAL client_encoding TO 'UTF8'")
+            cur.adapters.register_loader("text", ByteaBinaryLoader)
+            part: list[bytes] = []
+            query = "SELECT fields FROM runs ORDER BY seq"
+            for (fields,) in cur.stream(query, size=stream_rows()):
+                part.append(fields)
+                if len(part) == FETCH_ROWS:
+                    yield b"\n".join(part), len(part)
+                    part = []
+            if part:
+                yield b"\n".join(part), len(part)
 
     def _broken(self, conn: Any) -> bool:
         return bool(conn.closed or conn.broken)
