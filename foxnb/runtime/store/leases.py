@@ -92,10 +92,8 @@ class SqlLeases(SqlCore):
             self._run(
                 conn, "UPDATE runs SET lease_until = ? WHERE owner = ?", now + lease_s, str(owner)
             )
-            rows = self._all_exact(
-                conn, ("run_id",), "SELECT run_id FROM runs WHERE owner = ?", str(owner)
-            )
-            return {row[0] for row in rows}
+            sql = "SELECT run_id FROM runs WHERE owner = ?"
+            return set(self._texts(conn, "run_id", sql, str(owner)))
 
         held: set[str] = self._retrying(work)
         return held

@@ -116,6 +116,11 @@ class PostgresStore(SqlStore):
     def _element(self, index: int, column: str) -> str:
         return f"(batch.value->>{index})::{COLUMN_TYPES[column]}"
 
+    def _texts(self, conn: Any, column: str, sql: str, *params: Any) -> list[str]:
+        row = self._one(conn, f"SELECT array_agg({column}) FROM ({sql}) AS listed", *params)
+        texts: list[str] = (row[0] if row else None) or []  # no rows: NULL
+        return texts
+
     def _begin_sql(self) -> str:
         return "BEGIN"
 

@@ -119,6 +119,11 @@ class SqliteStore(SqlStore):
         )
         return [tuple(values) for values in orjson.loads(row[0])] if row else []
 
+    def _texts(self, conn: Any, column: str, sql: str, *params: Any) -> list[str]:
+        row = self._one(conn, f"SELECT json_group_array({column}) FROM ({sql})", *params)
+        texts: list[str] = orjson.loads(row[0]) if row else []
+        return texts
+
     def _begin_sql(self) -> str:
         return "BEGIN IMMEDIATE"
 
