@@ -144,4 +144,26 @@ dictionary-encoded by arrow rather than built from a Python string per run, and 
 has a value in is an all-masked array. Five runs alternating with the old code: median 0.97 s
 against 1.37 s. In this run's table SQLite went from 1.48 to 0.62 s and PostgreSQL from 1.80
 to 1.04 s, but the machine was faster too (scoring one 720p result: 0.38 s then, 0.17 s now).
+
+**PostgreSQL: one streamed query** (2026-12-03, the same 100,000 runs, fresh processes). The fetch
+alone took 0.55-0.75 s through a server-side cursor: a FETCH round trip per part, with the server
+converting every run's text with `convert_to`. The same statement streamed (psycopg 3.2
+`Cursor.stream`; libpq 17 hands rows over in chunks of 1,000) takes 0.22-0.33 s, and 0.37 s one row
+at a time, which is what an older libpq gets. The text arrives as its UTF-8 bytes (`SET LOCAL
+client_encoding`, so a LATIN1 session still reads accented prompts exactly). Whole load, four runs
+alternating: 0.82-0.87 s against 1.10-1.28 s. A full `./dev bench` at cd95ec8 on a busier machine
+(load average about 2 at the store phase's start; SQLite 0.85 s there against 0.62 s in the run the
+tables show) gave 1.29 s best of 3, so the target is not met reliably yet; the tables above are
+still those of the fef7928 run.
+
+**Lease renewal as one value** (2026-12-03, the 10,000-job phase at 1x with every garbage collection
+over 3 ms logged, with its thread and that thread's CPU wait). The store's writer thread collected
+for 17-37 ms every 10 s, just after renewing its leases: it read the 10,000 held run ids back as
+rows, one object each for the next collection to walk. It now asks the database for them as one
+aggregated value (`SqlCore._texts`): collections over 3 ms on that thread went from 92 to 10 in the
+same run, and the 10 s rhythm is gone. What is left of the stall is not garbage collection: the
+longest gaps (48-96 ms raw) had no collection over 3 ms in them, and in a run that also read every
+foxnb thread's CPU wait some of them (56 ms) had no thread waiting for a CPU either. The same full
+bench gave 71 ms for this figure (45 ms in the tables' run). Generation-1 collections on the engine
+thread (14,000-20,000 young objects) still take 17-28 ms.
 """
