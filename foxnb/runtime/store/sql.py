@@ -312,7 +312,7 @@ class SqlCore(RunStore):
         """The text ``column`` of every row of ``sql``, aggregated by the database into one
         value: no row object per value for the garbage collector to walk (a lease renewal
         read 10,000 rows as tuples every 10 s, and the collection that followed paused every
-        thread for 17-23 ms)."""
+        thread for 17-37 ms)."""
 
     def _all_exact(self, conn: Any, columns: Sequence[str], sql: str, *params: Any) -> list[Row]:
         """``_all`` for a query of ``columns``, all of them text or integers, that may return
