@@ -17,6 +17,7 @@ the runs changed since this object's last read are fetched and parsed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
@@ -195,10 +196,13 @@ class SqlCore(RunStore):
         parse (100,000 runs: 1.4 s one after the other).
         """
         parts: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=4)
+        given_up = threading.Event()  # the reader failed: stop fetching, free the connection
 
         def fetch() -> None:
             try:
                 for part in self._field_parts(conn):
+                    if given_up.is_set():
+                        return
                     parts.put(part)
                 parts.put(None)
             except BaseException as exc:  # handed to the reading thread
@@ -207,17 +211,22 @@ class SqlCore(RunStore):
         fetching = threading.Thread(target=fetch, name="foxnb-store-read", daemon=True)
         fetching.start()
         tables, count, readable = [], 0, True
-        while (part := parts.get()) is not None:
-            if isinstance(part, BaseException):
-                fetching.join()
-                raise part
-            data, rows = part
-            count += rows
-            table = read_lines(data) if readable else None
-            readable = table is not None
-            if table is not None:
-                tables.append(table)
-        fetching.join()
+        try:
+            while (part := parts.get()) is not None:
+                if isinstance(part, BaseException):
+                    raise part
+                data, rows = part
+                count += rows
+                table = read_lines(data) if readable else None
+                readable = table is not None
+                if table is not None:
+                    tables.append(table)
+        finally:
+            given_up.set()
+            while fetching.is_alive():  # a fetch blocked on the full queue must see given_up
+                with contextlib.suppress(queue.Empty):
+                    parts.get_nowait()
+                fetching.join(0.01)
         if not readable or not tables:
             return None, count
         return join_tables(tables), count
