@@ -96,7 +96,7 @@ def _probe(source: str | IO[bytes] | io.RawIOBase, name: str) -> VideoInfo:
         with av.open(source) as container:
             if not container.streams.video:
                 raise VideoInputError("video", f"{name} has no video stream", _VIDEO_FILE)
-            stream = container.streams.video[0]
+            stream = _one_frame_decoder(container.streams.video[0])
             duration_s = _duration_s(container, stream)
             rate = stream.average_rate or stream.guessed_rate
             audio = container.streams.audio
@@ -259,6 +259,18 @@ def markup_kind(head: bytes) -> str | None:
     return None
 
 
+def _one_frame_decoder(stream: av.VideoStream) -> av.VideoStream:
+    """``stream``, set to decode on the calling thread only: for the one frame a check reads.
+
+    By default FFmpeg starts decoder threads when the first packet is decoded and joins them
+    when the file is closed, and PyAV holds the GIL for both. On a busy machine that held it
+    for 40-80 ms per result while the 10,000-job benchmark's results were checked, and every
+    other thread, the notebook's among them, waited (``docs/benchmark.md``).
+    """
+    stream.thread_type = "NONE"
+    return stream
+
+
 def result_problem(
     path: str | Path, expected_s: float | None, *, extension: bool = True
 ) -> tuple[str, str] | None:
@@ -274,7 +286,7 @@ def result_problem(
         with av.open(str(path)) as container:
             if not container.streams.video:
                 return "not_a_video", "it has no video stream"
-            stream = container.streams.video[0]
+            stream = _one_frame_decoder(container.streams.video[0])
             if next(container.decode(stream), None) is None:
                 return "not_a_video", "no frame of it decodes"
             duration_s = _duration_s(container, stream)
