@@ -146,9 +146,13 @@ class PostgresStore(SqlStore):
         # One statement, so one consistent snapshot, streamed: the server sends rows without
         # waiting for a FETCH per part (100,000 runs: 0.22-0.33 s, against 0.55-0.75 s through
         # a server-side cursor). The text comes as its UTF-8 bytes, whatever the session's
-        # client encoding was: no str per run.
+        # client encoding was: no str per run. The rows come in key order from the primary
+        # key's index, not from a sort: a table with no statistics yet (just filled, before
+        # autovacuum's ANALYZE) was read whole and sorted on disk, 1.0-1.5 s for 100,000 runs
+        # instead of 0.8-1.0 s.
         with conn.transaction(), conn.cursor(binary=True) as cur:
             cur.execute("SET LOCAL client_encoding TO 'UTF8'")
+            cur.execute("SET LOCAL enable_sort TO off")
             cur.adapters.register_loader("text", ByteaBinaryLoader)
             part: list[bytes] = []
             query = "SELECT fields FROM runs ORDER BY seq"
