@@ -81,15 +81,28 @@ class Throttle:
     new rate. The requests that waited out a pause leave one interval apart, not as a burst
     (the burst comes back once they have all gone). Each success gives back a twentieth of
     the full rate, so a short storm of 429s costs seconds, not minutes, once it is over.
+    While the rate is cut, a request is not booked more than ``recheck_s`` beyond the pause
+    (``wait_to_book``): it asks again later, at the rate of then; and a success shortens the
+    interval after the last slot booked to the new rate's. Booked at once, the slots of a cut
+    rate (one every 5 s at 0.2/s) stayed booked after the rate had recovered: a 3 s storm
+    then held the last requests of a 50-job sweep back by 15 s.
     Thread-safe; it only computes waits, the drivers do the sleeping.
     """
 
-    def __init__(self, rate_per_s: float = 5.0, burst: int = 5, min_rate_per_s: float = 0.2):
+    def __init__(
+        self,
+        rate_per_s: float = 5.0,
+        burst: int = 5,
+        min_rate_per_s: float = 0.2,
+        recheck_s: float = 1.0,
+    ):
         self.max_rate_per_s = rate_per_s
         self.rate_per_s = rate_per_s
         self.burst = burst
         self.min_rate_per_s = min_rate_per_s
+        self.recheck_s = recheck_s
         self._tat_s = float("-inf")
+        self._last_booked_s = float("-inf")  # _tat_s less the interval it was booked with
         self._paused_until_s = float("-inf")
         self._cut_at_s = float("-inf")
         self._burst_spent = False  # since the last pause, until the queue drains
@@ -102,13 +115,26 @@ class Throttle:
         a request may go ``burst - 1`` intervals ahead of it.
         """
         with self._lock:
-            if now_s >= self._tat_s:
-                self._burst_spent = False
-            interval_s = 1 / self.rate_per_s
-            tolerance_s = 0.0 if self._burst_spent else (self.burst - 1) * interval_s
-            slot = max(now_s, self._tat_s - tolerance_s, self._paused_until_s)
-            self._tat_s = max(self._tat_s, slot) + interval_s
+            slot = self._slot(now_s)
+            self._last_booked_s = max(self._tat_s, slot)
+            self._tat_s = self._last_booked_s + 1 / self.rate_per_s
             return slot - now_s
+
+    def wait_to_book(self, now_s: float) -> float:
+        """0 when ``reserve`` may book now; else how long to wait before asking again (the
+        rate is cut and the slot would come more than ``recheck_s`` after the pause)."""
+        with self._lock:
+            if self.rate_per_s >= self.max_rate_per_s:
+                return 0.0
+            beyond_s = self._slot(now_s) - max(now_s, self._paused_until_s) - self.recheck_s
+            return 0.0 if beyond_s <= 0 else min(beyond_s, self.recheck_s)
+
+    def _slot(self, now_s: float) -> float:
+        """The next free slot (under the lock); books nothing."""
+        if now_s >= self._tat_s:
+            self._burst_spent = False
+        tolerance_s = 0.0 if self._burst_spent else (self.burst - 1) / self.rate_per_s
+        return max(now_s, self._tat_s - tolerance_s, self._paused_until_s)
 
     def on_rate_limited(
         self, now_s: float, retry_after_s: float | None, sent_at_s: float | None = None
@@ -127,6 +153,8 @@ class Throttle:
         with self._lock:
             step = self.max_rate_per_s / 20
             self.rate_per_s = min(self.max_rate_per_s, self.rate_per_s + step)
+            # The slot after the last one booked, one interval of the new rate later.
+            self._tat_s = min(self._tat_s, self._last_booked_s + 1 / self.rate_per_s)
 
 
 def _utc(now_s: float) -> str:
@@ -146,6 +174,8 @@ def call(
     attempt = 0  # failures so far (5xx, transport)
     limited = 0  # 429 answers so far
     while True:
+        while policy.sleep_scale and (early_s := throttle.wait_to_book(clock())) > 0:
+            yield Sleep(early_s * policy.sleep_scale)
         wait_s = throttle.reserve(clock())
         if wait_s > 0:
             yield Sleep(wait_s * policy.sleep_scale)

@@ -275,6 +275,31 @@ def test_429s_have_their_own_retry_budget_and_cut_the_rate_once_per_burst() -> N
     assert [throttle.reserve(20.0) for _ in range(6)] == pytest.approx([0] * 5 + [0.025])
 
 
+def test_slots_of_a_cut_rate_are_not_booked_far_ahead() -> None:
+    """While the rate is cut, a request whose slot would come more than ``recheck_s`` after
+    the pause asks again later: once the rate has recovered it leaves at the rate of then,
+    not in a slot booked seconds ahead at the cut rate."""
+    throttle = W.Throttle(rate_per_s=40, recheck_s=1.0)
+    for at in (10.0, 10.1, 10.2, 10.3, 10.4, 10.5, 10.6, 10.7):  # eight cuts: 40/s to 0.2/s
+        throttle.on_rate_limited(at, 0.3, sent_at_s=at)
+    assert throttle.rate_per_s == pytest.approx(0.2)
+    assert throttle.wait_to_book(10.7) == 0  # the first slot: the end of the pause
+    assert throttle.reserve(10.7) == pytest.approx(0.3)
+    # The next would be 5 s later: not booked, asked again in at most recheck_s.
+    assert throttle.wait_to_book(10.7) == pytest.approx(1.0)
+    assert throttle.wait_to_book(14.5) == pytest.approx(0.5)  # at 15 s it is 1 s ahead
+    for _ in range(19):  # answers come back (as if before 11.0 s): 0.2/s to 38.2/s
+        throttle.on_success()
+    # The next slot: one interval of the new rate after the last one booked (11.0).
+    assert throttle.wait_to_book(11.0) == 0
+    assert throttle.reserve(11.0) == pytest.approx(1 / 38.2)
+    throttle.on_success()  # the full rate: booked at once again, however far ahead
+    assert [throttle.reserve(11.0) for _ in range(3)] == pytest.approx(
+        [1 / 38.2 + 0.025 * k for k in (1, 2, 3)]
+    )
+    assert throttle.wait_to_book(11.0) == 0
+
+
 @pytest.mark.slow
 @pytest.mark.serial
 @pytest.mark.parametrize(
