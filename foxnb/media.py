@@ -264,8 +264,8 @@ def _one_frame_decoder(stream: av.VideoStream) -> av.VideoStream:
 
     By default FFmpeg starts decoder threads when the first packet is decoded and joins them
     when the file is closed, and PyAV holds the GIL for both. On a busy machine that held it
-    for 40-80 ms per result while the 10,000-job benchmark's results were checked, and every
-    other thread, the notebook's among them, waited (``docs/benchmark.md``).
+    for up to 80 ms at a time while the 10,000-job benchmark's results were checked, and
+    every other thread, the notebook's among them, waited (``docs/benchmark.md``).
     """
     stream.thread_type = "NONE"
     return stream

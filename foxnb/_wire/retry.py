@@ -153,8 +153,10 @@ class Throttle:
         with self._lock:
             step = self.max_rate_per_s / 20
             self.rate_per_s = min(self.max_rate_per_s, self.rate_per_s + step)
-            # The slot after the last one booked, one interval of the new rate later.
-            self._tat_s = min(self._tat_s, self._last_booked_s + 1 / self.rate_per_s)
+            # The slot after the last one booked, one interval of the new rate later; never
+            # inside a pause (the queue would look drained and a burst leave when it ends).
+            sooner_s = max(self._last_booked_s + 1 / self.rate_per_s, self._paused_until_s)
+            self._tat_s = min(self._tat_s, sooner_s)
 
 
 def _utc(now_s: float) -> str:
@@ -174,6 +176,7 @@ def call(
     attempt = 0  # failures so far (5xx, transport)
     limited = 0  # 429 answers so far
     while True:
+        # Not with every wait turned off (tests): nothing would move the clock on.
         while policy.sleep_scale and (early_s := throttle.wait_to_book(clock())) > 0:
             yield Sleep(early_s * policy.sleep_scale)
         wait_s = throttle.reserve(clock())

@@ -273,6 +273,11 @@ def test_429s_have_their_own_retry_budget_and_cut_the_rate_once_per_burst() -> N
     assert throttle.rate_per_s == 40
     # Once they have all gone, a burst of five may leave at once again.
     assert [throttle.reserve(20.0) for _ in range(6)] == pytest.approx([0] * 5 + [0.025])
+    # An answer to an earlier request, arriving during a pause, does not end it as a burst.
+    paused = W.Throttle(rate_per_s=10)
+    paused.on_rate_limited(0.0, 1.0, sent_at_s=0.0)
+    paused.on_success()
+    assert [paused.reserve(0.5) for _ in range(2)] == pytest.approx([0.5, 0.5 + 1 / 5.5])
 
 
 def test_slots_of_a_cut_rate_are_not_booked_far_ahead() -> None:
