@@ -153,8 +153,8 @@ at a time, which is what an older libpq gets. The text arrives as its UTF-8 byte
 client_encoding`, so a LATIN1 session still reads accented prompts exactly). Whole load, four runs
 alternating: 0.82-0.87 s against 1.10-1.28 s. A full `./dev bench` at cd95ec8 on a busier machine
 (load average about 2 at the store phase's start; SQLite 0.85 s there against 0.62 s in the run the
-tables show) gave 1.29 s best of 3, so the target is not met reliably yet; the tables above are
-still those of the fef7928 run.
+tables show) gave 1.29 s best of 3: its loads came straight after the writes, before any statistics
+(the read without a sort, below).
 
 **Lease renewal as one value** (2026-12-03, the 10,000-job phase at 1x with every garbage collection
 over 3 ms logged, with its thread and that thread's CPU wait). The store's writer thread collected
@@ -168,28 +168,30 @@ bench gave 71 ms for this figure (45 ms in the tables' run). Generation-1 collec
 thread (14,000-20,000 young objects) still take 17-28 ms.
 
 **Decoder threads, a niced thread and the GIL** (2026-12-03, the 10,000-job phase at 1x, sampled
-with py-spy `--gil` and traced with `perf` scheduler events). Two threads held the GIL for tens
-of milliseconds while not running. The media thread checked each result by decoding its first
-frame with FFmpeg's default decoder threads, which PyAV starts and joins while holding the GIL:
-holds of 50-80 ms in `result_problem`, about 60 of 40 ms or more; decoding that one frame on the
-calling thread (`media._one_frame_decoder`) left 9. The scoring thread ran at nice 10; a trace
-showed the main thread waiting 65 ms for the GIL while that thread held it in a garbage
-collection and was preempted again and again (runnable, lower priority): a priority inversion,
-so it now runs at the process's priority. The stall figure (largest gap less CPU wait) was
-76 ms before (py-spy attached), 62 ms with the first change, and 44, 48, 77 and 109 ms in four
-runs with both (the last two with the simulator at nice 10 and under system-wide `perf`): the
-holds are gone, the figure is not met. What is left is the GIL's hand-over itself: with the switch interval
-at 1 ms, a thread sleeping 1 ms in a loop beside one thread running Python code sees gaps of up
-to 9 ms, beside two such threads 33 ms, beside four 37 ms (`sys.setswitchinterval`, an idle
-machine); at 10,000 jobs the engine, the store's writer, the media and scoring threads all run
-Python code at times. A shorter interval (0.2 ms) cut those gaps to 10-22 ms in isolation but
-not the phase's (103 ms in one run), so it stays at 1 ms.
+with py-spy `--gil` and traced with `perf` scheduler events). Two threads held the GIL for tens of
+milliseconds while not running. The media thread checked each result by decoding its first frame
+with FFmpeg's default decoder threads, which PyAV starts and joins while holding the GIL: holds of
+50-80 ms in `result_problem`, about 60 of 40 ms or more; decoding that one frame on the calling
+thread (`media._one_frame_decoder`) left 9. The scoring thread ran at nice 10; a trace showed the
+main thread waiting 65 ms for the GIL while that thread held it in a garbage collection and was
+preempted again and again (runnable, lower priority): a priority inversion, so it now runs at the
+process's priority. The stall figure (largest gap less CPU wait) was 76 ms before (py-spy attached),
+62 ms with the first change, and 44, 48, 77 and 109 ms in four runs with both (the last two with the
+simulator at nice 10 and under system-wide `perf`): the holds are gone, the figure is not met. What
+is left is the GIL's hand-over itself: with the switch interval at 1 ms, a thread sleeping 1 ms in a
+loop beside one thread running Python code sees gaps of up to 9 ms, beside two such threads 33 ms,
+beside four 37 ms (`sys.setswitchinterval`, an idle machine); at 10,000 jobs the engine, the store's
+writer, the media and scoring threads all run Python code at times. A shorter interval (0.2 ms) cut
+those gaps to 10-22 ms in isolation but not the phase's (103 ms in one run), so it stays at 1 ms.
+The full bench the tables above come from (71e3249, a fresh clone) gave 64 ms: the target (< 20 ms)
+is still missed.
 
 **PostgreSQL read without a sort** (2026-12-03). Right after 100,000 runs were written, before
 autovacuum's ANALYZE, the planner had no statistics and read the table whole, then sorted it on
 disk: 1.03-1.47 s to load, against 0.76-1.07 s once analysed. The read now turns sorting off for
 its transaction, so the rows come in key order from the primary key's index whatever the
-statistics: 0.91-0.95 s in the process that wrote them.
+statistics: 0.91-0.95 s in the process that wrote them. In the full bench the tables above
+come from (71e3249, a fresh clone, 1,109 s): 0.85 s best of 3, median 0.97 s.
 
 **429 storms: no slots booked at a cut rate** (2026-12-03). After the 429 change above, a storm
 cut the rate down to 0.2/s in 2.4 s, each request booked a slot 5 s after the last, and those
