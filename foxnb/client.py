@@ -47,6 +47,7 @@ from ._http import (
 )
 from ._inputs import check_upload_size
 from ._media_thread import on_media_thread
+from ._turns import take_turn
 from .config import Config, base_url_from_env, key_from_env, uses_env_proxy
 from .models import MAX_UPLOAD_BYTES, ExtendRequest, Task, UploadedFile
 
@@ -347,6 +348,7 @@ class AsyncClient(_Base):
                     outcome = await self._perform(step)
 
     async def _perform(self, step: W.Send | W.Fetch | W.Peek) -> W.Outcome:
+        take_turn()  # on foxnb's engine thread, lets the notebook's thread run (foxnb._turns)
         try:
             if isinstance(step, W.Fetch):
                 return await self._fetch(step)

@@ -33,6 +33,10 @@ to hand it over, up to one interval each time. At 10,000 jobs the engine runs Py
 half the time, and the runs store's writer thread, which takes the GIL back after every
 statement, made creating the 10,000 tasks take 651–689 s; with 1 ms, 247 s. A switch
 interval the user chose (anything but the default) is left alone.
+
+A short interval is not enough on its own: a loop making many short system calls keeps every
+other thread waiting whatever the interval (``foxnb._turns`` explains why), so the engine's loop
+hands the GIL over every millisecond it runs (``turn_taking_loop``).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from .._turns import turn_taking_loop
 
 T = TypeVar("T")
 log = logging.getLogger("foxnb")
@@ -79,7 +85,7 @@ class Engine:
         self._ready.wait()
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = turn_taking_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
         self._ready.set()

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("foxnb._answers",),
     ("foxnb.config", "foxnb.models"),
     ("foxnb._files", "foxnb.media", "foxnb.sample", "foxnb._frames", "foxnb._measures"),
-    ("foxnb._media_thread",),
+    ("foxnb._media_thread", "foxnb._turns"),
     ("foxnb.scores", "foxnb._inputs"),
     ("foxnb._wire",),
     ("foxnb._http", "foxnb.client"),
