@@ -200,4 +200,26 @@ the rate was back at 10-40/s. While the rate is cut, a request whose slot would 
 1 s after the pause now asks again later, and a success shortens the interval after the last
 booked slot. The 50-job storm sweep, four runs each: 8.1-8.8 s with `Retry-After` (9.3-21.9 s
 before), 12.1-12.5 s without (10.1-16.5 s).
+
+**The engine takes turns with the notebook's thread** (2026-12-03). What was left of the 10,000-job
+stall was CPython's convoy effect, not the number of threads. A thread waiting for the GIL asks its
+holder to let go only after a whole switch interval (1 ms here) without a hand-over; but the
+engine's loop lets go of the GIL for every short system call (a socket send or read, a look at the
+sockets) and takes it back before the waiting thread has woken, so the waiter is woken for nothing,
+starts its interval over, and never gets to ask while the loop has work. The loop ran 12-20 ms
+between two looks at its sockets over a thousand times in a 2,000-job run. The engine's loop now
+sleeps 0.3 ms once it has run 1 ms since it last waited (`foxnb/_turns.py`: before each request and
+before each look at the sockets), long enough for a waiting thread to take the GIL. The 2,000-job
+phase at 1x, a run each: gaps of the main thread over 10 ms 936 before, 142-286 after; largest gap
+less CPU wait 38 ms before, 20-28 ms after; all tasks created in 11-15 s either way. The full bench
+at fbf280c (a fresh clone, 1,072 s): 10,000-job stall 64 → 27 ms less CPU wait, 5,788 → 606 gaps
+over 10 ms, p99 gap 13.6 → 6.8 ms; 100-job stall 14 → 6 ms; wall ÷ ideal 1.004. What is left are
+generation-1 collections on the engine thread: the five longest gaps each had 18-25 ms of one in
+them (22 ms is the largest gap less CPU wait and collections). They are CPU time, not preemption (a
+2,000-job run: 5-7 ms of CPU for 5-7 ms of wall, 6,000-9,000 young objects, about 1 µs of CPU each);
+collecting generation 1 every 3 young collections instead of 10 left them at 4-7 ms there, so it was
+not kept. A process alone on this machine running the same 1 ms loop for 420 s, nothing else
+running, saw gaps of up to 18 ms (88 over 10 ms, under 1 ms of them waiting for a CPU): the
+hypervisor takes about 3 % of the CPU time away (steal), which no thread can see. The memory phase
+now runs such a process beside foxnb's (`benchmarks/beside.py`) and reports what it saw.
 """

@@ -12,7 +12,9 @@ reports
   recording, all included);
 - the most jobs tracked at the same moment (created on the service, not yet done);
 - the main thread's largest gap (and less the time it waited for a CPU, and less garbage
-  collection), from the sweep call to the last job done.
+  collection), from the sweep call to the last job done;
+- the same figures for a process running the same loop beside it (``benchmarks.beside``): what
+  the machine itself does to a thread meanwhile, with no GIL shared with foxnb.
 
 This phase is about memory, not timing: foxnb's request-rate limit is lifted (1,000 requests
 per second) so that every task is created before the first one ends, which the real service's
@@ -31,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .beside import Beside
 from .clients import GcPauses, watch_main_thread
 from .workload import MODELS, PROMPT, foxnb_time_scaling
 
@@ -56,6 +59,7 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
     start_rss = rss_bytes()
     gc_pauses = GcPauses()
     gc.callbacks.append(gc_pauses)
+    beside = Beside(workdir.parent)
     started = time.time()
     started_clock = time.perf_counter()
     sweep = fx.sweep(
@@ -71,6 +75,7 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
     assert isinstance(sweep, Sweep)
     seen = Sampler(sweep.jobs, started)
     main_thread = watch_main_thread(seen.finished.is_set, gc_pauses)
+    beside_seen = beside.result()
     # Which collections paused every thread, by generation, and the longest of them.
     pauses = gc_pauses.pauses
     main_thread["gc_pauses_over_5ms"] = dict(Counter(f"gen{p['generation']}" for p in pauses))
@@ -92,6 +97,7 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
         "most_tracked_at_once": seen.most_tracked,
         "statuses": dict(Counter(job.status for job in sweep.jobs)),
         "main_thread": main_thread,
+        "beside": beside_seen,
     }
 
 

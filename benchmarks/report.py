@@ -412,8 +412,8 @@ def _scale_table(report: dict[str, Any]) -> str:
             f"| the notebook's main thread meanwhile (sweep call to the last job done) | "
             f"largest gap {held['max_gap_ms']:.0f} ms; less CPU wait "
             f"{held['max_gap_without_cpu_wait_ms']:.0f} ms; less that and garbage collection "
-            f"{held['max_gap_without_cpu_wait_or_gc_ms']:.0f} ms; p99 {held['p99_gap_ms']:.1f} ms "
-            f"| < {TARGETS['main_thread_max_stall_ms']:g} ms {_mark(stall_ok)} |",
+            f"{held['max_gap_without_cpu_wait_or_gc_ms']:.0f} ms; p99 {held['p99_gap_ms']:.1f} ms"
+            f"{_beside(memory)} | < {TARGETS['main_thread_max_stall_ms']:g} ms {_mark(stall_ok)} |",
             f"| loading {ledger['runs']:,} runs ({ledger['events']:,} events, a "
             f"{ledger['file_mb']:.1f} MB SQLite store) into a DataFrame, cold | "
             f"{ledger['seconds_median']:.2f} s (median of {len(ledger['seconds'])} runs in fresh "
@@ -422,6 +422,19 @@ def _scale_table(report: dict[str, Any]) -> str:
             *(scoring.table_rows(report["scoring"]) if "scoring" in report else []),
             *([chain.table_row(report["chain"])] if "chain" in report else []),
         ]
+    )
+
+
+def _beside(memory: dict[str, Any]) -> str:
+    """What a process running the same loop beside foxnb saw (``benchmarks.beside``)."""
+    beside = memory.get("beside")  # runs before 2026-12-03 had none
+    if beside is None:
+        return ""
+    return (
+        f". A process beside it running the same loop, sharing no GIL with foxnb: largest gap "
+        f"{beside['max_gap_ms']:.0f} ms, less CPU wait {beside['max_gap_without_cpu_wait_ms']:.0f}"
+        f" ms; gaps over 10 ms {beside['gaps_over_10ms']:,} there, "
+        f"{memory['main_thread']['gaps_over_10ms']:,} in foxnb's process"
     )
 
 

@@ -63,6 +63,8 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
         assert all(cells[1:5]), row  # a figure for every client
     assert "extrapolated from 1 job" in text
     assert re.search(r"memory growth while 20 jobs", text)
+    # the process beside foxnb's watched as long as foxnb's main thread
+    assert re.search(r"A process beside it running the same loop, sharing no GIL", text)
     assert re.search(r"loading 200 runs \(\d[\d,]* events, a [\d.]+ MB SQLite store\)", text)
     assert re.search(r"scoring one 9 s 720p result .* \| ≤ 0\.5 s", text)
     assert re.search(r"scoring one 9 s 1080p result .* \| ≤ 1 s", text)
@@ -90,6 +92,7 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     memory, ledger = figures["memory"], figures["ledger"]
     assert memory["statuses"] == {"completed": 20}
     assert memory["most_tracked_at_once"] == 20 and memory["rss_growth_mb"] > 0
+    assert memory["beside"]["iterations"] > 0 and memory["beside"]["max_gap_ms"] >= 1.0
     assert ledger["rows"] == [200] and ledger["events"] > 200
     scored = figures["scoring"]["sizes"]
     assert set(scored) == {"720p", "1080p"}
