@@ -222,4 +222,17 @@ not kept. A process alone on this machine running the same 1 ms loop for 420 s, 
 running, saw gaps of up to 18 ms (88 over 10 ms, under 1 ms of them waiting for a CPU): the
 hypervisor takes about 3 % of the CPU time away (steal), which no thread can see. The memory phase
 now runs such a process beside foxnb's (`benchmarks/beside.py`) and reports what it saw.
+
+**Every collection's survivors frozen while busy** (2026-12-03). The full bench at 72a186a (the same
+foxnb, with the process beside it) gave 48 ms for the 10,000-job stall, 1,323 gaps over 10 ms; the
+process beside it, sharing no GIL, saw 46 ms raw and 19 ms less CPU wait. Two runs of one code, 27
+and 48 ms: the figure is that noisy here. Generation-1 collections were still the longest pauses
+(20-37 ms): while busy, the engine froze what survived a collection of generation 1 or 2, so each
+generation-1 collection walked the survivors of ten young ones. It now freezes what survives any
+collection, young ones included, so each walks only what was made since the last. 2,000 jobs at 1x:
+no collection of generation 1 or 2 over 5 ms (4-8 before), 56 gaps over 10 ms, largest gap less CPU
+wait 16 ms, RSS +70 MB as before. 10,000 jobs, the memory phase alone: no generation-1 pause over 5
+ms (66-93 before), largest gap less CPU wait 25 ms with no collection in any of the five longest,
+RSS +187 MB (193-195 before). What it costs: an object in a reference cycle that outlives one young
+collection is freed only when the sweep ends.
 """

@@ -69,6 +69,10 @@ after_full = gc.get_freeze_count()
 young = [[n] for n in range(5000)]
 gc.collect(1)
 print("generation 1 too", gc.get_freeze_count() >= after_full + 5000)
+after_one = gc.get_freeze_count()
+newest = [[n] for n in range(5000)]
+gc.collect(0)
+print("young ones too", gc.get_freeze_count() >= after_one + 5000)
 eng.loop.call_soon_threadsafe(gate.set)
 for future in futures:
     future.result(10)
@@ -97,11 +101,11 @@ print("then left alone", gc.get_freeze_count() == after_idle)
 """
 
 
-def test_a_busy_engine_freezes_what_survives_full_collections() -> None:
-    """While many jobs run, survivors of a full or a generation-1 collection are frozen (the
-    next full one skips them) and the thread switch interval is 1 ms (a user's own interval is
-    kept); when the last job ends everything is thawed, the interval is CPython's again, and
-    one more full collection refreezes, and only a full one does then."""
+def test_a_busy_engine_freezes_what_survives_collections() -> None:
+    """While many jobs run, survivors of any collection are frozen (the next one skips them) and
+    the thread switch interval is 1 ms (a user's own interval is kept); when the last job ends
+    everything is thawed, the interval is CPython's again, and one more full collection
+    refreezes, and only a full one does then."""
     out = subprocess.run(
         [sys.executable, "-c", BUSY_FREEZE], capture_output=True, text=True, check=True
     )
@@ -111,6 +115,7 @@ def test_a_busy_engine_freezes_what_survives_full_collections() -> None:
         "busy True 0.001",
         "survivors frozen True",
         "generation 1 too True",
+        "young ones too True",
         "thawed 0 0.005",
         "busy again True 0.002",
         "idle again 0.002",
