@@ -23,9 +23,10 @@ reach 25 % of those it left): 10,000 jobs still stalled every thread for 110-130
 after generation-1 collections too left those walking the survivors of ten young collections,
 14,000-20,000 objects at about 1 µs each: 20-37 ms pauses, the longest stalls left. Freezing
 after every collection leaves each with what was made since the last one: at 10,000 jobs no
-collection of the two older generations took over 5 ms, and RSS grew 187 MB (193-195 MB before).
-What that costs: an object in a reference cycle that outlives one young collection is freed only
-when the sweep ends (objects in no cycle are freed with their last reference, frozen or not).
+collection of the two older generations took over 5 ms, and RSS grew as much as before (187 and
+195 MB in two runs, 190-195 MB before). What that costs: an object in a reference cycle that
+outlives one young collection is freed only when the sweep ends (objects in no cycle are freed
+with their last reference, frozen or not).
 When the last job ends everything is thawed (``gc.unfreeze()``), so nothing a finished sweep
 leaves behind escapes the collector for good, and the survivors of the next full collection are
 frozen again, as at the start.
