@@ -4,8 +4,9 @@
 It shares no GIL with foxnb, so what it sees is what the machine does to any thread at the same
 moment: the kernel keeping it waiting for a CPU (read from schedstat, as for the main thread) and
 the hypervisor taking the virtual CPU away (steal time, which a thread cannot see; this machine
-loses about 3 % of its CPU time that way). It stops when the stop file appears and writes the
-same figures as ``clients.watch_main_thread`` to ``--out``. The memory phase
+loses about 3 % of its CPU time that way). It stops when the stop file appears, or when the
+process that started it has gone (a phase that failed), and writes the same figures as
+``clients.watch_main_thread`` to ``--out``. The memory phase
 (:mod:`benchmarks.memory`) runs it for as long as it watches its own main thread.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -54,13 +56,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     checked_at = [0.0]
+    parent = os.getppid()
 
-    def stopped() -> bool:  # a stat call every 100 ms, not every iteration
+    def stopped() -> bool:  # two system calls every 100 ms, not every iteration
         now = time.monotonic()
         if now - checked_at[0] < 0.1:
             return False
         checked_at[0] = now
-        return bool(args.stop_file.exists())
+        return os.getppid() != parent or args.stop_file.exists()
 
     seen = watch_main_thread(stopped, GcPauses())
     args.out.write_text(json.dumps(seen, indent=1), encoding="utf-8")
