@@ -427,9 +427,7 @@ def _scale_table(report: dict[str, Any]) -> str:
 
 def _beside(memory: dict[str, Any]) -> str:
     """What a process running the same loop beside foxnb saw (``benchmarks.beside``)."""
-    beside = memory.get("beside")  # runs before 2026-12-03 had none
-    if beside is None:
-        return ""
+    beside = memory["beside"]
     return (
         f". A process beside it running the same loop, sharing no GIL with foxnb: largest gap "
         f"{beside['max_gap_ms']:.0f} ms, less CPU wait {beside['max_gap_without_cpu_wait_ms']:.0f}"
