@@ -18,26 +18,35 @@ from __future__ import annotations
 
 import argparse
 import gc
+import heapq
 import json
 import threading
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import baselines, workload
 
 BASELINES = ("sequential", "thread_pool", "fixed_interval")
 
 
-def cpu_wait_ns() -> int:
-    """How long this thread has waited for a CPU so far (Linux schedstat; 0 elsewhere)."""
+def cpu_times_ns() -> tuple[int, int]:
+    """How long this thread has run on a CPU, and waited for one, so far (Linux schedstat;
+    zeros elsewhere)."""
     try:
         with open("/proc/thread-self/schedstat", encoding="ascii") as stat:
-            return int(stat.read().split()[1])
+            ran, waited = stat.read().split()[:2]
+            return int(ran), int(waited)
     except OSError:
-        return 0
+        return 0, 0
+
+
+def cpu_wait_ns() -> int:
+    """How long this thread has waited for a CPU so far (see ``cpu_times_ns``)."""
+    return cpu_times_ns()[1]
 
 
 class GcPauses:
@@ -64,52 +73,132 @@ class GcPauses:
             )
 
 
-def watch_main_thread(until: Callable[[], bool], gc_pauses: GcPauses) -> dict[str, Any]:
-    """Run ``sleep(1 ms)`` in a loop until ``until()``; the gaps between iterations.
+class Gap(NamedTuple):
+    """One gap between two iterations of the 1 ms sleep loop, and what the thread did in it."""
 
-    Each gap is also taken apart: the time the kernel kept this thread waiting for a CPU
-    (other processes, the simulator, foxnb's own thread on a busy machine) is read from
-    schedstat, and garbage-collector pauses that fell inside it are noted; the rest is time
-    spent sleeping, running, or waiting for the GIL.
-    """
-    gaps: list[tuple[float, float, float]] = []  # (gap ms, of which CPU wait ms, ended at)
+    ms: float
+    cpu_wait_ms: float  # waiting for a CPU (schedstat)
+    ran_ms: float  # running on one: the loop itself, a garbage collection, the kernel for it
+    ended: float  # time.perf_counter()
+
+
+class Gaps:
+    """Gaps, kept as four arrays of doubles: 32 bytes a gap. The memory phase's loop runs for
+    ten minutes, some 300,000 gaps: as tuples of floats its own record grew the process it
+    measures by about 50 MB."""
+
+    def __init__(self) -> None:
+        self.ms, self.cpu_wait_ms, self.ran_ms, self.ended = (array("d") for _ in range(4))
+
+    def add(self, gap: Gap) -> None:
+        for column, value in zip(
+            (self.ms, self.cpu_wait_ms, self.ran_ms, self.ended), gap, strict=True
+        ):
+            column.append(value)
+
+    def __len__(self) -> int:
+        return len(self.ms)
+
+    def __getitem__(self, index: int) -> Gap:
+        return Gap(self.ms[index], self.cpu_wait_ms[index], self.ran_ms[index], self.ended[index])
+
+    def __iter__(self) -> Iterator[Gap]:
+        return map(Gap, self.ms, self.cpu_wait_ms, self.ran_ms, self.ended)
+
+
+def watch_gaps(until: Callable[[], bool]) -> Gaps:
+    """Run ``sleep(1 ms)`` in a loop until ``until()``; every gap between iterations."""
+    gaps = Gaps()
     last = time.perf_counter()
-    waited = cpu_wait_ns()
+    ran, waited = cpu_times_ns()
     while not until():
         time.sleep(0.001)
-        now, now_waited = time.perf_counter(), cpu_wait_ns()
-        gaps.append(((now - last) * 1000, (now_waited - waited) / 1e6, now))
-        last, waited = now, now_waited
+        now, (now_ran, now_waited) = time.perf_counter(), cpu_times_ns()
+        gaps.add(Gap((now - last) * 1000, (now_waited - waited) / 1e6, (now_ran - ran) / 1e6, now))
+        last, ran, waited = now, now_ran, now_waited
     if not gaps:
-        gaps.append((0.0, 0.0, last))
-    ordered = sorted(g for g, _, _ in gaps)
+        gaps.add(Gap(0.0, 0.0, 0.0, last))
+    return gaps
 
-    def in_gc_ms(gap_ms: float, ended: float) -> float:
-        began = ended - gap_ms / 1000
+
+def watch_main_thread(until: Callable[[], bool], gc_pauses: GcPauses) -> dict[str, Any]:
+    """``watch_gaps`` described (``describe_gaps``)."""
+    return describe_gaps(watch_gaps(until), gc_pauses)
+
+
+def describe_gaps(
+    gaps: Gaps,
+    gc_pauses: GcPauses,
+    others_ms: Callable[[float, float], float] | None = None,
+) -> dict[str, Any]:
+    """The gaps' statistics, each large gap taken apart.
+
+    The time the kernel kept the thread waiting for a CPU (other processes, the simulator,
+    foxnb's own threads on a busy machine) is read from schedstat, and garbage-collector pauses
+    that fell inside a gap are noted; the rest is time spent sleeping, running, or waiting for
+    the GIL. With ``others_ms(began, ended)`` — the CPU time (run and wait) of the process's
+    other threads between two ``perf_counter`` moments — each gap's *foxnb share* is worked out
+    too: the gap less CPU wait, but no more than what the process's threads did meanwhile (the
+    others' CPU time plus this thread's own running). A thread waiting for the GIL waits for a
+    thread that runs or waits for a CPU while it holds it, so no GIL wait is left out (unless a
+    thread blocks in the kernel while holding the GIL); what the share leaves out is time in
+    which no thread of the process ran or queued at all.
+    """
+    ordered = sorted(gaps.ms)
+
+    def in_gc_ms(gap: Gap) -> float:
+        began = gap.ended - gap.ms / 1000
         overlaps = (
-            min(ended, p["at"] + p["ms"] / 1000) - max(began, p["at"]) for p in gc_pauses.pauses
+            min(gap.ended, p["at"] + p["ms"] / 1000) - max(began, p["at"]) for p in gc_pauses.pauses
         )
         return 1000 * sum(max(0.0, float(overlap)) for overlap in overlaps)
 
-    def described(picked: list[tuple[float, float, float]]) -> list[dict[str, float]]:
+    def described(picked: list[Gap]) -> list[dict[str, float]]:
         return [
-            {"gap_ms": g, "cpu_wait_ms": w, "in_gc_ms": in_gc_ms(g, end)} for g, w, end in picked
+            {
+                "gap_ms": g.ms,
+                "cpu_wait_ms": g.cpu_wait_ms,
+                "ran_ms": g.ran_ms,
+                "in_gc_ms": in_gc_ms(g),
+            }
+            for g in picked
         ]
 
-    by_rest = sorted(gaps, key=lambda gap: gap[0] - gap[1])
-    return {
+    rest = [
+        ms - waited for ms, waited in zip(gaps.ms, gaps.cpu_wait_ms, strict=True)
+    ]  # less CPU wait
+    by_rest = sorted(range(len(gaps)), key=rest.__getitem__, reverse=True)
+    longest = sorted(range(len(gaps)), key=gaps.ms.__getitem__, reverse=True)[:5]
+    seen = {
         "iterations": len(gaps),
         "max_gap_ms": ordered[-1],
         "p99_gap_ms": ordered[int(0.99 * (len(ordered) - 1))],
         "gaps_over_10ms": sum(g > 10 for g in ordered),
-        "max_gap_without_cpu_wait_ms": max(g - w for g, w, _ in gaps),
+        "max_gap_without_cpu_wait_ms": rest[by_rest[0]],
         "max_gap_without_cpu_wait_or_gc_ms": max(
-            g - w - (in_gc_ms(g, end) if g > 5 else 0.0) for g, w, end in gaps
+            g.ms - g.cpu_wait_ms - (in_gc_ms(g) if g.ms > 5 else 0.0) for g in gaps
         ),
-        "cpu_wait_ms_total": sum(w for _, w, _ in gaps),
-        "worst_gaps": described(sorted(gaps)[-5:][::-1]),
-        "worst_gaps_without_cpu_wait": described(by_rest[-5:][::-1]),
+        "cpu_wait_ms_total": sum(gaps.cpu_wait_ms),
+        "worst_gaps": described([gaps[i] for i in longest]),
+        "worst_gaps_without_cpu_wait": described([gaps[i] for i in by_rest[:5]]),
     }
+    if others_ms is not None:
+        top: list[tuple[float, int, Gap, float]] = []  # min-heap: the five largest shares
+        for index in by_rest:
+            if len(top) == 5 and rest[index] <= top[0][0]:
+                break  # by_rest is sorted: no later gap's share can be larger
+            gap = gaps[index]
+            others = others_ms(gap.ended - gap.ms / 1000, gap.ended)
+            heapq.heappush(top, (min(rest[index], gap.ran_ms + others), index, gap, others))
+            if len(top) > 5:
+                heapq.heappop(top)
+        largest = sorted(top, reverse=True)
+        seen["max_gap_foxnb_share_ms"] = largest[0][0]
+        seen["worst_gaps_foxnb_share"] = [
+            {**described([gap])[0], "others_ms": others, "share_ms": share}
+            for share, _, gap, others in largest
+        ]
+    return seen
 
 
 def run_foxnb(

@@ -130,8 +130,8 @@ def misses(report: dict[str, Any]) -> list[str]:
         ("main-thread stall (ms)", _stall_ms(fox["main_thread"]), "main_thread_max_stall_ms"),
         ("memory growth (MB)", memory["rss_growth_mb"], "memory_growth_mb"),
         (
-            f"main-thread stall with {memory['jobs']:,} jobs (ms)",
-            _stall_ms(memory["main_thread"]),
+            f"main-thread stall with {memory['jobs']:,} jobs, foxnb's share (ms)",
+            memory["main_thread"]["max_gap_foxnb_share_ms"],
             "main_thread_max_stall_ms",
         ),
         ("ledger load (s)", ledger["seconds_median"], "ledger_load_s"),
@@ -396,7 +396,8 @@ def _scale_table(report: dict[str, Any]) -> str:
     memory, ledger = report["memory"], report["ledger"]
     growth_ok = memory["rss_growth_mb"] < TARGETS["memory_growth_mb"]
     held = memory["main_thread"]
-    stall_ok = _stall_ms(held) < TARGETS["main_thread_max_stall_ms"]
+    share = held["max_gap_foxnb_share_ms"]
+    stall_ok = share < TARGETS["main_thread_max_stall_ms"]
     ledger_ok = ledger["seconds_median"] < TARGETS["ledger_load_s"]
     times = ", ".join(f"{s:.2f}" for s in ledger["seconds"])
     return "\n".join(
@@ -410,7 +411,8 @@ def _scale_table(report: dict[str, Any]) -> str:
             f"+{memory['rss_when_all_created_mb']:.0f} MB); `fx.sweep()` returned after "
             f"{memory['sweep_call_s']:.2f} s | < 200 MB {_mark(growth_ok)} |",
             f"| the notebook's main thread meanwhile (sweep call to the last job done) | "
-            f"largest gap {held['max_gap_ms']:.0f} ms; less CPU wait "
+            f"**foxnb's share of any gap at most {share:.0f} ms**{_share_parts(held)}. Largest "
+            f"gap {held['max_gap_ms']:.0f} ms; less CPU wait "
             f"{held['max_gap_without_cpu_wait_ms']:.0f} ms; less that and garbage collection "
             f"{held['max_gap_without_cpu_wait_or_gc_ms']:.0f} ms; p99 {held['p99_gap_ms']:.1f} ms"
             f"{_beside(memory)} | < {TARGETS['main_thread_max_stall_ms']:g} ms {_mark(stall_ok)} |",
@@ -422,6 +424,16 @@ def _scale_table(report: dict[str, Any]) -> str:
             *(scoring.table_rows(report["scoring"]) if "scoring" in report else []),
             *([chain.table_row(report["chain"])] if "chain" in report else []),
         ]
+    )
+
+
+def _share_parts(held: dict[str, Any]) -> str:
+    """Where the largest share came from: the main thread's own running, the others'."""
+    worst = held["worst_gaps_foxnb_share"][0]
+    return (
+        f" (a {worst['gap_ms']:.0f} ms gap: {worst['cpu_wait_ms']:.1f} ms waiting for a CPU, "
+        f"{worst['ran_ms']:.1f} ms running, foxnb's other threads {worst['others_ms']:.1f} ms "
+        "of CPU time)"
     )
 
 
@@ -503,10 +515,18 @@ blocked for their whole run.
 {cfg["memory_jobs"]:,} standard-model jobs on a simulator at {cfg["memory_speed"]:g}x (jobs of
 {63 / cfg["memory_speed"]:.0f}–{126 / cfg["memory_speed"]:.0f} wall s); it samples RSS every 50 ms
 until all are done (a sampler thread), while the main thread runs the same 1 ms sleep loop as
-in the sweep, from the sweep call to the last job done: its largest gap is the stall. The
-stall target applies to the gap less the time the thread waited for a CPU (the simulator and
-foxnb share two cores). This phase is about memory, not timing: foxnb's rate limit was lifted
-(1,000 requests/s) so that every task was created before the first one ended.
+in the sweep, from the sweep call to the last job done. A process beside it
+(`benchmarks.beside`) runs the same loop, sharing no GIL with foxnb, and at each iteration reads
+the schedstat of every other thread of foxnb's process. The stall target applies to foxnb's
+share of each gap: the gap less the time the main thread waited for a CPU, but no more than the
+CPU time (run and wait) that foxnb's other threads and the main thread itself used during it.
+Waiting for the GIL is waiting for a thread that runs or queues for a CPU while it holds it, so
+the share includes every GIL wait (and garbage collection); it leaves out only time in which no
+thread of foxnb's process ran or queued — the machine's own stalls, which the process beside it
+sees too (and a thread blocked in the kernel while it holds the GIL, which foxnb's threads avoid:
+they let go of it around every file, socket and database call). This phase is about memory,
+not timing: foxnb's rate limit was lifted (1,000 requests/s) so that every task was created
+before the first one ended.
 
 **Runs.** A runs store (SQLite, as a work folder has by default) of {cfg["ledger_runs"]:,} runs
 made from the foxnb phase's own store (every event its sweep wrote — about ten per run —

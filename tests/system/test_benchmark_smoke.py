@@ -65,6 +65,7 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     assert re.search(r"memory growth while 20 jobs", text)
     # the process beside foxnb's watched as long as foxnb's main thread
     assert re.search(r"A process beside it running the same loop, sharing no GIL", text)
+    assert re.search(r"foxnb's share of any gap at most \d+ ms\*\* \(a \d+ ms gap: ", text)
     assert re.search(r"loading 200 runs \(\d[\d,]* events, a [\d.]+ MB SQLite store\)", text)
     assert re.search(r"scoring one 9 s 720p result .* \| ≤ 0\.5 s", text)
     assert re.search(r"scoring one 9 s 1080p result .* \| ≤ 1 s", text)
@@ -93,6 +94,10 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     assert memory["statuses"] == {"completed": 20}
     assert memory["most_tracked_at_once"] == 20 and memory["rss_growth_mb"] > 0
     assert memory["beside"]["iterations"] > 0 and memory["beside"]["max_gap_ms"] >= 1.0
+    held = memory["main_thread"]
+    # the share is the gap less CPU wait at most, and the report's worst gap is the largest
+    assert 0 <= held["max_gap_foxnb_share_ms"] <= held["max_gap_without_cpu_wait_ms"]
+    assert held["worst_gaps_foxnb_share"][0]["share_ms"] == held["max_gap_foxnb_share_ms"]
     assert ledger["rows"] == [200] and ledger["events"] > 200
     scored = figures["scoring"]["sizes"]
     assert set(scored) == {"720p", "1080p"}
