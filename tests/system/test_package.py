@@ -73,6 +73,13 @@ after_one = gc.get_freeze_count()
 newest = [[n] for n in range(5000)]
 gc.collect(0)
 print("young ones too", gc.get_freeze_count() >= after_one + 5000)
+thresholds = gc.get_threshold()
+gc.set_threshold(100000)  # no young collection of CPython's own for a while: only the engine's
+made = [[n] for n in range(3000)]
+time.sleep(3 * engine.YOUNG_COLLECTION_EVERY_S)
+in_a_generation = any(o is made for g in range(3) for o in gc.get_objects(g))
+print("young ones collected by the engine", not in_a_generation)  # collected, then frozen
+gc.set_threshold(*thresholds)
 eng.loop.call_soon_threadsafe(gate.set)
 for future in futures:
     future.result(10)
@@ -103,7 +110,8 @@ print("then left alone", gc.get_freeze_count() == after_idle)
 
 def test_a_busy_engine_freezes_what_survives_collections() -> None:
     """While many jobs run, survivors of any collection are frozen (the next one skips them) and
-    the thread switch interval is 1 ms (a user's own interval is kept); when the last job ends
+    the engine collects the young generation itself every 100 ms, and the thread switch interval
+    is shortened (a user's own interval is kept); when the last job ends
     everything is thawed, the interval is CPython's again, and one more full collection
     refreezes, and only a full one does then."""
     out = subprocess.run(
@@ -116,6 +124,7 @@ def test_a_busy_engine_freezes_what_survives_collections() -> None:
         "survivors frozen True",
         "generation 1 too True",
         "young ones too True",
+        "young ones collected by the engine True",
         "thawed 0 0.005",
         "busy again True 0.002",
         "idle again 0.002",
