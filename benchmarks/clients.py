@@ -85,7 +85,7 @@ class Gap(NamedTuple):
 class Gaps:
     """Gaps, kept as four arrays of doubles: 32 bytes a gap. The memory phase's loop runs for
     ten minutes, some 300,000 gaps: as tuples of floats its own record grew the process it
-    measures by about 50 MB."""
+    measures by 40-50 MB."""
 
     def __init__(self) -> None:
         self.ms, self.cpu_wait_ms, self.ran_ms, self.ended = (array("d") for _ in range(4))

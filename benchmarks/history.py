@@ -255,16 +255,16 @@ media thread (3-18), scoring (4-14) and the store's writer (1-27) all busy. Youn
 CPython counts the death of frozen objects against its young-collection trigger, so while old
 objects died as fast as new ones were made, young collections came seconds apart and walked
 20,000-30,000 objects: 58 pauses of 5-31 ms in one run. The engine now collects generation 0 every
-100 ms while busy: 7-12 over 5 ms in four runs, none over 8 ms once the sweep had started. The
-benchmark's own overhead is smaller: its record of 300,000 gaps as tuples added some 50 MB to the
-RSS it measured (four arrays now, 10 MB), and its sampler's job count ran 9 ms inside one of the
-longest gaps (250 jobs at a time now, under 1 ms). Tried, not kept: a 0.5 ms switch interval
-(largest share 22.1 ms against 22.6), and the worker threads taking turns between two pieces of work
-(26.9 ms, and creating the tasks took 96 s instead of 43-57). The full bench the tables above come
-from (974731d, a fresh clone, 1,153 s) meets every target but this one: foxnb's share 26 ms from a
-single gap (the next four 18.6-19.5 ms), 788 gaps over 10 ms, p99 7.2 ms; the process beside it 21
-ms raw, 17 ms less CPU wait; RSS +168 MB; the 100-job stall 7 ms, wall ÷ ideal 1.006. What would
-move it further: the media checks and scoring (PyAV decoding, about 10 ms of CPU per result) in a
-process of their own, so that while results arrive the engine is the only thread competing with the
-notebook's for the GIL.
+100 ms while busy: 7-12 over 5 ms in four runs, the longest 7.0-9.2 ms past the first 2 s (the
+submission). The benchmark's own overhead is smaller: its record of 300,000 gaps as tuples added
+40-50 MB to the RSS it measured (four arrays now, 10 MB), and its sampler's job count ran 9 ms
+inside one of the longest gaps (250 jobs at a time now, under 1 ms). Tried, not kept: a 0.5 ms
+switch interval (largest share 22.1 ms against 22.6), and the worker threads taking turns between
+two pieces of work (26.9 ms, and creating the tasks took 96 s instead of 43-57). The full bench the
+tables above come from (974731d, a fresh clone, 1,153 s) meets every target but this one: foxnb's
+share 26 ms from a single gap (the next four 18.6-19.5 ms), 788 gaps over 10 ms, p99 7.2 ms; the
+process beside it 21 ms raw, 17 ms less CPU wait; RSS +168 MB; the 100-job stall 7 ms, wall ÷ ideal
+1.006. What would move it further: the media checks and scoring (PyAV decoding, about 10 ms of CPU
+per result) in a process of their own, so that while results arrive the engine is the only thread
+competing with the notebook's for the GIL.
 """

@@ -34,7 +34,8 @@ In a big sweep old objects (each request's, frozen by an earlier collection) die
 new ones are made, so young collections came seconds apart and each walked the 20,000-30,000
 objects made since: 58 collections of 5-31 ms in a 10,000-job run, on whichever thread made the
 object that tipped the count, every other thread stopped. Collected every 100 ms, 7-12 took over
-5 ms in three such runs, none over 8 ms after the sweep had started, and RSS grew 173-174 MB.
+5 ms in four such runs, the longest 7.0-9.2 ms past the first 2 s (the submission), and RSS grew
+168-174 MB.
 When the last job ends everything is thawed (``gc.unfreeze()``), so nothing a finished sweep
 leaves behind escapes the collector for good, and the survivors of the next full collection are
 frozen again, as at the start.
