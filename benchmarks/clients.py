@@ -90,11 +90,11 @@ class Gaps:
     def __init__(self) -> None:
         self.ms, self.cpu_wait_ms, self.ran_ms, self.ended = (array("d") for _ in range(4))
 
-    def add(self, gap: Gap) -> None:
-        for column, value in zip(
-            (self.ms, self.cpu_wait_ms, self.ran_ms, self.ended), gap, strict=True
-        ):
-            column.append(value)
+    def add(self, ms: float, cpu_wait_ms: float, ran_ms: float, ended: float) -> None:
+        self.ms.append(ms)
+        self.cpu_wait_ms.append(cpu_wait_ms)
+        self.ran_ms.append(ran_ms)
+        self.ended.append(ended)
 
     def __len__(self) -> int:
         return len(self.ms)
@@ -114,16 +114,23 @@ def watch_gaps(until: Callable[[], bool]) -> Gaps:
     while not until():
         time.sleep(0.001)
         now, (now_ran, now_waited) = time.perf_counter(), cpu_times_ns()
-        gaps.add(Gap((now - last) * 1000, (now_waited - waited) / 1e6, (now_ran - ran) / 1e6, now))
+        gaps.add((now - last) * 1000, (now_waited - waited) / 1e6, (now_ran - ran) / 1e6, now)
         last, ran, waited = now, now_ran, now_waited
     if not gaps:
-        gaps.add(Gap(0.0, 0.0, 0.0, last))
+        gaps.add(0.0, 0.0, 0.0, last)
     return gaps
 
 
 def watch_main_thread(until: Callable[[], bool], gc_pauses: GcPauses) -> dict[str, Any]:
     """``watch_gaps`` described (``describe_gaps``)."""
     return describe_gaps(watch_gaps(until), gc_pauses)
+
+
+def foxnb_share_ms(gap: Gap, others_ms: Callable[[float, float], float]) -> float:
+    """The gap less CPU wait, but no more than this thread's own running plus ``others_ms``
+    over the gap (``describe_gaps`` says why)."""
+    others = others_ms(gap.ended - gap.ms / 1000, gap.ended)
+    return min(gap.ms - gap.cpu_wait_ms, gap.ran_ms + others)
 
 
 def describe_gaps(
@@ -183,20 +190,23 @@ def describe_gaps(
         "worst_gaps_without_cpu_wait": described([gaps[i] for i in by_rest[:5]]),
     }
     if others_ms is not None:
-        top: list[tuple[float, int, Gap, float]] = []  # min-heap: the five largest shares
+        top: list[tuple[float, int, Gap]] = []  # min-heap: the five largest shares
         for index in by_rest:
             if len(top) == 5 and rest[index] <= top[0][0]:
                 break  # by_rest is sorted: no later gap's share can be larger
             gap = gaps[index]
-            others = others_ms(gap.ended - gap.ms / 1000, gap.ended)
-            heapq.heappush(top, (min(rest[index], gap.ran_ms + others), index, gap, others))
+            heapq.heappush(top, (foxnb_share_ms(gap, others_ms), index, gap))
             if len(top) > 5:
                 heapq.heappop(top)
         largest = sorted(top, reverse=True)
         seen["max_gap_foxnb_share_ms"] = largest[0][0]
         seen["worst_gaps_foxnb_share"] = [
-            {**described([gap])[0], "others_ms": others, "share_ms": share}
-            for share, _, gap, others in largest
+            {
+                **described([gap])[0],
+                "others_ms": others_ms(gap.ended - gap.ms / 1000, gap.ended),
+                "share_ms": share,
+            }
+            for share, _, gap in largest
         ]
     return seen
 

@@ -22,7 +22,7 @@ STALLED = """
 import json, os, subprocess, sys, threading, time
 from pathlib import Path
 from benchmarks.beside import Beside
-from benchmarks.clients import GcPauses, describe_gaps, watch_gaps
+from benchmarks.clients import GcPauses, describe_gaps, foxnb_share_ms, watch_gaps
 
 
 def hold_the_gil(for_s):  # pure Python, no system call: nothing else runs meanwhile
@@ -48,9 +48,8 @@ seen, other_threads = beside.result()
 described = describe_gaps(gaps, GcPauses(), other_threads.ms_between)
 
 
-def share(gap):  # as describe_gaps works it out
-    others = other_threads.ms_between(gap.ended - gap.ms / 1000, gap.ended)
-    return min(gap.ms - gap.cpu_wait_ms, gap.ran_ms + others)
+def share(gap):
+    return foxnb_share_ms(gap, other_threads.ms_between)
 
 
 large = sorted((g for g in gaps if g.ms > 40), key=lambda g: g.ended)
