@@ -29,6 +29,7 @@ import httpx
 
 from . import _wire as W
 from ._files import AtomicWriter
+from ._video_process import VideoProcessCrashed, in_video_process, run_in_video_process
 from .config import scrub
 from .errors import DownloadError
 from .media import markup_kind, result_problem
@@ -175,7 +176,8 @@ class ResultSave:
 
     Use as a context manager around the body's chunks: ``write`` each (it answers a
     ``Rejected`` as soon as the first bytes show an error page), then ``body_problem``
-    (complete?), then ``finish`` (the FFmpeg check, which blocks: run it off the event loop).
+    (complete?), then ``finish`` or ``await afinish()`` (the FFmpeg check, in foxnb's video
+    process).
     Leaving the block without ``finish`` saving leaves nothing behind.
     """
 
@@ -239,22 +241,49 @@ class ResultSave:
         return None if self._sniffed else self._sniff()
 
     def finish(self) -> W.Saved | W.Rejected:
-        """Check the saved bytes with FFmpeg; save them as the result, or reject them (a
-        readable video whose duration does not fit is kept beside, as ``.rejected.mp4``)."""
+        """Check the saved bytes with FFmpeg (in foxnb's video process, waited for); save
+        them as the result, or reject them (a readable video whose duration does not fit is
+        kept beside, as ``.rejected.mp4``)."""
+        with self._disk_errors():
+            written = self.writer.flush()
+            try:
+                problem = run_in_video_process(
+                    result_problem, written, self.step.expected_s, extension=self.step.extension
+                )
+            except VideoProcessCrashed:
+                problem = _CRASHED
+            return self._keep(problem)
+
+    async def afinish(self) -> W.Saved | W.Rejected:
+        """``finish`` for the event loop: the disk work on a worker thread, the check in the
+        video process, neither blocking the loop."""
+        with self._disk_errors():
+            written = await asyncio.to_thread(self.writer.flush)
+            try:
+                problem = await in_video_process(
+                    result_problem, written, self.step.expected_s, extension=self.step.extension
+                )
+            except VideoProcessCrashed:
+                problem = _CRASHED
+            return await asyncio.to_thread(self._keep, problem)
+
+    def _keep(self, problem: tuple[str, str] | None) -> W.Saved | W.Rejected:
+        """Commit the file as the result (no ``problem``) or say why not."""
+        if problem is None:
+            return W.Saved(self.step.dest, self.writer.commit(), self.writer.size)
+        code, reason = problem
+        kept = None
+        if code == "wrong_duration":
+            kept = self.step.dest.with_name(f"{self.step.dest.stem}.rejected.mp4")
+            self.writer.commit(kept)
+        return W.Rejected(code, f"the file it served is not the extension: {reason}", kept)
+
+    @contextlib.contextmanager
+    def _disk_errors(self) -> Iterator[None]:
         try:
-            problem = result_problem(
-                self.writer.flush(), self.step.expected_s, extension=self.step.extension
-            )
-            if problem is None:
-                return W.Saved(self.step.dest, self.writer.commit(), self.writer.size)
-            code, reason = problem
-            kept = None
-            if code == "wrong_duration":
-                kept = self.step.dest.with_name(f"{self.step.dest.stem}.rejected.mp4")
-                self.writer.commit(kept)
+            yield
         except OSError as exc:
             raise save_error(self.step.dest, exc) from exc
-        return W.Rejected(code, f"the file it served is not the extension: {reason}", kept)
 
     def _sniff(self) -> W.Rejected | None:
         self._sniffed = True
@@ -267,6 +296,9 @@ class ResultSave:
         )
         label = f"labelled {self.label!r}" if self.label else "with no Content-Type"
         return W.Rejected("not_a_video", f"it served {kind}{shown} {label}, not the video")
+
+
+_CRASHED = ("not_a_video", "FFmpeg crashed reading it")
 
 
 def save_error(dest: Path, exc: OSError) -> DownloadError:

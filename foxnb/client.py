@@ -46,7 +46,6 @@ from ._http import (
     unbound_sync_stream,
 )
 from ._inputs import check_upload_size
-from ._media_thread import on_media_thread
 from ._turns import take_turn
 from .config import Config, base_url_from_env, key_from_env, uses_env_proxy
 from .models import MAX_UPLOAD_BYTES, ExtendRequest, Task, UploadedFile
@@ -391,9 +390,8 @@ class AsyncClient(_Base):
                             return rejected
                 except httpx.TransportError as exc:
                     return save.cut_short(r.num_bytes_downloaded, exc)
-                # FFmpeg reads the file on the media thread: it must not stall other jobs.
                 problem = save.body_problem(r.num_bytes_downloaded)
-                return problem or await on_media_thread(save.finish)
+                return problem or await save.afinish()
 
     async def aclose(self) -> None:
         await self._api.aclose()

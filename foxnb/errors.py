@@ -271,6 +271,14 @@ class ScoreError(FoxError):
         self.path = path
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Scoring runs in foxnb's video process; the error comes back pickled, path and all.
+        return (_score_error, (str(self), self.path))
+
+
+def _score_error(message: str, path: str) -> ScoreError:
+    return ScoreError(message, path=path)
+
 
 class FoxnbWarning(UserWarning):
     """A warning from foxnb: e.g. an aspect ratio that differs from the clip's, or a report

@@ -20,10 +20,11 @@ What is scored against what:
 Identical files score identically: a result already scored against the same input (same
 sha256s, same audio setting) gets its scores again without decoding anything, so a sweep
 whose cells share one video (a simulator run with shared renderings, a re-run) scores it once.
-The worker thread runs at the process's own CPU priority. It used to run at a lower one
-(Linux ``nice`` 10), but a thread shares the GIL with the notebook and the engine: starved of
-a CPU while it held the GIL (in a garbage collection, say), it made both wait, up to 65 ms in
-the 10,000-job benchmark. The decoding itself runs without the GIL.
+The decoding runs in foxnb's video process (``foxnb._video_process``), at a lower CPU
+priority and with a GIL of its own; the worker thread hashes files, waits and records. (The
+thread itself once ran at the lower priority, Linux ``nice`` 10; sharing the GIL with the
+notebook and the engine, it made both wait whenever it was starved of a CPU while holding it,
+up to 65 ms in the 10,000-job benchmark.)
 
 A run that cannot be scored never fails: its score columns stay empty and ``score_error``
 (a short code) and ``score_notes`` (``not scored: …``) say why. Codes: ``no_result``,
@@ -44,7 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from .._files import sha256_file
-from .._media_thread import give_back_free_memory
+from .._video_process import VideoProcessCrashed, run_in_video_process
+from .._video_serve import give_back_free_memory
 from ..errors import FoxError, ScoreError
 from ..models import EXTENSION_S, is_url
 from ..scores import SCORE_COLUMNS, SCORES_VERSION, score_extension
@@ -186,7 +188,7 @@ class ScoreWorker:
                     scored, started = [], time.monotonic()
             self._record(scored)
             if self._queue.empty():
-                give_back_free_memory()  # the frames decoded for the batch
+                give_back_free_memory()  # what recording and hashing the batch freed
 
     def _settle(self, run_id: str, outcome: ScoredFields | BaseException) -> None:
         """Resolve ``run_id``'s future (if anyone waits) with its fields or the error."""
@@ -241,7 +243,8 @@ class ScoreWorker:
             known = self._memo.get(key)
             if known is not None:
                 return {**known, "scored_at": self.clock()}
-            scores = score_extension(
+            scores = run_in_video_process(
+                score_extension,
                 clip,
                 result,
                 generate_audio=run.get("generate_audio"),
@@ -251,6 +254,8 @@ class ScoreWorker:
             return failed_fields(exc.code, str(exc), self.clock())
         except ScoreError as exc:
             return failed_fields("unreadable", str(exc), self.clock())
+        except VideoProcessCrashed:
+            return failed_fields("unreadable", "FFmpeg crashed reading it", self.clock())
         except Exception as exc:
             log.exception("foxnb: unexpected error scoring %s", run.get("run_id"))
             return failed_fields("internal", f"internal error: {exc!r}", self.clock())

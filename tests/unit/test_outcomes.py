@@ -5,6 +5,8 @@ judging widget, export folders and a chain's checked arguments."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from foxnb.runtime import scoring
 from foxnb.runtime.scoring import SCORE_FIELDS, ScoreWorker, needs_scores
 from foxnb.runtime.store import RunStore, open_store, to_dataframe
 from foxnb.sample import make_sample_clip
-from foxnb.scores import SCORES_VERSION, score_extension
+from foxnb.scores import SCORES_VERSION
 
 
 def Ledger(folder: Path) -> RunStore:
@@ -276,16 +278,35 @@ def test_identical_files_are_decoded_once(
         completed(ledger, run_id, str(clip), result, input_sha256=sha256_file(clip))
     calls: list[Path] = []
 
-    def counted(clip_path: Path, result_path: Path, **options: Any) -> Any:
-        calls.append(Path(result_path))
-        return score_extension(clip_path, result_path, **options)
+    decode = scoring.run_in_video_process
 
-    monkeypatch.setattr(scoring, "score_extension", counted)
+    def counted(function: Any, clip_path: Path, result_path: Path, **options: Any) -> Any:
+        calls.append(Path(result_path))
+        return decode(function, clip_path, result_path, **options)
+
+    monkeypatch.setattr(scoring, "run_in_video_process", counted)
     scored = ScoreWorker(ledger, tmp_path / "inputs").score_all(["r1", "r2"])
     assert calls == [result]
     same = {k: v for k, v in scored["r1"].items() if k != "scored_at"}
     assert same == {k: v for k, v in scored["r2"].items() if k != "scored_at"}
     assert all((ledger.get(r) or {}).get("scored_at") for r in ("r1", "r2"))
+
+
+def crashes_the_process(*args: Any, **kwargs: Any) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_file_that_crashes_ffmpeg_is_unreadable(
+    tmp_path: Path, pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring that kills foxnb's video process (twice) is a note on the run, not an error."""
+    clip, result = pair
+    ledger = Ledger(tmp_path / "runs")
+    completed(ledger, "r1", str(clip), result, input_sha256=sha256_file(clip))
+    monkeypatch.setattr(scoring, "score_extension", crashes_the_process)
+    fields = ScoreWorker(ledger, tmp_path / "inputs").score_all(["r1"])["r1"]
+    assert fields["score_error"] == "unreadable"
+    assert fields["score_notes"] == "not scored: FFmpeg crashed reading it"
 
 
 def test_worker_fetches_a_url_input_once(tmp_path: Path, pair: tuple[Path, Path]) -> None:
