@@ -8,8 +8,10 @@ sleeps 1 ms at a time (``clients.watch_gaps``), so any stall foxnb causes shows 
 gap — and a sampler thread reads the RSS every 50 ms and counts jobs every second. It
 reports
 
-- the largest RSS growth over the starting figure (submission, tracking, downloads and
-  recording, all included);
+- the largest growth of its memory over the starting figure (submission, tracking, downloads
+  and recording, all included): its RSS, plus the private pages of foxnb's video process (its
+  child, which checks and scores the results; the rest of that child's RSS is the libraries it
+  shares with this process, already counted here). Each figure is reported too;
 - the most jobs tracked at the same moment (created on the service, not yet done);
 - the main thread's largest gap (and less the time it waited for a CPU, and less garbage
   collection), from the sweep call to the last job done;
@@ -28,6 +30,7 @@ limits may not allow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -50,6 +53,32 @@ def rss_bytes() -> int:
     """This process's resident memory now."""
     with open("/proc/self/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * _PAGE_BYTES
+
+
+def video_process_memory() -> tuple[int, int]:
+    """foxnb's video process (this process's child, started with the first result): its RSS,
+    and the part of it that is its own (private pages; the rest is shared with this process,
+    the same libraries mapped twice). Zeros while there is none."""
+    for pid in _children():
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if b"foxnb._video_serve" not in cmdline.read():  # its loop
+                    continue
+            sizes = {}
+            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+                for line in rollup:
+                    name, _, value = line.partition(":")
+                    sizes[name] = int(value.split()[0]) * 1024 if value.strip() else 0
+            return sizes["Rss"], sizes["Private_Clean"] + sizes["Private_Dirty"]
+    return 0, 0
+
+
+def _children() -> list[str]:
+    found: list[str] = []
+    for children in Path("/proc/self/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += children.read_text().split()
+    return found
 
 
 def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
@@ -99,6 +128,9 @@ def track(jobs: int, speed: float, clip: Path, workdir: Path) -> dict[str, Any]:
         "peak_rss_mb": seen.peak_rss / _MB,
         "rss_growth_mb": (seen.peak_rss - start_rss) / _MB,
         "rss_when_all_created_mb": (seen.rss_all_created - start_rss) / _MB,
+        "video_process_peak_rss_mb": seen.peak_video_rss / _MB,
+        "video_process_peak_private_mb": seen.peak_video_private / _MB,
+        "memory_growth_mb": (seen.peak_memory - start_rss) / _MB,
         "most_tracked_at_once": seen.most_tracked,
         "statuses": dict(Counter(job.status for job in sweep.jobs)),
         "main_thread": main_thread,
@@ -112,12 +144,15 @@ JOBS_COUNTED_AT_A_TIME = 250
 
 
 class Sampler:
-    """A thread reading this process's RSS every 50 ms and counting the jobs as often as that
-    stays cheap (every 50 ms for 500 jobs, every second for 10,000)."""
+    """A thread reading the memory every 50 ms (this process's RSS, the video process's RSS
+    and private pages; ``peak_memory``: the largest sum of this process's RSS and the video
+    process's private pages) and counting the jobs as often as that stays cheap (every 50 ms
+    for 500 jobs, every second for 10,000)."""
 
     def __init__(self, jobs: list[Any], started: float) -> None:
         self.jobs, self.started = jobs, started
-        self.peak_rss = self.rss_all_created = rss_bytes()
+        self.peak_rss = self.rss_all_created = self.peak_memory = rss_bytes()
+        self.peak_video_rss = self.peak_video_private = 0
         self.most_tracked = 0
         self.all_created_s: float | None = None
         self.finished = threading.Event()
@@ -128,7 +163,11 @@ class Sampler:
         count_every_s = max(0.05, len(self.jobs) * 1e-4)
         while True:
             time.sleep(0.05)
-            self.peak_rss = max(self.peak_rss, rss_bytes())
+            rss, (video_rss, video_private) = rss_bytes(), video_process_memory()
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_video_rss = max(self.peak_video_rss, video_rss)
+            self.peak_video_private = max(self.peak_video_private, video_private)
+            self.peak_memory = max(self.peak_memory, rss + video_private)
             if time.monotonic() - counted_at < count_every_s:
                 continue
             counted_at = time.monotonic()

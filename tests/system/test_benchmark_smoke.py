@@ -93,6 +93,8 @@ def test_small_benchmark_writes_a_complete_report(tmp_path: Path) -> None:
     memory, ledger = figures["memory"], figures["ledger"]
     assert memory["statuses"] == {"completed": 20}
     assert memory["most_tracked_at_once"] == 20 and memory["rss_growth_mb"] > 0
+    assert memory["video_process_peak_private_mb"] > 0  # it decoded the results
+    assert memory["memory_growth_mb"] >= memory["rss_growth_mb"]
     assert memory["beside"]["iterations"] > 0 and memory["beside"]["max_gap_ms"] >= 1.0
     held = memory["main_thread"]
     # the share is the gap less CPU wait at most, and the report's worst gap is the largest
