@@ -55,21 +55,25 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * _PAGE_BYTES
 
 
-def video_process_memory() -> tuple[int, int]:
+def video_process_memory(known: list[str]) -> tuple[int, int]:
     """foxnb's video process (this process's child, started with the first result): its RSS,
     and the part of it that is its own (private pages; the rest is shared with this process,
-    the same libraries mapped twice). Zeros while there is none."""
-    for pid in _children():
+    the same libraries mapped twice). Zeros while there is none. ``known`` holds its pid once
+    found, so the children are looked through only until then (or after it ended)."""
+    for pid in known or _children():
         with contextlib.suppress(OSError):
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if b"foxnb._video_serve" not in cmdline.read():  # its loop
-                    continue
+            if not known:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    if b"foxnb._video_serve" not in cmdline.read():  # its loop
+                        continue
             sizes = {}
             with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
                 for line in rollup:
                     name, _, value = line.partition(":")
                     sizes[name] = int(value.split()[0]) * 1024 if value.strip() else 0
+            known[:] = [pid]
             return sizes["Rss"], sizes["Private_Clean"] + sizes["Private_Dirty"]
+    known.clear()
     return 0, 0
 
 
@@ -153,6 +157,7 @@ class Sampler:
         self.jobs, self.started = jobs, started
         self.peak_rss = self.rss_all_created = self.peak_memory = rss_bytes()
         self.peak_video_rss = self.peak_video_private = 0
+        self.video_pid: list[str] = []  # foxnb's video process, once found
         self.most_tracked = 0
         self.all_created_s: float | None = None
         self.finished = threading.Event()
@@ -163,7 +168,7 @@ class Sampler:
         count_every_s = max(0.05, len(self.jobs) * 1e-4)
         while True:
             time.sleep(0.05)
-            rss, (video_rss, video_private) = rss_bytes(), video_process_memory()
+            rss, (video_rss, video_private) = rss_bytes(), video_process_memory(self.video_pid)
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_video_rss = max(self.peak_video_rss, video_rss)
             self.peak_video_private = max(self.peak_video_private, video_private)

@@ -158,9 +158,7 @@ class _Helper:
         """In a forked child: the parent's helper and its reader are not this process's."""
         if self._process is not None:
             self._process.drop_pipes()
-        self._lock = threading.Lock()
-        self._process = None
-        self._thread = None
+        self.__init__()  # type: ignore[misc]
 
     def submit(
         self, call: _Call, attempt: int = 1, outcome: Future[Any] | None = None
