@@ -55,7 +55,7 @@ def share(gap):
 large = sorted((g for g in gaps if g.ms > 40), key=lambda g: g.ended)
 print(json.dumps({
     "beside_iterations": seen["iterations"],
-    "large": [{"ms": g.ms, "share": share(g)} for g in large],
+    "large": [{"ms": g.ms, "share": share(g), "at": g.ended - started} for g in large],
     "max_share": described["max_gap_foxnb_share_ms"],
     "max_share_recomputed": max(share(g) for g in gaps),
     "worst_share": described["worst_gaps_foxnb_share"][0]["share_ms"],
@@ -75,8 +75,11 @@ def test_share_counts_a_gil_stall_and_not_a_stopped_machine(tmp_path: Path) -> N
     seen = json.loads(done.stdout)
     assert seen["beside_iterations"] > 0
     large = seen["large"]
-    assert len(large) == 2, large
-    held, stopped = large
+    # the two staged gaps among any the machine adds (a busy CI host adds some of 40-50 ms): the
+    # hold is the one with the largest share, the stop the longest of the others
+    held = max(large, key=lambda gap: gap["share"])
+    stopped = max((gap for gap in large if gap is not held), key=lambda gap: gap["ms"])
+    assert held["at"] < stopped["at"], large
     assert held["ms"] >= 55 and stopped["ms"] >= 95
     assert held["share"] >= 50  # the holder's CPU time is counted
     # the stopped process: only the loop's own run and the readings' edges, not the 100 ms
