@@ -236,7 +236,7 @@ class Client(_Base):
                 return W.Response(r.status_code, r.headers, r.read()[:4096])
             with ResultSave(step, r, self.config.api_key) as save:
                 try:
-                    for chunk in r.iter_bytes(1 << 20):
+                    for chunk in r.iter_bytes():  # as read (see AsyncClient._fetch)
                         if (rejected := save.write(chunk)) is not None:
                             return rejected
                 except httpx.TransportError as exc:
@@ -385,7 +385,10 @@ class AsyncClient(_Base):
                 return W.Response(r.status_code, r.headers, (await r.aread())[:4096])
             with ResultSave(step, r, self.config.api_key) as save:
                 try:
-                    async for chunk in r.aiter_bytes(1 << 20):
+                    # Each piece as the socket gave it (up to 64 KB), straight to the file: asked
+                    # for 1 MB pieces, httpx gathered a whole result in a growing buffer first,
+                    # copied at every growth with the GIL held (docs/benchmark.md).
+                    async for chunk in r.aiter_bytes():
                         if (rejected := save.write(chunk)) is not None:
                             return rejected
                 except httpx.TransportError as exc:

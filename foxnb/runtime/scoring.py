@@ -46,7 +46,6 @@ from typing import Any
 
 from .._files import sha256_file
 from .._video_process import VideoProcessCrashed, run_in_video_process
-from .._video_serve import give_back_free_memory
 from ..errors import FoxError, ScoreError
 from ..models import EXTENSION_S, is_url
 from ..scores import SCORE_COLUMNS, SCORES_VERSION, score_extension
@@ -187,8 +186,6 @@ class ScoreWorker:
                     self._record(scored)
                     scored, started = [], time.monotonic()
             self._record(scored)
-            if self._queue.empty():
-                give_back_free_memory()  # what recording and hashing the batch freed
 
     def _settle(self, run_id: str, outcome: ScoredFields | BaseException) -> None:
         """Resolve ``run_id``'s future (if anyone waits) with its fields or the error."""
