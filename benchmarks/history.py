@@ -304,16 +304,19 @@ until a piece is full, growing it by copying, with the GIL held, and an 800 KB r
 one: 12 s of the engine's GIL time in one run went to that buffer (py-spy). Downloads now take the
 body as the socket gives it (up to 64 KB a read), straight to the file. (2) After every scoring
 batch the worker thread called `malloc_trim`, which holds the allocator's locks while it walks the
-heap: 1,593 calls over 3 ms in one run, up to 21 ms, and the largest gap of two runs (80 and 32 ms)
-had one in it, as did young collections taking 7-13 ms of wall time for under 3 ms of CPU. The
-notebook's process no longer calls it (the helper still does after each call). It had been kept for
-memory (RSS growth 154 MB with it, 174-177 without); without the buffer's copies, memory growth in
-the same phase was 187 MB with neither (188-190 MB before). The phase alone: largest foxnb share
-19.1 ms (31.8 and 79.8 in the two runs before), 118 gaps over 10 ms (821 and 1,198). The full bench
-the tables above come from (3a7b69d, a fresh clone, 1,061 s): gaps over 10 ms 1,281 → 95, p99 gap
-4.7 ms, memory +182 MB; but foxnb's share is 49 ms from a single gap of 51 ms (foxnb's other threads
-used 102 ms of CPU time, run and wait, inside it), the second 24 ms from a 65 ms gap that had 42 ms
-of CPU wait and matches the 65 ms gap the process beside foxnb's saw, and the next three 14-15 ms.
-The stall target (< 20 ms) is missed by that one gap. Every other target is met: wall ÷ ideal 1.007,
-4 (6) GETs, detection p95 1.4 %, the 100-job stall 5 ms.
+heap: 1,593 calls over 3 ms in one run, up to 21 ms, one of them inside that run's largest gap (32
+ms); in the run before, the scoring thread ran 75 ms of CPU inside the largest gap (80 ms; its calls
+were not logged then). Young collections on the engine took 7-13 ms of wall time for under 3 ms of
+CPU, which fits a thread waiting for that lock (not shown). The notebook's process no longer calls
+it (the helper still does after each call). It had been kept for memory (RSS growth 154 MB with it,
+174-177 without); without the buffer's copies, memory growth in the same phase was 187 MB with
+neither (188-190 MB before). The phase alone (instrumented, py-spy attached for 90 s): largest foxnb
+share 19.1 ms (31.8 and 79.8 in the two runs before), 118 gaps over 10 ms (821 and 1,198). The full
+bench the tables above come from (3a7b69d, a fresh clone, 1,061 s): gaps over 10 ms 1,281 → 95, p99
+gap 4.7 ms, memory +182 MB; but foxnb's share is 49 ms from a single gap of 51 ms (foxnb's other
+threads used 102 ms of CPU time, run and wait, inside it), the second 24 ms from a 65 ms gap that
+had 42 ms of CPU wait, the length of the largest gap the process beside foxnb's saw (65.3 ms; likely
+the same stall of the machine), and the next three 14-15 ms. The stall target (< 20 ms) is missed by
+that one gap. Every other target is met: wall ÷ ideal 1.007, 4 (6) GETs, detection p95 1.4 %, the
+100-job stall 5 ms.
 """
