@@ -311,12 +311,18 @@ CPU, which fits a thread waiting for that lock (not shown). The notebook's proce
 it (the helper still does after each call). It had been kept for memory (RSS growth 154 MB with it,
 174-177 without); without the buffer's copies, memory growth in the same phase was 187 MB with
 neither (188-190 MB before). The phase alone (instrumented, py-spy attached for 90 s): largest foxnb
-share 19.1 ms (31.8 and 79.8 in the two runs before), 118 gaps over 10 ms (821 and 1,198). The full
-bench the tables above come from (3a7b69d, a fresh clone, 1,061 s): gaps over 10 ms 1,281 → 95, p99
-gap 4.7 ms, memory +182 MB; but foxnb's share is 49 ms from a single gap of 51 ms (foxnb's other
-threads used 102 ms of CPU time, run and wait, inside it), the second 24 ms from a 65 ms gap that
-had 42 ms of CPU wait, the length of the largest gap the process beside foxnb's saw (65.3 ms; likely
-the same stall of the machine), and the next three 14-15 ms. The stall target (< 20 ms) is missed by
-that one gap. Every other target is met: wall ÷ ideal 1.007, 4 (6) GETs, detection p95 1.4 %, the
-100-job stall 5 ms.
+share 19.1 ms (31.8 and 79.8 in the two runs before), 118 gaps over 10 ms (821 and 1,198). The first
+full bench after them (3a7b69d, a fresh clone, 1,061 s): gaps over 10 ms 1,281 → 95, p99 gap 4.7 ms,
+memory +182 MB; but foxnb's share is 49 ms from a single gap of 51 ms (foxnb's other threads used
+102 ms of CPU time, run and wait, inside it), the second 24 ms from a 65 ms gap that had 42 ms of
+CPU wait, the length of the largest gap the process beside foxnb's saw (65.3 ms; likely the same
+stall of the machine), and the next three 14-15 ms. The stall target (< 20 ms) is missed by that one
+gap. Every other target is met: wall ÷ ideal 1.007, 4 (6) GETs, detection p95 1.4 %, the 100-job
+stall 5 ms. The memory phase alone at 77f2e08 (the same code, no instruments), on a quiet machine
+(the process beside foxnb's saw 8.7 ms less CPU wait): foxnb's share 13.1 ms, 44 gaps over 10 ms,
++182 MB. A second full bench (77f2e08, a fresh clone, 1,028 s) meets every target, the tables above
+come from it: foxnb's share 14.3 ms (the next four 12.1-13.2 ms), 60 gaps over 10 ms, p99 4.5 ms,
+memory +183 MB, with the process beside foxnb's at 9.0 ms less CPU wait; wall ÷ ideal and detection
+as above. On this machine the stall figure still depends on how busy the machine is: 14 and 49 ms in
+two full benches of the same code.
 """
